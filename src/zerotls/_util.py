@@ -1,0 +1,74 @@
+"""Small helpers shared across zerotls (no I/O beyond what each names)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from zerotls.errors import ConfigError
+
+__all__ = ["atomic_write", "format_duration", "parse_duration"]
+
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """Parse ``"24h"``, ``"90m"``, ``"7d"``, ``"1h30m"`` or plain seconds (``"3600"``).
+
+    Raises:
+        ConfigError: the text is not a positive duration.
+    """
+    value = text.strip().lower()
+    if re.fullmatch(r"\d+(?:\.\d+)?", value):
+        seconds = float(value)
+    else:
+        pos = 0
+        seconds = 0.0
+        for match in _DURATION_RE.finditer(value):
+            if match.start() != pos:
+                break
+            seconds += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+            pos = match.end()
+        if pos != len(value) or not value:
+            raise ConfigError(
+                f"{text!r} is not a duration: use a number with a unit, e.g. 30s, 15m, 24h, 7d"
+            )
+    if seconds <= 0:
+        raise ConfigError(f"duration {text!r} must be positive")
+    return dt.timedelta(seconds=seconds)
+
+
+def format_duration(delta: dt.timedelta) -> str:
+    """A short human form: ``3 h``, ``12 min``, ``5 days``."""
+    seconds = abs(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} days"
+
+
+def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` atomically (temp file, fsync, rename) with ``mode``.
+
+    The temporary file is created with ``mode`` from the start, so a private key is never
+    readable by others, not even for a moment.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,1 @@
+"""Sans-IO codecs and wire constants for untrusted bytes."""

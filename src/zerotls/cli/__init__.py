@@ -1,0 +1,93 @@
+"""The ``zerotls`` command.
+
+Each command group lives in its own module with a ``register(subparsers)`` function that adds
+its parser and sets ``func`` (a callable taking the parsed namespace and returning an exit
+code). ``main`` turns every expected failure into one line on stderr and a documented exit code;
+a traceback is only ever shown for a bug.
+
+Exit codes:
+    0  success
+    1  the thing checked is not acceptable (verification failed, signature invalid, ...)
+    2  usage or configuration error (bad arguments, unreadable files, insecure request)
+    3  runtime failure (network unreachable, peer refused, timeout)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from zerotls.errors import (
+    ConfigError,
+    IntegrityError,
+    PKIError,
+    ProtocolError,
+    TransportError,
+    VerificationError,
+    ZeroTLSError,
+)
+
+__all__ = ["EXIT_CONFIG", "EXIT_FAILED", "EXIT_OK", "EXIT_RUNTIME", "build_parser", "main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+EXIT_RUNTIME = 3
+
+EPILOG = """\
+exit codes: 0 success, 1 check failed (verification, signature), 2 usage or configuration
+error, 3 runtime failure (network, peer, timeout).
+
+Start with `zerotls demo` for a guided tour, or `zerotls pki init` to create a local CA."""
+
+
+def _exit_code_for(exc: ZeroTLSError) -> int:
+    if isinstance(exc, ConfigError | PKIError):
+        return EXIT_CONFIG
+    if isinstance(exc, VerificationError | IntegrityError):
+        return EXIT_FAILED
+    if isinstance(exc, ProtocolError | TransportError):
+        return EXIT_RUNTIME
+    return EXIT_FAILED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the full argument parser (exposed for tests and documentation)."""
+    from zerotls import __version__
+    from zerotls.cli import connect, demo, hmac, pki
+
+    parser = argparse.ArgumentParser(
+        prog="zerotls",
+        description="Secure network programming the zero-trust way: mutual TLS with workload "
+        "identities, pinning, a local PKI and HMAC integrity. TLS 1.3 by default.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"zerotls {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for module in (demo, pki, hmac, connect):
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``zerotls`` command and return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except ZeroTLSError as exc:
+        print(f"zerotls: {exc}", file=sys.stderr)
+        return _exit_code_for(exc)
+    except KeyboardInterrupt:
+        print("zerotls: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,292 @@
+"""The one context factory: a pyOpenSSL ``Context`` built from a config, reason beside each option.
+
+:class:`TLSContext` owns the pyOpenSSL context for one config and role and hands out sans-IO
+:class:`~zerotls.tls.engine.TLSConnection` objects. Certificates, keys, CA bundles and CRLs are
+read here (and only here); a missing or malformed file raises ``ConfigError`` naming the file.
+
+Servers rebuild their pyOpenSSL context every ``ticket_key_lifetime`` seconds: OpenSSL draws
+fresh session-ticket keys for each context, so this is how ticket keys rotate. A client holding
+a ticket from an older context simply gets a full handshake.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from OpenSSL import SSL, crypto
+from OpenSSL._util import ffi as _ffi
+from OpenSSL._util import lib as _lib
+
+from zerotls.errors import ConfigError
+from zerotls.tls.config import (
+    TLS12_CIPHERS,
+    TLS13_CIPHERSUITES,
+    ClientConfig,
+    ServerConfig,
+    TLSVersion,
+)
+from zerotls.tls.identity import spki_pin
+
+if TYPE_CHECKING:
+    from zerotls.tls.engine import TLSConnection
+
+__all__ = ["TLSContext"]
+
+_VERSION = {TLSVersion.TLSv1_2: SSL.TLS1_2_VERSION, TLSVersion.TLSv1_3: SSL.TLS1_3_VERSION}
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
+
+
+def load_pem_certificates(path: Path, what: str = "certificate file") -> list[x509.Certificate]:
+    """Read every certificate of a PEM file, refusing an empty or malformed one."""
+    data = _read(path, what)
+    try:
+        certs = x509.load_pem_x509_certificates(data)
+    except ValueError:
+        raise ConfigError(f"{what} {path} holds no valid PEM certificate") from None
+    return certs
+
+
+def _load_crl(path: Path) -> x509.CertificateRevocationList:
+    data = _read(path, "CRL")
+    try:
+        if b"-----BEGIN" in data:
+            return x509.load_pem_x509_crl(data)
+        return x509.load_der_x509_crl(data)
+    except ValueError:
+        raise ConfigError(f"CRL {path} is neither a PEM nor a DER CRL") from None
+
+
+class TLSContext:
+    """A configured TLS context for one role; makes :class:`TLSConnection` objects.
+
+    Args:
+        config: a :class:`ClientConfig` or :class:`ServerConfig`.
+        clock: monotonic clock (injected for tests of ticket-key rotation).
+
+    Raises:
+        ConfigError: a file cannot be read or does not fit (e.g. key does not match cert).
+    """
+
+    def __init__(
+        self,
+        config: ClientConfig | ServerConfig,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.is_server = isinstance(config, ServerConfig)
+        self._clock = clock
+        # Validate the files once, eagerly, so a bad config fails at start, not at accept.
+        self._ssl_context = self._build()
+        self._built_at = clock()
+
+    @property
+    def ssl_context(self) -> SSL.Context:
+        """The current pyOpenSSL context (servers replace it as ticket keys rotate)."""
+        if self.is_server:
+            lifetime = self.config.ticket_key_lifetime  # type: ignore[union-attr]
+            now = self._clock()
+            if now - self._built_at >= lifetime:
+                self._ssl_context = self._build()
+                self._built_at = now
+        return self._ssl_context
+
+    def connection(self) -> TLSConnection:
+        """A new sans-IO connection in this context's role."""
+        from zerotls.tls.engine import TLSConnection
+
+        return TLSConnection(self)
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _build(self) -> SSL.Context:
+        cfg = self.config
+        ctx = SSL.Context(SSL.TLS_SERVER_METHOD if self.is_server else SSL.TLS_CLIENT_METHOD)
+        ctx.set_min_proto_version(_VERSION[cfg.min_version])  # RFC 8996: nothing below 1.2
+        ctx.set_max_proto_version(SSL.TLS1_3_VERSION)
+        ctx.set_options(
+            SSL.OP_NO_COMPRESSION  # CRIME
+            | SSL.OP_NO_RENEGOTIATION  # renegotiation DoS and injection (CVE-2009-3555)
+            | SSL.OP_CIPHER_SERVER_PREFERENCE  # the server's AEAD order wins
+        )
+        # Idle connections keep no 16 KiB record buffers (DESIGN: small until data flows).
+        ctx.set_mode(SSL.MODE_RELEASE_BUFFERS)
+        ctx.set_tls13_ciphersuites(TLS13_CIPHERSUITES.encode())
+        # TLS 1.2 floor only: ECDHE + AEAD. Harmless (unused) when the floor is 1.3.
+        ctx.set_cipher_list(TLS12_CIPHERS.encode())
+        groups = ":".join(cfg.groups).encode()
+        if _lib.SSL_CTX_set1_curves_list(ctx._context, groups) != 1:
+            raise ConfigError(
+                f"this OpenSSL ({SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode()}) supports "
+                f"none or not all of the groups {cfg.groups}"
+            )
+        self._load_identity(ctx)
+        self._load_trust(ctx)
+        if isinstance(cfg, ServerConfig):
+            self._configure_server(ctx, cfg)
+        else:
+            self._configure_client(ctx, cfg)
+        return ctx
+
+    def _load_identity(self, ctx: SSL.Context) -> None:
+        cfg = self.config
+        if cfg.cert is None or cfg.key is None:
+            return
+        chain = load_pem_certificates(cfg.cert)
+        key_data = _read(cfg.key, "private key")
+        try:
+            key = serialization.load_pem_private_key(key_data, password=None)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(
+                f"private key {cfg.key} cannot be loaded ({exc}); zerotls expects an "
+                "unencrypted PEM key readable only by its owner (chmod 600)"
+            ) from None
+        ctx.use_certificate(chain[0])
+        for extra in chain[1:]:
+            ctx.add_extra_chain_cert(crypto.X509.from_cryptography(extra))
+        ctx.use_privatekey(key)  # type: ignore[arg-type]
+        try:
+            ctx.check_privatekey()
+        except SSL.Error:
+            raise ConfigError(
+                f"private key {cfg.key} does not belong to certificate {cfg.cert}"
+            ) from None
+
+    def _load_trust(self, ctx: SSL.Context) -> None:
+        cfg = self.config
+        if cfg.ca is None:
+            ctx.set_default_verify_paths()  # client only (server config requires ca)
+        else:
+            store = ctx.get_cert_store()
+            assert store is not None  # noqa: S101 - pyOpenSSL types it optional; never None
+            for cert in load_pem_certificates(cfg.ca, "CA bundle"):
+                store.add_cert(crypto.X509.from_cryptography(cert))
+            if isinstance(cfg, ServerConfig):
+                # Tell clients which CAs we accept (helps them pick the right certificate).
+                ctx.set_client_ca_list(
+                    [
+                        crypto.X509.from_cryptography(c).get_subject()
+                        for c in load_pem_certificates(cfg.ca, "CA bundle")
+                    ]
+                )
+        if cfg.crls:
+            store = ctx.get_cert_store()
+            assert store is not None  # noqa: S101
+            for path in cfg.crls:
+                store.add_crl(_load_crl(path))
+            # Check the leaf against its issuer's CRL; a missing CRL fails closed.
+            store.set_flags(crypto.X509StoreFlags.CRL_CHECK)
+        mode = SSL.VERIFY_PEER
+        if isinstance(cfg, ServerConfig):
+            if not cfg.require_client_cert:
+                mode = SSL.VERIFY_PEER  # verify a certificate if one is offered
+            else:
+                mode |= SSL.VERIFY_FAIL_IF_NO_PEER_CERT
+        # Our own C-level verify callback (not pyOpenSSL's set_verify wrapper) so that a
+        # refusal can set the X.509 error code, which picks the alert the peer receives.
+        _lib.SSL_CTX_set_verify(ctx._context, mode, _VERIFY_CALLBACK)
+        ctx.set_verify_depth(8)
+
+    def _configure_server(self, ctx: SSL.Context, cfg: ServerConfig) -> None:
+        # A session id context is required to resume sessions that carried a client cert.
+        ctx.set_session_id(b"zerotls")
+        if cfg.session_tickets:
+            ctx.set_session_cache_mode(SSL.SESS_CACHE_SERVER)
+        else:
+            ctx.set_options(SSL.OP_NO_TICKET)
+            ctx.set_session_cache_mode(SSL.SESS_CACHE_OFF)
+        if cfg.alpn:
+            offered = [p.encode() for p in cfg.alpn]
+
+            def select(_conn: SSL.Connection, protos: list[bytes]) -> bytes:
+                for proto in offered:  # our preference order
+                    if proto in protos:
+                        return proto
+                return SSL.NO_OVERLAPPING_PROTOCOLS  # type: ignore[no-any-return]
+
+            ctx.set_alpn_select_callback(select)
+
+    def _configure_client(self, ctx: SSL.Context, cfg: ClientConfig) -> None:
+        ctx.set_session_cache_mode(SSL.SESS_CACHE_CLIENT)
+        if cfg.alpn:
+            ctx.set_alpn_protos([p.encode() for p in cfg.alpn])
+        if cfg.server_name is not None:
+            # Hostname verification inside the handshake, on SANs only (RFC 6125 §6.4.4):
+            # NEVER_CHECK_SUBJECT keeps OpenSSL from falling back to the common name, and
+            # NO_PARTIAL_WILDCARDS refuses "f*.example.com".
+            param = _lib.SSL_CTX_get0_param(ctx._context)
+            _lib.X509_VERIFY_PARAM_set_hostflags(
+                param,
+                _lib.X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | _lib.X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
+            )
+            if cfg.server_name_is_ip:
+                packed = ipaddress.ip_address(cfg.server_name).packed
+                ok = _lib.X509_VERIFY_PARAM_set1_ip(param, packed, len(packed))
+            else:
+                name = cfg.server_name.encode("idna")
+                ok = _lib.X509_VERIFY_PARAM_set1_host(param, name, len(name))
+            if ok != 1:
+                raise ConfigError(f"cannot verify against server_name {cfg.server_name!r}")
+
+
+# SSL* address -> the per-connection check state (registered by TLSConnection).
+PEER_CHECKS: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+_SSL_EX_INDEX = _lib.SSL_get_ex_data_X509_STORE_CTX_idx()
+
+
+def _verify(ok: int, store_ctx: Any) -> int:
+    """Checks that OpenSSL's chain verification does not do: pins and workload identity.
+
+    Called by OpenSSL inside the handshake for each certificate of the chain, root first, and
+    for each error it finds. A peer that fails here receives an alert chosen from the X.509
+    error we set (``bad_certificate`` for a pin or identity refusal) and never sees
+    application data. Exceptions must not escape into C: any bug refuses the peer.
+    """
+    try:
+        ssl_ptr = _lib.X509_STORE_CTX_get_ex_data(store_ctx, _SSL_EX_INDEX)
+        state = PEER_CHECKS.get(int(_ffi.cast("uintptr_t", ssl_ptr)))
+        if state is None:  # not one of ours: refuse rather than guess
+            return 0
+        depth = _lib.X509_STORE_CTX_get_error_depth(store_ctx)
+        if not ok:
+            errno = _lib.X509_STORE_CTX_get_error(store_ctx)
+            state.record_chain_error(errno, depth, _current_cert(store_ctx))
+            return 0
+        if state.config.pins:
+            state.seen_pins.add(spki_pin(_current_cert(store_ctx)))
+        if depth != 0 or not state.leaf_checks:
+            return 1
+        if state.check_leaf(_current_cert(store_ctx)):
+            return 1
+        _lib.X509_STORE_CTX_set_error(store_ctx, _lib.X509_V_ERR_CERT_REJECTED)
+        return 0
+    except Exception:  # pragma: no cover - a bug must fail closed, never open
+        _lib.X509_STORE_CTX_set_error(store_ctx, _lib.X509_V_ERR_APPLICATION_VERIFICATION)
+        return 0
+
+
+def _current_cert(store_ctx: Any) -> x509.Certificate:
+    ptr = _lib.X509_STORE_CTX_get_current_cert(store_ctx)
+    _lib.X509_up_ref(ptr)  # the wrapper below frees its reference when collected
+    return crypto.X509._from_raw_x509_ptr(ptr).to_cryptography()  # type: ignore[attr-defined,no-any-return]
+
+
+_VERIFY_CALLBACK = _ffi.callback("int (*)(int, X509_STORE_CTX *)", _verify)
+
+
+def x509_error_text(errno: int) -> str:
+    """OpenSSL's description of a certificate verification error code."""
+    return str(_ffi.string(_lib.X509_verify_cert_error_string(errno)).decode())

@@ -1,0 +1,480 @@
+"""The sans-IO TLS engine: bytes in, bytes out, events.
+
+Theory of operation
+-------------------
+A :class:`TLSConnection` wraps one pyOpenSSL ``Connection`` over a pair of memory BIOs. It owns
+no socket and reads no clock. The I/O layer (``aio``, ``sync``, the tunnel) does four things:
+
+1. feed what arrived from the network to :meth:`TLSConnection.receive_data` (``b""`` for EOF)
+   and act on the events it returns: :class:`HandshakeCompleted`, :class:`DataReceived`,
+   :class:`ConnectionClosed`;
+2. encrypt with :meth:`send` and close with :meth:`close`;
+3. after *every* call, write out :meth:`data_to_send`;
+4. when a call raises, still write out :meth:`data_to_send` (it holds the TLS alert that tells
+   the peer why it was refused), half-close, then close. A refused peer never sees a silent
+   close (asyncio's own SSL transport drops that alert: CPython gh-98078).
+
+Certificate chain, hostname (SAN only), SPKI pins, the expected workload identity and expiry
+are all checked *inside* the handshake (OpenSSL's verification plus our verify callback), so a
+peer that fails any of them gets an alert and never application data.
+
+Failure is sticky: once a call raised, every later call raises the same error (a broken TLS
+stream stays broken; nothing may be read or written after a failed MAC or a refused peer).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cryptography import x509
+from OpenSSL import SSL
+from OpenSSL._util import ffi as _ffi
+from OpenSSL._util import lib as _lib
+
+from zerotls._util import format_duration
+from zerotls._wire.alerts import AlertDescription, alert_advice
+from zerotls.errors import (
+    ConnectionBroken,
+    LocalProtocolError,
+    PinMismatch,
+    RemoteProtocolError,
+    RevocationError,
+    TLSAlert,
+    VerificationError,
+    ZeroTLSError,
+)
+from zerotls.tls.config import ClientConfig, ServerConfig
+from zerotls.tls.context import PEER_CHECKS
+from zerotls.tls.identity import Identity
+
+if TYPE_CHECKING:
+    from zerotls.tls.context import TLSContext
+
+__all__ = [
+    "ConnectionClosed",
+    "DataReceived",
+    "Event",
+    "HandshakeCompleted",
+    "State",
+    "TLSConnection",
+]
+
+_READ_SIZE = 65536  # below glibc's mmap threshold: the BIO drain buffer stays cheap
+
+
+@dataclass(frozen=True, slots=True)
+class HandshakeCompleted:
+    """The handshake finished and the peer passed every check."""
+
+    identity: Identity | None
+    """The peer's verified identity (None only for a server that does not require one and a
+    client that sent no certificate)."""
+    tls_version: str
+    """``"TLSv1.3"`` or ``"TLSv1.2"``."""
+    cipher: str
+    """The negotiated cipher suite, e.g. ``"TLS_AES_256_GCM_SHA384"``."""
+    group: str | None
+    """The key-exchange group, e.g. ``"X25519MLKEM768"``."""
+    alpn: str | None
+    """The negotiated ALPN protocol, if any."""
+    resumed: bool
+    """Whether a session ticket was used (still with a fresh ECDHE exchange)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DataReceived:
+    """Decrypted application data."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionClosed:
+    """The peer closed its side cleanly with close_notify (not a mere EOF)."""
+
+
+Event = HandshakeCompleted | DataReceived | ConnectionClosed
+
+
+class State(enum.Enum):
+    """Where the connection is. Transitions only go forward."""
+
+    HANDSHAKING = "handshaking"
+    OPEN = "open"
+    CLOSED = "closed"  # we sent and/or received close_notify
+    FAILED = "failed"
+
+
+class _PeerCheck:
+    """Per-connection state the verify callback writes into (no reference back to us)."""
+
+    __slots__ = ("__weakref__", "config", "failure", "leaf_checks", "seen_pins")
+
+    def __init__(self, config: ClientConfig | ServerConfig) -> None:
+        self.config = config
+        self.seen_pins: set[str] = set()
+        self.failure: VerificationError | None = None
+        self.leaf_checks = bool(config.pins) or (
+            config.expect_identity is not None
+            if isinstance(config, ClientConfig)
+            else bool(config.allowed_identities)
+        )
+
+    def record_chain_error(self, errno: int, depth: int, cert: x509.Certificate) -> None:
+        if self.failure is None:
+            self.failure = _chain_error(self.config, errno, depth, cert)
+
+    def check_leaf(self, leaf: x509.Certificate) -> bool:
+        cfg = self.config
+        peer = "server" if isinstance(cfg, ClientConfig) else "client"
+        if isinstance(cfg, ClientConfig) and cfg.expect_identity is not None:
+            identity = Identity.from_certificate(leaf)
+            if cfg.expect_identity not in identity.uris:
+                self.failure = VerificationError(
+                    f"{peer} identity mismatch: expected {cfg.expect_identity}, the certificate "
+                    f"carries {_describe(identity)}; check expect_identity or the server's "
+                    "certificate"
+                )
+                return False
+        if isinstance(cfg, ServerConfig) and cfg.allowed_identities:
+            identity = Identity.from_certificate(leaf)
+            if identity.spiffe_id not in cfg.allowed_identities:
+                self.failure = VerificationError(
+                    f"client identity {_describe(identity)} is not in allowed_identities "
+                    f"({', '.join(sorted(cfg.allowed_identities))})"
+                )
+                return False
+        if cfg.pins and not (self.seen_pins & cfg.pins):
+            leaf_pin = Identity.from_certificate(leaf).spki_pin
+            self.failure = PinMismatch(
+                f"{peer} public key is not pinned: its chain is valid but no certificate in it "
+                f"matches the {len(cfg.pins)} configured pin(s); the {peer}'s key pin is "
+                f"sha256/{leaf_pin}. If the key was rotated on purpose, add the new pin "
+                "(`zerotls pki pin CERT`); otherwise this may be an impersonation"
+            )
+            return False
+        return True
+
+
+def _describe(identity: Identity) -> str:
+    parts = list(identity.uris) + [f"DNS:{d}" for d in identity.dns_names]
+    parts += [f"IP:{ip}" for ip in identity.ip_addresses]
+    return ", ".join(parts) if parts else f"no SANs (subject {identity.subject})"
+
+
+def _ago(moment: dt.datetime) -> str:
+    """"3 h ago" or "in 5 min", for messages (reads the wall clock: messages only)."""
+    delta = dt.datetime.now(dt.UTC) - moment
+    text = format_duration(delta)
+    return f"{text} ago" if delta.total_seconds() >= 0 else f"in {text}"
+
+
+def _chain_error(
+    cfg: ClientConfig | ServerConfig, errno: int, depth: int, cert: x509.Certificate
+) -> VerificationError:
+    from zerotls.tls.context import x509_error_text
+
+    peer = "server" if isinstance(cfg, ClientConfig) else "client"
+    which = f"{peer} certificate" if depth == 0 else f"{peer} chain certificate at depth {depth}"
+    subject = cert.subject.rfc4514_string() or "(empty subject)"
+    stamp = "%Y-%m-%dT%H:%MZ"
+    if errno == _lib.X509_V_ERR_CERT_HAS_EXPIRED:
+        na = cert.not_valid_after_utc
+        return VerificationError(
+            f"{which} {subject} expired {_ago(na)} (notAfter {na.strftime(stamp)}); "
+            "renew it (`zerotls pki issue`) and check the clocks"
+        )
+    if errno == _lib.X509_V_ERR_CERT_NOT_YET_VALID:
+        nb = cert.not_valid_before_utc
+        return VerificationError(
+            f"{which} {subject} is not valid yet (notBefore {nb.strftime(stamp)}, "
+            f"{_ago(nb)}); check the clock of this machine and of the issuer"
+        )
+    if errno in (_lib.X509_V_ERR_HOSTNAME_MISMATCH, _lib.X509_V_ERR_IP_ADDRESS_MISMATCH):
+        identity = Identity.from_certificate(cert)
+        name = cfg.server_name if isinstance(cfg, ClientConfig) else "?"
+        return VerificationError(
+            f"{which} is not valid for {name!r}: it names {_describe(identity)} (names are "
+            "checked against the SANs only, never the CN); connect with a name the "
+            "certificate carries, or reissue it with that name"
+        )
+    if errno in (
+        _lib.X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+        _lib.X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT,
+        _lib.X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT,
+        _lib.X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN,
+        _lib.X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE,
+        _lib.X509_V_ERR_CERT_UNTRUSTED,
+    ):
+        trust = str(cfg.ca) if cfg.ca else "the system trust store"
+        return VerificationError(
+            f"{which} {subject} (issuer {cert.issuer.rfc4514_string()}) is not issued by a CA "
+            f"in {trust}: the {peer} belongs to another PKI or sent an incomplete chain"
+        )
+    if errno == _lib.X509_V_ERR_CERT_REVOKED:
+        return RevocationError(
+            f"{which} {subject} (serial {cert.serial_number:x}) is revoked by its CA's CRL; "
+            "the holder needs a new certificate"
+        )
+    if errno in (_lib.X509_V_ERR_UNABLE_TO_GET_CRL, _lib.X509_V_ERR_CRL_HAS_EXPIRED):
+        return RevocationError(
+            f"revocation status of {which} {subject} is unknown: "
+            f"{x509_error_text(errno)}; refresh the CRL files (`zerotls pki crl`)"
+        )
+    if errno == _lib.X509_V_ERR_INVALID_PURPOSE:
+        need = "serverAuth" if peer == "server" else "clientAuth"
+        return VerificationError(
+            f"{which} {subject} is not allowed for TLS {peer} use (extendedKeyUsage lacks "
+            f"{need}); reissue it with --{peer}"
+        )
+    return VerificationError(f"{which} {subject} failed verification: {x509_error_text(errno)}")
+
+
+_ALERT_RE = re.compile(r"(?:sslv3|tlsv1|tlsv13|tls) alert (.+)")
+
+
+class TLSConnection:
+    """One TLS connection, sans-IO. Create it with :meth:`TLSContext.connection`."""
+
+    def __init__(self, context: TLSContext) -> None:
+        self.context = context
+        self.config = context.config
+        self.our_role = "server" if context.is_server else "client"
+        self.state = State.HANDSHAKING
+        self._error: ZeroTLSError | None = None
+        self._check = _PeerCheck(self.config)
+        self._ssl = SSL.Connection(context.ssl_context, None)
+        PEER_CHECKS[int(_ffi.cast("uintptr_t", self._ssl._ssl))] = self._check
+        self.handshake: HandshakeCompleted | None = None
+        cfg = self.config
+        if isinstance(cfg, ClientConfig):
+            if cfg.server_name and not cfg.server_name_is_ip:
+                self._ssl.set_tlsext_host_name(cfg.server_name.encode("idna"))  # SNI
+            self._ssl.set_connect_state()
+            self._do_handshake()  # queue the ClientHello
+        else:
+            self._ssl.set_accept_state()
+
+    # -- inputs -------------------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> list[Event]:
+        """Feed bytes from the network (``b""`` means the peer closed the transport).
+
+        Returns:
+            The events these bytes produced, in order.
+
+        Raises:
+            ZeroTLSError: the handshake or the stream failed (see the errors module); write
+                out :meth:`data_to_send` before closing, it holds our alert.
+        """
+        self._raise_if_failed()
+        if data:
+            self._ssl.bio_write(data)
+        else:
+            self._ssl.bio_shutdown()
+        events: list[Event] = []
+        if self.state is State.HANDSHAKING:
+            done = self._do_handshake()
+            if done is None:
+                if not data:
+                    self._fail(
+                        ConnectionBroken(
+                            "the peer closed the connection during the handshake: it may not "
+                            "speak TLS on this port, or it refused us without an alert"
+                        )
+                    )
+                return events
+            events.append(done)
+        self._read_into(events)
+        return events
+
+    def send(self, data: bytes) -> None:
+        """Encrypt application data; then write out :meth:`data_to_send`.
+
+        Raises:
+            LocalProtocolError: the handshake has not completed, or we already closed.
+        """
+        self._raise_if_failed()
+        if self.state is not State.OPEN:
+            raise LocalProtocolError(f"cannot send while the connection is {self.state.value}")
+        if not data:
+            return
+        try:
+            self._ssl.sendall(data)
+        except SSL.Error as exc:
+            self._fail(self._translate(exc))
+
+    def close(self) -> None:
+        """Send close_notify (idempotent). Write out :meth:`data_to_send` afterwards."""
+        if self.state in (State.CLOSED, State.FAILED):
+            return
+        if self.state is State.OPEN:
+            try:
+                self._ssl.shutdown()
+            except SSL.Error:
+                pass  # nothing more to say to a peer that is already gone
+        self.state = State.CLOSED
+
+    def abort(self, error: ZeroTLSError) -> None:
+        """Mark the connection failed from the outside (timeout, transport error)."""
+        if self._error is None:
+            self._error = error
+            self.state = State.FAILED
+
+    # -- outputs ------------------------------------------------------------------------------
+
+    def data_to_send(self) -> bytes:
+        """Drain everything queued for the network (also after a failure: the alert)."""
+        chunks = []
+        while True:
+            try:
+                chunks.append(self._ssl.bio_read(_READ_SIZE))
+            except SSL.WantReadError:
+                break
+            except SSL.Error:
+                break
+        return b"".join(chunks) if len(chunks) != 1 else chunks[0]
+
+    @property
+    def error(self) -> ZeroTLSError | None:
+        """The error that broke the connection, if any."""
+        return self._error
+
+    @property
+    def identity(self) -> Identity | None:
+        """The peer's verified identity, once the handshake has completed."""
+        return self.handshake.identity if self.handshake else None
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise ConnectionBroken(
+                f"connection already failed and cannot be used: {self._error}"
+            ) from self._error
+
+    def _fail(self, error: ZeroTLSError) -> None:
+        self._error = error
+        self.state = State.FAILED
+        raise error
+
+    def _do_handshake(self) -> HandshakeCompleted | None:
+        try:
+            self._ssl.do_handshake()
+        except SSL.WantReadError:
+            return None
+        except SSL.Error as exc:
+            self._fail(self._translate(exc))
+        self.state = State.OPEN
+        self.handshake = self._completed()
+        return self.handshake
+
+    def _completed(self) -> HandshakeCompleted:
+        ssl = self._ssl
+        peer = ssl.get_peer_certificate(as_cryptography=True)
+        alpn = ssl.get_alpn_proto_negotiated()
+        return HandshakeCompleted(
+            identity=Identity.from_certificate(peer) if peer is not None else None,
+            tls_version=ssl.get_protocol_version_name(),
+            cipher=ssl.get_cipher_name() or "",
+            group=ssl.get_group_name(),
+            alpn=alpn.decode("ascii", "replace") if alpn else None,
+            resumed=bool(_lib.SSL_session_reused(ssl._ssl)),
+        )
+
+    def _read_into(self, events: list[Event]) -> None:
+        chunks: list[bytes] = []
+        closed = False
+        while True:
+            try:
+                chunks.append(self._ssl.recv(_READ_SIZE))
+            except SSL.WantReadError:
+                break
+            except SSL.ZeroReturnError:
+                closed = True
+                break
+            except SSL.Error as exc:
+                if chunks:
+                    events.append(DataReceived(b"".join(chunks)))
+                self._fail(self._translate(exc))
+        if chunks:
+            events.append(DataReceived(chunks[0] if len(chunks) == 1 else b"".join(chunks)))
+        if closed:
+            self.state = State.CLOSED
+            events.append(ConnectionClosed())
+
+    def _translate(self, exc: SSL.Error) -> ZeroTLSError:
+        """Turn an OpenSSL failure into our error, once, here."""
+        if self._check.failure is not None:
+            return self._check.failure
+        if isinstance(exc, SSL.SysCallError):
+            if self.state is State.HANDSHAKING:
+                return ConnectionBroken(
+                    "the peer closed the connection during the handshake without an alert"
+                )
+            return ConnectionBroken(
+                "the peer closed the transport without a TLS close_notify: the data may be "
+                "truncated (treat the stream as failed, not as finished)"
+            )
+        reasons = _reasons(exc)
+        for reason in reasons:
+            match = _ALERT_RE.search(reason)
+            if match:
+                alert = AlertDescription.from_openssl_text(match.group(1))
+                name = alert.name if alert else match.group(1).replace(" ", "_")
+                advice = alert_advice(alert) if alert else "the peer aborted the connection"
+                return TLSAlert(f"the peer refused the connection ({name}): {advice}", description=name)
+        text = " ".join(reasons)
+        if "certificate verify failed" in text:
+            errno = _lib.SSL_get_verify_result(self._ssl._ssl)
+            cert = self._ssl.get_peer_certificate(as_cryptography=True)
+            if cert is not None:
+                return _chain_error(self.config, errno, 0, cert)
+            from zerotls.tls.context import x509_error_text
+
+            return VerificationError(f"peer certificate failed verification: {x509_error_text(errno)}")
+        if "peer did not return a certificate" in text:
+            return VerificationError(
+                "the client presented no certificate, but this server requires one (mutual "
+                "TLS); the client was sent the certificate_required alert"
+            )
+        if any(k in text for k in ("unsupported protocol", "no protocols available")):
+            return RemoteProtocolError(
+                f"no TLS version in common: this side accepts TLS "
+                f"{self.config.min_version.value} and newer, the peer offered only older "
+                "versions; upgrade the peer (find such peers with `zerotls audit`)"
+            )
+        if "http request" in text or "https proxy request" in text:
+            return RemoteProtocolError(
+                "the peer sent plaintext HTTP to a TLS port: use https:// or a TLS client"
+            )
+        if "wrong version number" in text or "packet length too long" in text:
+            return RemoteProtocolError(
+                "the peer does not speak TLS (garbage or plaintext on a TLS port)"
+            )
+        if any(k in text for k in ("no shared cipher", "no suitable key share", "no shared group")):
+            return RemoteProtocolError(
+                f"no cipher suite or key-exchange group in common ({text}); zerotls offers "
+                "only ECDHE with AEAD"
+            )
+        if "unexpected eof" in text:
+            return ConnectionBroken(
+                "the peer closed the transport without a TLS close_notify (possible truncation)"
+            )
+        return RemoteProtocolError(f"TLS failed: {text or exc!r}")
+
+
+def _reasons(exc: SSL.Error) -> list[str]:
+    out: list[str] = []
+    for arg in exc.args:
+        if isinstance(arg, list):
+            for item in arg:
+                if isinstance(item, tuple) and item:
+                    out.append(str(item[-1]))
+        elif isinstance(arg, str):
+            out.append(arg)
+    return out
