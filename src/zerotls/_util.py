@@ -72,3 +72,33 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def parse_hostport(text: str, *, default_port: int | None = None) -> tuple[str, int]:
+    """Split ``host:port``, ``[v6]:port`` or (with a default port) a bare host.
+
+    Raises:
+        ConfigError: no port where one is needed, or a port outside 0-65535.
+    """
+    value = text.strip()
+    host, port_text = value, ""
+    if value.startswith("["):
+        end = value.find("]")
+        if end < 0:
+            raise ConfigError(f"{text!r}: unclosed '[' in an IPv6 address")
+        host, rest = value[1:end], value[end + 1 :]
+        if rest:
+            if not rest.startswith(":"):
+                raise ConfigError(f"{text!r}: expected ':PORT' after ']'")
+            port_text = rest[1:]
+    elif value.count(":") == 1:
+        host, port_text = value.split(":")
+    if not port_text:
+        if default_port is None:
+            raise ConfigError(f"{text!r} has no port: use HOST:PORT (e.g. 127.0.0.1:8443)")
+        return host, default_port
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ConfigError(f"{text!r}: port must be a number from 0 to 65535")
+    if not host:
+        raise ConfigError(f"{text!r} has no host")
+    return host, int(port_text)

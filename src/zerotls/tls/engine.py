@@ -104,8 +104,8 @@ class State(enum.Enum):
     """Where the connection is. Transitions only go forward."""
 
     HANDSHAKING = "handshaking"
-    OPEN = "open"
-    CLOSED = "closed"  # we sent and/or received close_notify
+    OPEN = "open"  # at least one direction is still open (TLS 1.3 half-close)
+    CLOSED = "closed"  # close_notify sent and received
     FAILED = "failed"
 
 
@@ -250,6 +250,10 @@ class TLSConnection:
         self._ssl = SSL.Connection(context.ssl_context, None)
         PEER_CHECKS[int(_ffi.cast("uintptr_t", self._ssl._ssl))] = self._check
         self.handshake: HandshakeCompleted | None = None
+        self.peer_closed = False
+        """The peer sent close_notify: it will send nothing more (we still may)."""
+        self.local_closed = False
+        """We sent close_notify: we may send nothing more (the peer still may)."""
         cfg = self.config
         if isinstance(cfg, ClientConfig):
             if cfg.server_name and not cfg.server_name_is_ip:
@@ -272,6 +276,8 @@ class TLSConnection:
                 out :meth:`data_to_send` before closing, it holds our alert.
         """
         self._raise_if_failed()
+        if self.peer_closed:
+            return []  # after close_notify nothing the peer sends is authenticated data
         if data:
             self._ssl.bio_write(data)
         else:
@@ -299,8 +305,10 @@ class TLSConnection:
             LocalProtocolError: the handshake has not completed, or we already closed.
         """
         self._raise_if_failed()
-        if self.state is not State.OPEN:
-            raise LocalProtocolError(f"cannot send while the connection is {self.state.value}")
+        if self.state is State.HANDSHAKING:
+            raise LocalProtocolError("cannot send application data before the handshake")
+        if self.local_closed:
+            raise LocalProtocolError("cannot send after close(): close_notify was sent")
         if not data:
             return
         try:
@@ -309,15 +317,21 @@ class TLSConnection:
             self._fail(self._translate(exc))
 
     def close(self) -> None:
-        """Send close_notify (idempotent). Write out :meth:`data_to_send` afterwards."""
-        if self.state in (State.CLOSED, State.FAILED):
+        """Send close_notify (idempotent). Write out :meth:`data_to_send` afterwards.
+
+        In TLS 1.3 this closes our direction only: data from the peer may still arrive
+        (RFC 8446 §6.1) until it closes too.
+        """
+        if self.state is State.FAILED or self.local_closed:
             return
+        self.local_closed = True
         if self.state is State.OPEN:
             try:
                 self._ssl.shutdown()
             except SSL.Error:
                 pass  # nothing more to say to a peer that is already gone
-        self.state = State.CLOSED
+        if self.peer_closed or self.state is State.HANDSHAKING:
+            self.state = State.CLOSED
 
     def abort(self, error: ZeroTLSError) -> None:
         """Mark the connection failed from the outside (timeout, transport error)."""
@@ -404,7 +418,9 @@ class TLSConnection:
         if chunks:
             events.append(DataReceived(chunks[0] if len(chunks) == 1 else b"".join(chunks)))
         if closed:
-            self.state = State.CLOSED
+            self.peer_closed = True
+            if self.local_closed:
+                self.state = State.CLOSED
             events.append(ConnectionClosed())
 
     def _translate(self, exc: SSL.Error) -> ZeroTLSError:

@@ -1,0 +1,98 @@
+"""``zerotls connect``: open a verified mTLS connection and show who answered."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from zerotls._util import parse_hostport
+from zerotls.tls.config import ClientConfig, TLSVersion
+from zerotls.tls.sync import connect
+
+EPILOG = """\
+examples:
+  zerotls connect 127.0.0.1:8443 --name localhost --ca ca.pem --cert me.pem --key me.key
+  zerotls connect db:5433 --expect spiffe://prod.example/svc/db --ca ca.pem \\
+      --cert me.pem --key me.key --pin sha256/AbC...=
+  echo ping | zerotls connect 127.0.0.1:8443 --name localhost --ca ca.pem --send -
+
+The server name is checked against the certificate's SANs (never its CN). Without --name and
+--expect, the host part of ADDRESS is the name to check."""
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "connect",
+        help="open a verified (m)TLS connection and print the peer's identity",
+        description="Connect like `openssl s_client`, but with zerotls's checks: chain, SAN "
+        "name or SPIFFE identity, pins, TLS 1.3.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("address", help="HOST:PORT to connect to")
+    p.add_argument("--name", help="DNS name or IP the server must prove (default: HOST)")
+    p.add_argument("--expect", help="SPIFFE ID the server must carry")
+    p.add_argument("--ca", type=Path, help="CA bundle to trust (default: system store)")
+    p.add_argument("--cert", type=Path, help="our certificate (for mutual TLS)")
+    p.add_argument("--key", type=Path, help="our private key")
+    p.add_argument("--pin", action="append", default=[], help="SHA-256 SPKI pin (repeatable)")
+    p.add_argument("--crl", action="append", default=[], type=Path, help="CRL file")
+    p.add_argument("--alpn", action="append", default=[], help="ALPN protocol to offer")
+    p.add_argument("--tls12", action="store_true", help="accept TLS 1.2 (ECDHE+AEAD) as floor")
+    p.add_argument("--send", metavar="TEXT", help="send TEXT ('-' for stdin), print the reply")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds (default 10)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=_connect)
+
+
+def _connect(args: argparse.Namespace) -> int:
+    host, port = parse_hostport(args.address)
+    name = args.name or (None if args.expect else host)
+    config = ClientConfig(
+        server_name=name,
+        expect_identity=args.expect,
+        ca=args.ca,
+        cert=args.cert,
+        key=args.key,
+        pins=frozenset(args.pin),
+        crls=tuple(args.crl),
+        alpn=tuple(args.alpn),
+        min_version=TLSVersion.TLSv1_2 if args.tls12 else TLSVersion.TLSv1_3,
+        handshake_timeout=args.timeout,
+    )
+    with connect(host, port, config, timeout=args.timeout) as tls:
+        reply = None
+        if args.send is not None:
+            payload = sys.stdin.buffer.read() if args.send == "-" else args.send.encode()
+            tls.sendall(payload)
+            tls.shutdown_write()
+            chunks = []
+            while chunk := tls.recv():
+                chunks.append(chunk)
+            reply = b"".join(chunks)
+        ident = tls.identity
+        result = {
+            "address": f"{host}:{port}",
+            "tls_version": tls.tls_version,
+            "cipher": tls.cipher,
+            "group": tls.group,
+            "alpn": tls.alpn,
+            "identity": ident.to_dict() if ident else None,
+        }
+    if args.json:
+        if reply is not None:
+            result["reply"] = reply.decode("utf-8", "replace")
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"connected to {host}:{port}: {tls.tls_version}, {tls.cipher}, group {tls.group}"
+          + (f", ALPN {tls.alpn}" if tls.alpn else ""))
+    if ident is not None:
+        print(f"  identity: {ident.name}")
+        print(f"  issuer:   {ident.issuer}")
+        print(f"  valid to: {ident.not_after:%Y-%m-%d %H:%M}Z")
+        print(f"  pin:      sha256/{ident.spki_pin}")
+    if reply is not None:
+        sys.stdout.write(reply.decode("utf-8", "replace"))
+    return 0

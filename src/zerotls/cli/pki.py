@@ -1,0 +1,224 @@
+"""``zerotls pki``: a local CA for workloads, on disk."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from zerotls._util import atomic_write, format_duration, parse_duration
+from zerotls.errors import ConfigError
+from zerotls.pki import PKIStore, default_pki_dir
+from zerotls.tls.context import load_pem_certificates
+from zerotls.tls.identity import Identity
+
+EPILOG = """\
+examples:
+  zerotls pki init                                  # root CA in the default directory
+  zerotls pki init --dir ./pki --intermediate       # root + issuing intermediate
+  zerotls pki issue db --spiffe-id spiffe://prod.example/svc/db --dns db.internal --server
+  zerotls pki issue web --spiffe-id spiffe://prod.example/svc/web --client --ttl 1h
+  zerotls pki list
+  zerotls pki pin ./pki/certs/db.pem                # SHA-256 SPKI pin for `pins = [...]`
+  zerotls pki revoke db --reason key_compromise     # and rewrites crl.pem
+  zerotls pki crl > crl.pem
+
+The directory is --dir, else $ZEROTLS_PKI_DIR, else $XDG_STATE_HOME/zerotls/pki
+(~/.local/state/zerotls/pki). Private keys are written 0600, the directory 0700."""
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "pki",
+        help="a local CA: issue short-lived workload certificates, revoke, CRLs",
+        description="A local certificate authority for workload identities (SPIFFE IDs), "
+        "short-lived by default.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--dir", type=Path, default=None, help="PKI directory (default: see below)"
+    )
+    cmds = parser.add_subparsers(dest="pki_command", metavar="ACTION")
+    cmds.required = True
+
+    p = cmds.add_parser("init", help="create a root CA (and optionally an intermediate)")
+    p.add_argument("--name", default="zerotls root CA", help="the CA's common name")
+    p.add_argument(
+        "--key-type",
+        choices=["ec", "ed25519", "rsa"],
+        default="ec",
+        help="ec = ECDSA P-256 (default), ed25519, rsa = RSA-3072",
+    )
+    p.add_argument(
+        "--intermediate",
+        action="store_true",
+        help="also create an intermediate CA that signs leaves (keep the root key offline)",
+    )
+    p.set_defaults(func=_init)
+
+    p = cmds.add_parser(
+        "issue",
+        help="issue a certificate for a workload",
+        description="Issue a short-lived certificate. Give at least one identity "
+        "(--spiffe-id, --dns or --ip); with none, NAME is used as the DNS name.",
+    )
+    p.add_argument("name", help="a label; files go to certs/NAME.pem and certs/NAME.key")
+    p.add_argument("--spiffe-id", help="workload identity, e.g. spiffe://prod.example/svc/db")
+    p.add_argument("--dns", action="append", default=[], help="DNS SAN (repeatable)")
+    p.add_argument("--ip", action="append", default=[], help="IP SAN (repeatable)")
+    p.add_argument("--ttl", default="24h", help="validity, e.g. 15m, 24h, 30d (default 24h)")
+    p.add_argument("--key-type", choices=["ec", "ed25519", "rsa"], default="ec")
+    usage = p.add_mutually_exclusive_group()
+    usage.add_argument("--server", dest="usage", action="store_const", const="server")
+    usage.add_argument("--client", dest="usage", action="store_const", const="client")
+    usage.add_argument(
+        "--both", dest="usage", action="store_const", const="both", help="(default)"
+    )
+    p.set_defaults(func=_issue, usage="both")
+
+    p = cmds.add_parser("list", help="list issued certificates and their state")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_list)
+
+    p = cmds.add_parser("inspect", help="show the identity a peer would see in a certificate")
+    p.add_argument("cert", type=Path, help="PEM file (the first certificate is shown)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_inspect)
+
+    p = cmds.add_parser("pin", help="print the SHA-256 SPKI pin of a certificate")
+    p.add_argument("cert", type=Path, help="PEM file (the first certificate is pinned)")
+    p.set_defaults(func=_pin)
+
+    p = cmds.add_parser("revoke", help="revoke a certificate and rewrite the CRL")
+    p.add_argument("serial", help="serial number (hex) or certificate name")
+    p.add_argument(
+        "--reason",
+        default="unspecified",
+        help="key_compromise, superseded, cessation_of_operation, affiliation_changed, ...",
+    )
+    p.set_defaults(func=_revoke)
+
+    p = cmds.add_parser("crl", help="sign a fresh CRL, write crl.pem and print it")
+    p.add_argument("--next-update", default="24h", help="CRL validity (default 24h)")
+    p.set_defaults(func=_crl)
+
+
+def _dir(args: argparse.Namespace) -> Path:
+    return Path(args.dir) if args.dir is not None else default_pki_dir()
+
+
+def _init(args: argparse.Namespace) -> int:
+    store = PKIStore.init(
+        _dir(args), name=args.name, key_type=args.key_type, intermediate=args.intermediate
+    )
+    print(f"created a PKI in {store.root}")
+    print(f"  trust anchor (give it to peers as `ca`): {store.ca_path}")
+    if args.intermediate:
+        print(f"  issuing CA: {store.root / 'intermediate.pem'}")
+    print(f"  CRL: {store.crl_path}")
+    print(f"next: zerotls pki --dir {store.root} issue NAME --spiffe-id spiffe://DOMAIN/PATH")
+    return 0
+
+
+def _issue(args: argparse.Namespace) -> int:
+    store = PKIStore(_dir(args))
+    ttl = parse_duration(args.ttl)
+    record, issued = store.issue(
+        args.name,
+        spiffe_id=args.spiffe_id,
+        dns=args.dns,
+        ips=args.ip,
+        usage=args.usage,
+        ttl=ttl,
+        key_type=args.key_type,
+    )
+    ident = issued.identity
+    print(f"issued {record.name} (serial {record.serial}), {args.usage} use, valid "
+          f"{format_duration(ttl)} until {ident.not_after:%Y-%m-%d %H:%M}Z")
+    for label, values in (("SPIFFE ID", [ident.spiffe_id] if ident.spiffe_id else []),
+                          ("DNS", list(ident.dns_names)), ("IP", list(ident.ip_addresses))):
+        if values:
+            print(f"  {label}: {', '.join(values)}")
+    print(f"  cert: {store.root / record.cert_path}")
+    print(f"  key:  {store.root / record.key_path} (0600)")
+    print(f"  pin:  sha256/{ident.spki_pin}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    store = PKIStore(_dir(args))
+    records = store.records()
+    now = dt.datetime.now(dt.UTC)
+    if args.json:
+        print(json.dumps([asdict(r) for r in records], indent=2))
+        return 0
+    if not records:
+        print(f"nothing issued yet in {store.root}: try `zerotls pki issue NAME`")
+        return 0
+    print(f"{'SERIAL':<16} {'NAME':<16} {'USAGE':<6} {'STATE':<22} IDENTITY")
+    for r in records:
+        not_after = dt.datetime.fromisoformat(r.not_after)
+        if r.revoked_at:
+            state = f"revoked ({r.reason})"
+        elif not_after < now:
+            state = f"expired {format_duration(now - not_after)} ago"
+        else:
+            state = f"valid {format_duration(not_after - now)}"
+        ident = r.spiffe_id or ", ".join(r.dns + r.ips)
+        print(f"{r.serial[:16]:<16} {r.name[:16]:<16} {r.usage:<6} {state:<22} {ident}")
+    return 0
+
+
+def _load_leaf(path: Path) -> x509.Certificate:
+    certs = load_pem_certificates(path)
+    return certs[0]
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    leaf = _load_leaf(args.cert)
+    ident = Identity.from_certificate(leaf)
+    if args.json:
+        print(json.dumps(ident.to_dict(), indent=2))
+        return 0
+    now = dt.datetime.now(dt.UTC)
+    for key, value in ident.to_dict().items():
+        if isinstance(value, list):
+            value = ", ".join(value) or "-"
+        print(f"{key:<20} {value if value is not None else '-'}")
+    left = ident.remaining(now)
+    print(f"{'remaining':<20} "
+          + (f"{format_duration(left)}" if left.total_seconds() > 0
+             else f"EXPIRED {format_duration(left)} ago"))
+    return 0
+
+
+def _pin(args: argparse.Namespace) -> int:
+    print(f"sha256/{Identity.from_certificate(_load_leaf(args.cert)).spki_pin}")
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    store = PKIStore(_dir(args))
+    record = store.revoke(args.serial, reason=args.reason)
+    print(f"revoked {record.name} (serial {record.serial}, reason {record.reason}); "
+          f"CRL rewritten: {store.crl_path}")
+    print("peers that load this CRL (crls = [...]) refuse the certificate from now on")
+    return 0
+
+
+def _crl(args: argparse.Namespace) -> int:
+    store = PKIStore(_dir(args))
+    delta = parse_duration(args.next_update)
+    if delta.total_seconds() < 60:
+        raise ConfigError("--next-update shorter than a minute leaves no time to distribute")
+    crl = store.crl(next_update=delta)
+    data = crl.public_bytes(serialization.Encoding.PEM)
+    atomic_write(store.crl_path, data)
+    print(data.decode(), end="")
+    return 0

@@ -1,0 +1,134 @@
+"""Export a config as a stdlib :class:`ssl.SSLContext` for libraries that insist on one.
+
+httpx, aiohttp, asyncpg, redis-py and friends take an ``ssl.SSLContext``. ``to_ssl_context``
+gives them zerotls's defaults: TLS 1.3 (or the explicit 1.2 floor with ECDHE+AEAD), SAN-only
+hostname verification, client certificates required on servers, no compression, no
+renegotiation.
+
+Limits of the stdlib (documented, not hidden):
+
+* pins and an expected SPIFFE identity cannot be checked *inside* the handshake; the stdlib has
+  no verify callback. A config that needs them is refused unless the caller passes
+  ``allow_post_handshake_checks=True`` and then calls :func:`check_peer` on every connection
+  before sending anything (the ``ssl`` module's connection is already established by then);
+* no OCSP stapling, and the key-exchange groups are the stdlib OpenSSL's defaults;
+* it uses the system OpenSSL (``ssl.OPENSSL_VERSION``), not the one zerotls's engine uses.
+"""
+
+from __future__ import annotations
+
+import ssl
+
+from cryptography import x509
+
+from zerotls.errors import ConfigError, PinMismatch, VerificationError
+from zerotls.tls.config import TLS12_CIPHERS, ClientConfig, ServerConfig, TLSVersion
+from zerotls.tls.identity import Identity, spki_pin
+
+__all__ = ["check_peer", "to_ssl_context"]
+
+
+def to_ssl_context(
+    config: ClientConfig | ServerConfig, *, allow_post_handshake_checks: bool = False
+) -> ssl.SSLContext:
+    """Build an ``ssl.SSLContext`` with zerotls's defaults.
+
+    Args:
+        config: the client or server config to export.
+        allow_post_handshake_checks: accept a config with pins, ``expect_identity`` or
+            ``allowed_identities``, which the stdlib can only check after the handshake; you
+            must then call :func:`check_peer` before using each connection.
+
+    Raises:
+        ConfigError: the config needs checks the stdlib cannot do inside the handshake and
+            ``allow_post_handshake_checks`` is false; or a file cannot be loaded.
+    """
+    post_checks = bool(config.pins) or (
+        config.expect_identity is not None
+        if isinstance(config, ClientConfig)
+        else bool(config.allowed_identities)
+    )
+    if post_checks and not allow_post_handshake_checks:
+        raise ConfigError(
+            "this config pins keys or expects a workload identity; the stdlib ssl module can "
+            "only check those after the handshake. Pass allow_post_handshake_checks=True and "
+            "call zerotls.check_peer(ssl_object, config) on each connection, or use zerotls's "
+            "own open_connection/connect, which check inside the handshake"
+        )
+    server = isinstance(config, ServerConfig)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server else ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = (  # RFC 8996: never below 1.2; 1.3 unless the floor says otherwise
+        ssl.TLSVersion.TLSv1_3
+        if config.min_version is TLSVersion.TLSv1_3
+        else ssl.TLSVersion.TLSv1_2
+    )
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_3
+    ctx.options |= ssl.OP_NO_COMPRESSION  # CRIME
+    ctx.options |= ssl.OP_NO_RENEGOTIATION  # renegotiation attacks
+    ctx.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
+    ctx.set_ciphers(TLS12_CIPHERS)  # the 1.2 floor: ECDHE + AEAD only
+    ctx.verify_mode = ssl.CERT_REQUIRED  # always verify the peer's chain
+    try:
+        if config.cert is not None:
+            ctx.load_cert_chain(str(config.cert), str(config.key))
+        if config.ca is not None:
+            ctx.load_verify_locations(cafile=str(config.ca))
+        else:
+            ctx.load_default_certs(ssl.Purpose.SERVER_AUTH)
+        for crl in config.crls:
+            ctx.load_verify_locations(cafile=str(crl))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load the files of this config into ssl: {exc}") from None
+    if config.crls:
+        ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
+    if isinstance(config, ServerConfig):
+        ctx.verify_mode = ssl.CERT_REQUIRED if config.require_client_cert else ssl.CERT_OPTIONAL
+        if not config.session_tickets:
+            ctx.options |= ssl.OP_NO_TICKET
+    else:
+        ctx.hostname_checks_common_name = False  # RFC 6125: SAN only
+        # With only an expected SPIFFE identity there is no host name to check: the identity
+        # is checked by check_peer (allowed above only by explicit request).
+        ctx.check_hostname = config.server_name is not None
+    if config.alpn:
+        ctx.set_alpn_protocols(list(config.alpn))
+    return ctx
+
+
+def check_peer(ssl_object: ssl.SSLObject | ssl.SSLSocket, config: ClientConfig | ServerConfig) -> Identity:
+    """Check pins and the expected identity on an established stdlib connection.
+
+    Call it before sending anything; close the connection if it raises.
+
+    Returns:
+        The peer's identity.
+
+    Raises:
+        PinMismatch: no certificate of the chain matches a configured pin.
+        VerificationError: the identity is not the expected one, or no certificate was sent.
+    """
+    der = ssl_object.getpeercert(binary_form=True)
+    if not der:
+        raise VerificationError("the peer presented no certificate")
+    leaf = x509.load_der_x509_certificate(der)
+    identity = Identity.from_certificate(leaf)
+    if config.pins:
+        chain_pins = {identity.spki_pin}
+        get_chain = getattr(ssl_object, "get_verified_chain", None)  # Python 3.13+
+        if get_chain is not None:
+            for cert_der in get_chain():
+                chain_pins.add(spki_pin(x509.load_der_x509_certificate(bytes(cert_der))))
+        if not chain_pins & config.pins:
+            raise PinMismatch(
+                f"peer public key sha256/{identity.spki_pin} is not among the configured pins"
+            )
+    if isinstance(config, ClientConfig) and config.expect_identity is not None:
+        if config.expect_identity not in identity.uris:
+            raise VerificationError(
+                f"peer identity mismatch: expected {config.expect_identity}, got "
+                f"{identity.spiffe_id or identity.name}"
+            )
+    if isinstance(config, ServerConfig) and config.allowed_identities:
+        if identity.spiffe_id not in config.allowed_identities:
+            raise VerificationError(f"client identity {identity.name} is not allowed")
+    return identity

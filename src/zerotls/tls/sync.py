@@ -1,0 +1,344 @@
+"""Blocking sockets over the sans-IO engine: ``connect`` and ``serve``.
+
+The same guarantees as the asyncio API, for code that is not async: every check runs inside
+the handshake, a refused peer receives its alert before the socket closes, and reads raise the
+specific error that broke the stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Self
+
+from zerotls.errors import (
+    ConnectionBroken,
+    HandshakeTimeout,
+    LocalProtocolError,
+    TransportError,
+    ZeroTLSError,
+)
+from zerotls.tls.config import ClientConfig, ServerConfig
+from zerotls.tls.context import TLSContext
+from zerotls.tls.engine import ConnectionClosed, DataReceived, HandshakeCompleted, TLSConnection
+from zerotls.tls.identity import Identity
+
+__all__ = ["TLSSocket", "TLSThreadingServer", "connect", "serve"]
+
+log = logging.getLogger("zerotls.tls")
+_RECV = 65536
+
+
+class TLSSocket:
+    """A verified, blocking TLS connection."""
+
+    def __init__(self, sock: socket.socket, conn: TLSConnection) -> None:
+        self._sock = sock
+        self._conn = conn
+        self._buffer = bytearray()
+        self._eof = False
+        hs = conn.handshake
+        if hs is None:  # pragma: no cover - constructed only after a handshake
+            raise LocalProtocolError("TLSSocket needs a completed handshake")
+        self.handshake: HandshakeCompleted = hs
+
+    @property
+    def identity(self) -> Identity | None:
+        return self.handshake.identity
+
+    @property
+    def tls_version(self) -> str:
+        return self.handshake.tls_version
+
+    @property
+    def cipher(self) -> str:
+        return self.handshake.cipher
+
+    @property
+    def group(self) -> str | None:
+        return self.handshake.group
+
+    @property
+    def alpn(self) -> str | None:
+        return self.handshake.alpn
+
+    def getpeername(self) -> Any:
+        return self._sock.getpeername()
+
+    def settimeout(self, timeout: float | None) -> None:
+        self._sock.settimeout(timeout)
+
+    def sendall(self, data: bytes) -> None:
+        """Encrypt and send all of ``data``."""
+        self._conn.send(data)
+        self._flush()
+
+    send = sendall
+
+    def recv(self, bufsize: int = _RECV) -> bytes:
+        """Up to ``bufsize`` bytes; ``b""`` only after the peer's close_notify."""
+        while not self._buffer and not self._eof:
+            self._pump()
+        chunk = bytes(self._buffer[:bufsize])
+        del self._buffer[:bufsize]
+        return chunk
+
+    def recv_exactly(self, n: int) -> bytes:
+        """Exactly ``n`` bytes, or ``ConnectionBroken`` if the stream ends first."""
+        while len(self._buffer) < n and not self._eof:
+            self._pump()
+        if len(self._buffer) < n:
+            raise ConnectionBroken(f"stream ended after {len(self._buffer)} of {n} bytes")
+        chunk = bytes(self._buffer[:n])
+        del self._buffer[:n]
+        return chunk
+
+    def shutdown_write(self) -> None:
+        """Send close_notify: we are done sending (the peer may still send, TLS 1.3)."""
+        self._conn.close()
+        self._flush()
+
+    def close(self) -> None:
+        """Send close_notify if not yet sent, then close the socket."""
+        try:
+            if self._conn.error is None and not self._conn.local_closed:
+                self._conn.close()
+                self._flush()
+        except (OSError, ZeroTLSError):
+            pass
+        finally:
+            self._sock.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _pump(self) -> None:
+        try:
+            data = self._sock.recv(_RECV)
+        except TimeoutError:
+            raise
+        except OSError as exc:
+            raise ConnectionBroken(f"connection lost: {exc.strerror or exc}") from exc
+        try:
+            events = self._conn.receive_data(data)
+        except ZeroTLSError:
+            _send_alert_and_close(self._sock, self._conn)
+            raise
+        for event in events:
+            if isinstance(event, DataReceived):
+                self._buffer += event.data
+            elif isinstance(event, ConnectionClosed):
+                self._eof = True
+        self._flush()
+
+    def _flush(self) -> None:
+        out = self._conn.data_to_send()
+        if out:
+            try:
+                self._sock.sendall(out)
+            except OSError as exc:
+                raise ConnectionBroken(f"connection lost: {exc.strerror or exc}") from exc
+
+
+def _send_alert_and_close(sock: socket.socket, conn: TLSConnection) -> None:
+    """Flush the alert, half-close, then close: the peer learns why it was refused."""
+    try:
+        out = conn.data_to_send()
+        if out:
+            sock.sendall(out)
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+    finally:
+        sock.close()
+
+
+def _handshake(sock: socket.socket, conn: TLSConnection, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    try:
+        while conn.handshake is None:
+            out = conn.data_to_send()
+            if out:
+                sock.sendall(out)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            sock.settimeout(remaining)
+            data = sock.recv(_RECV)
+            conn.receive_data(data)
+        out = conn.data_to_send()
+        if out:
+            sock.sendall(out)
+    except TimeoutError:
+        error = HandshakeTimeout(f"the TLS handshake did not complete within {timeout:g} s")
+        conn.abort(error)
+        _send_alert_and_close(sock, conn)
+        raise error from None
+    except ZeroTLSError:
+        _send_alert_and_close(sock, conn)
+        raise
+    except OSError as exc:
+        sock.close()
+        raise ConnectionBroken(f"connection lost during the handshake: {exc}") from exc
+    sock.settimeout(None)
+
+
+def _context_for(config: ClientConfig | ServerConfig | TLSContext) -> TLSContext:
+    return config if isinstance(config, TLSContext) else TLSContext(config)
+
+
+def connect(
+    host: str,
+    port: int,
+    config: ClientConfig | TLSContext,
+    *,
+    timeout: float | None = None,
+) -> TLSSocket:
+    """Connect, complete a verified handshake, and return a blocking :class:`TLSSocket`.
+
+    Args:
+        host: where to connect (never what the certificate is checked against).
+        port: TCP port.
+        config: a :class:`ClientConfig` (or a prebuilt :class:`TLSContext`).
+        timeout: seconds for the TCP connect (the handshake uses ``handshake_timeout``).
+
+    Raises:
+        VerificationError, TLSAlert, HandshakeTimeout, TransportError: as for
+        :func:`zerotls.open_connection`.
+    """
+    ctx = _context_for(config)
+    if ctx.is_server:
+        raise LocalProtocolError("connect needs a ClientConfig, not a ServerConfig")
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except OSError as exc:
+        raise TransportError(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from exc
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    conn = ctx.connection()
+    _handshake(sock, conn, ctx.config.handshake_timeout)
+    return TLSSocket(sock, conn)
+
+
+Handler = Callable[[TLSSocket], None]
+
+
+class TLSThreadingServer:
+    """A blocking TLS server: one thread per connection. Stop it with :meth:`shutdown`."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        context: TLSContext,
+        handler: Handler,
+        on_handshake_failure: Callable[[ZeroTLSError, Any], None] | None,
+    ) -> None:
+        self._sock = sock
+        self.context = context
+        self._handler = handler
+        self._on_failure = on_handshake_failure
+        self._stop = threading.Event()
+        self._stopped = threading.Event()
+        self._stopped.set()
+
+    @property
+    def server_address(self) -> Any:
+        return self._sock.getsockname()
+
+    @property
+    def port(self) -> int:
+        return int(self._sock.getsockname()[1])
+
+    def serve_forever(self, poll_interval: float = 0.2) -> None:
+        """Accept until :meth:`shutdown` is called."""
+        self._stopped.clear()
+        self._sock.settimeout(poll_interval)
+        try:
+            while not self._stop.is_set():
+                try:
+                    client, addr = self._sock.accept()
+                except TimeoutError:
+                    continue
+                except OSError:
+                    if self._stop.is_set():
+                        break
+                    raise
+                thread = threading.Thread(target=self._serve_one, args=(client, addr), daemon=True)
+                thread.start()
+        finally:
+            self._stopped.set()
+
+    def shutdown(self) -> None:
+        """Stop :meth:`serve_forever` and wait for it to return."""
+        self._stop.set()
+        self._stopped.wait()
+
+    def server_close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()
+        self.server_close()
+
+    def _serve_one(self, client: socket.socket, addr: Any) -> None:
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn = self.context.connection()
+        try:
+            _handshake(client, conn, self.context.config.handshake_timeout)
+        except ZeroTLSError as exc:
+            log.warning("refused TLS client %s: %s", addr, exc)
+            if self._on_failure is not None:
+                self._on_failure(exc, addr)
+            return
+        tls = TLSSocket(client, conn)
+        try:
+            self._handler(tls)
+        except ZeroTLSError as exc:
+            log.info("connection from %s ended: %s", addr, exc)
+        except Exception:
+            log.exception("handler failed for %s", addr)
+        finally:
+            tls.close()
+
+
+def serve(
+    handler: Handler,
+    host: str,
+    port: int,
+    config: ServerConfig | TLSContext,
+    *,
+    on_handshake_failure: Callable[[ZeroTLSError, Any], None] | None = None,
+    backlog: int = 128,
+) -> TLSThreadingServer:
+    """Bind and listen; run ``server.serve_forever()`` (e.g. in a thread) to accept.
+
+    ``handler(tls_socket)`` runs in its own thread for every client that passes all checks;
+    the socket is closed (close_notify first) when it returns.
+    """
+    ctx = _context_for(config)
+    if not ctx.is_server:
+        raise LocalProtocolError("serve needs a ServerConfig, not a ClientConfig")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except OSError as exc:
+        sock.close()
+        raise TransportError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    return TLSThreadingServer(sock, ctx, handler, on_handshake_failure)
