@@ -156,7 +156,7 @@ class TLSContext:
             ) from None
         ctx.use_certificate(chain[0])
         for extra in chain[1:]:
-            ctx.add_extra_chain_cert(crypto.X509.from_cryptography(extra))
+            ctx.add_extra_chain_cert(extra)
         ctx.use_privatekey(key)  # type: ignore[arg-type]
         try:
             ctx.check_privatekey()
@@ -172,16 +172,12 @@ class TLSContext:
         else:
             store = ctx.get_cert_store()
             assert store is not None  # noqa: S101 - pyOpenSSL types it optional; never None
-            for cert in load_pem_certificates(cfg.ca, "CA bundle"):
+            anchors = load_pem_certificates(cfg.ca, "CA bundle")
+            for cert in anchors:
                 store.add_cert(crypto.X509.from_cryptography(cert))
-            if isinstance(cfg, ServerConfig):
-                # Tell clients which CAs we accept (helps them pick the right certificate).
-                ctx.set_client_ca_list(
-                    [
-                        crypto.X509.from_cryptography(c).get_subject()
-                        for c in load_pem_certificates(cfg.ca, "CA bundle")
-                    ]
-                )
+                if isinstance(cfg, ServerConfig):
+                    # Tell clients which CAs we accept (helps them pick the right cert).
+                    ctx.add_client_ca(cert)
         if cfg.crls:
             store = ctx.get_cert_store()
             assert store is not None  # noqa: S101

@@ -395,7 +395,7 @@ class TLSConnection:
             identity=Identity.from_certificate(peer) if peer is not None else None,
             tls_version=ssl.get_protocol_version_name(),
             cipher=ssl.get_cipher_name() or "",
-            group=ssl.get_group_name(),
+            group=_canonical_group(ssl.get_group_name()),
             alpn=alpn.decode("ascii", "replace") if alpn else None,
             resumed=bool(_lib.SSL_session_reused(ssl._ssl)),
         )
@@ -482,6 +482,24 @@ class TLSConnection:
                 "the peer closed the transport without a TLS close_notify (possible truncation)"
             )
         return RemoteProtocolError(f"TLS failed: {text or exc!r}")
+
+
+# OpenSSL names classic groups by their curve ("x25519", "secp256r1"); report them as the
+# config spells them (RFC 8446 §4.2.7 names), so logs and configs use one vocabulary.
+_GROUP_ALIASES = {
+    "x25519": "X25519",
+    "x448": "X448",
+    "secp256r1": "P-256",
+    "prime256v1": "P-256",
+    "secp384r1": "P-384",
+    "secp521r1": "P-521",
+}
+
+
+def _canonical_group(name: str | None) -> str | None:
+    if name is None:
+        return None
+    return _GROUP_ALIASES.get(name.lower(), name)
 
 
 def _reasons(exc: SSL.Error) -> list[str]:

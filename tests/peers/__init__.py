@@ -1,0 +1,1 @@
+"""Real TLS peers for tests: openssl s_server / s_client processes on loopback."""
