@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -117,6 +118,13 @@ class Recorder:
     def refused(self, exc: ZeroTLSError, _peer: object) -> None:
         self.refusals.append(exc)
 
+    def wait_refused(self, timeout: float = 5.0) -> list[ZeroTLSError]:
+        """The server logs a refusal after the client has its alert: wait for it (bounded)."""
+        deadline = time.monotonic() + timeout
+        while not self.refusals and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.refusals
+
 
 @pytest.fixture
 def our_server(pki: PKI) -> Iterator[tuple[TLSThreadingServer, Recorder]]:
@@ -137,7 +145,8 @@ def test_s_client_without_certificate_gets_certificate_required(
     out = s_client(server.port, ca=pki.ca_path).stdout
     assert "certificate required" in out
     assert rec.identities == []
-    assert len(rec.refusals) == 1 and "no certificate" in str(rec.refusals[0])
+    refusals = rec.wait_refused()
+    assert len(refusals) == 1 and "no certificate" in str(refusals[0])
 
 
 def test_s_client_tls12_is_refused(pki: PKI, our_server: tuple[TLSThreadingServer, Recorder]) -> None:
@@ -146,7 +155,8 @@ def test_s_client_tls12_is_refused(pki: PKI, our_server: tuple[TLSThreadingServe
                    extra=["-tls1_2"]).stdout
     assert "protocol version" in out
     assert rec.identities == []
-    assert rec.refusals and "version" in str(rec.refusals[0])
+    refusals = rec.wait_refused()
+    assert refusals and "version" in str(refusals[0])
 
 
 def test_s_client_with_certificate_succeeds_and_identity_is_right(

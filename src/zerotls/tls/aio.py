@@ -133,19 +133,22 @@ class _TLSProtocol(asyncio.Protocol):
         """Send our alert, half-close, then close: the peer learns why."""
         self._cancel_timer()
         self.conn.abort(exc)
-        transport = self.transport
-        if transport is not None and not transport.is_closing():
-            out = self.conn.data_to_send()
-            if out:
-                transport.write(out)
-            if transport.can_write_eof():
-                transport.write_eof()
-            transport.close()  # flushes the buffer, then closes
         if not self.handshake.done():
             self.handshake.set_exception(exc)
-            self.handshake.exception()
+            self.handshake.exception()  # retrieved: the server path logs it instead
         else:
             self.reader.set_exception(exc)
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            try:
+                out = self.conn.data_to_send()
+                if out:
+                    transport.write(out)
+                if transport.can_write_eof():
+                    transport.write_eof()
+            except OSError:
+                pass  # the peer is already gone; nothing left to tell it
+            transport.close()  # flushes what is buffered, then closes
 
     def _handshake_timed_out(self) -> None:
         self._timer = None

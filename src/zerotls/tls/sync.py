@@ -24,7 +24,13 @@ from zerotls.errors import (
 )
 from zerotls.tls.config import ClientConfig, ServerConfig
 from zerotls.tls.context import TLSContext
-from zerotls.tls.engine import ConnectionClosed, DataReceived, HandshakeCompleted, TLSConnection
+from zerotls.tls.engine import (
+    ConnectionClosed,
+    DataReceived,
+    Event,
+    HandshakeCompleted,
+    TLSConnection,
+)
 from zerotls.tls.identity import Identity
 
 __all__ = ["TLSSocket", "TLSThreadingServer", "connect", "serve"]
@@ -36,11 +42,14 @@ _RECV = 65536
 class TLSSocket:
     """A verified, blocking TLS connection."""
 
-    def __init__(self, sock: socket.socket, conn: TLSConnection) -> None:
+    def __init__(
+        self, sock: socket.socket, conn: TLSConnection, early: list[Event] | None = None
+    ) -> None:
         self._sock = sock
         self._conn = conn
         self._buffer = bytearray()
         self._eof = False
+        self._take(early or [])
         hs = conn.handshake
         if hs is None:  # pragma: no cover - constructed only after a handshake
             raise LocalProtocolError("TLSSocket needs a completed handshake")
@@ -136,12 +145,15 @@ class TLSSocket:
         except ZeroTLSError:
             _send_alert_and_close(self._sock, self._conn)
             raise
+        self._take(events)
+        self._flush()
+
+    def _take(self, events: list[Event]) -> None:
         for event in events:
             if isinstance(event, DataReceived):
                 self._buffer += event.data
             elif isinstance(event, ConnectionClosed):
                 self._eof = True
-        self._flush()
 
     def _flush(self) -> None:
         out = self._conn.data_to_send()
@@ -165,8 +177,11 @@ def _send_alert_and_close(sock: socket.socket, conn: TLSConnection) -> None:
         sock.close()
 
 
-def _handshake(sock: socket.socket, conn: TLSConnection, timeout: float) -> None:
+def _handshake(sock: socket.socket, conn: TLSConnection, timeout: float) -> list[Event]:
+    """Drive the handshake; return the events that arrived with its last flight (the
+    peer's first application data may share a read with its Finished message)."""
     deadline = time.monotonic() + timeout
+    events: list[Event] = []
     try:
         while conn.handshake is None:
             out = conn.data_to_send()
@@ -177,7 +192,7 @@ def _handshake(sock: socket.socket, conn: TLSConnection, timeout: float) -> None
                 raise TimeoutError
             sock.settimeout(remaining)
             data = sock.recv(_RECV)
-            conn.receive_data(data)
+            events = conn.receive_data(data)
         out = conn.data_to_send()
         if out:
             sock.sendall(out)
@@ -193,6 +208,7 @@ def _handshake(sock: socket.socket, conn: TLSConnection, timeout: float) -> None
         sock.close()
         raise ConnectionBroken(f"connection lost during the handshake: {exc}") from exc
     sock.settimeout(None)
+    return events
 
 
 def _context_for(config: ClientConfig | ServerConfig | TLSContext) -> TLSContext:
@@ -227,8 +243,8 @@ def connect(
         raise TransportError(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from exc
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     conn = ctx.connection()
-    _handshake(sock, conn, ctx.config.handshake_timeout)
-    return TLSSocket(sock, conn)
+    early = _handshake(sock, conn, ctx.config.handshake_timeout)
+    return TLSSocket(sock, conn, early)
 
 
 Handler = Callable[[TLSSocket], None]
@@ -298,13 +314,13 @@ class TLSThreadingServer:
         client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn = self.context.connection()
         try:
-            _handshake(client, conn, self.context.config.handshake_timeout)
+            early = _handshake(client, conn, self.context.config.handshake_timeout)
         except ZeroTLSError as exc:
             log.warning("refused TLS client %s: %s", addr, exc)
             if self._on_failure is not None:
                 self._on_failure(exc, addr)
             return
-        tls = TLSSocket(client, conn)
+        tls = TLSSocket(client, conn, early)
         try:
             self._handler(tls)
         except ZeroTLSError as exc:
