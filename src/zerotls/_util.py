@@ -45,11 +45,11 @@ def parse_duration(text: str) -> dt.timedelta:
 def format_duration(delta: dt.timedelta) -> str:
     """A short human form: ``3 h``, ``12 min``, ``5 days``."""
     seconds = abs(delta.total_seconds())
-    if seconds < 120:
+    if seconds < 90:
         return f"{seconds:.0f} s"
-    if seconds < 7200:
+    if seconds < 90 * 60:
         return f"{seconds / 60:.0f} min"
-    if seconds < 172800:
+    if seconds < 36 * 3600:
         return f"{seconds / 3600:.0f} h"
     return f"{seconds / 86400:.0f} days"
 

@@ -157,8 +157,8 @@ class TLSContext:
         ctx.use_certificate(chain[0])
         for extra in chain[1:]:
             ctx.add_extra_chain_cert(extra)
-        ctx.use_privatekey(key)  # type: ignore[arg-type]
         try:
+            ctx.use_privatekey(key)  # type: ignore[arg-type]
             ctx.check_privatekey()
         except SSL.Error:
             raise ConfigError(

@@ -1,0 +1,94 @@
+"""The ``zerotls`` command, in-process through ``main(argv)`` and once as real processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PKI, SERVER_ID
+from zerotls.cli import main
+from zerotls.tls import TLSSocket, serve
+
+
+def test_pki_lifecycle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = str(tmp_path / "pki")
+    assert main(["pki", "--dir", d, "init", "--intermediate"]) == 0
+    assert "trust anchor" in capsys.readouterr().out
+    assert main(["pki", "--dir", d, "issue", "db", "--spiffe-id", "spiffe://prod.example/svc/db",
+                 "--dns", "db.internal", "--server", "--ttl", "2h"]) == 0
+    out = capsys.readouterr().out
+    assert "SPIFFE ID: spiffe://prod.example/svc/db" in out and "pin:  sha256/" in out
+    assert main(["pki", "--dir", d, "list"]) == 0
+    out = capsys.readouterr().out
+    assert "db" in out and "valid 2 h" in out
+    cert = str(tmp_path / "pki" / "certs" / "db.pem")
+    assert main(["pki", "--dir", d, "pin", cert]) == 0
+    pin = capsys.readouterr().out.strip()
+    assert pin.startswith("sha256/") and len(pin) == len("sha256/") + 44
+    assert main(["pki", "--dir", d, "inspect", cert]) == 0
+    assert "spiffe://prod.example/svc/db" in capsys.readouterr().out
+    assert main(["pki", "--dir", d, "revoke", "db", "--reason", "superseded"]) == 0
+    assert "revoked db" in capsys.readouterr().out
+    assert main(["pki", "--dir", d, "list", "--json"]) == 0
+    assert '"reason": "superseded"' in capsys.readouterr().out
+    assert main(["pki", "--dir", d, "crl"]) == 0
+    assert "BEGIN X509 CRL" in capsys.readouterr().out
+
+
+def test_expected_failures_are_one_line_with_exit_codes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["pki", "--dir", str(tmp_path / "none"), "issue", "x"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("zerotls: no PKI in") and "Traceback" not in err
+    d = str(tmp_path / "pki")
+    main(["pki", "--dir", d, "init"])
+    capsys.readouterr()
+    assert main(["pki", "--dir", d, "issue", "x", "--ttl", "soon"]) == 2
+    assert "not a duration" in capsys.readouterr().err
+    assert main(["pki", "--dir", d, "issue", "x", "--spiffe-id", "spiffe://UPPER/x"]) == 2
+    assert main(["pki", "--dir", d, "revoke", "x", "--reason", "bored"]) == 2
+
+
+def test_connect_shows_identity_and_refuses_wrong_pin(
+    pki: PKI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def handler(tls: TLSSocket) -> None:
+        tls.sendall(tls.recv())
+
+    server = serve(handler, "127.0.0.1", 0, pki.server_config())
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    with server:
+        base = [f"127.0.0.1:{server.port}", "--name", "localhost", "--ca", str(pki.ca_path),
+                "--cert", str(pki.client.cert), "--key", str(pki.client.key)]
+        assert main(["connect", *base, "--send", "hi"]) == 0
+        out = capsys.readouterr().out
+        assert f"identity: {SERVER_ID}" in out and "TLSv1.3" in out and out.endswith("hi")
+        assert main(["connect", *base, "--pin", pki.client.issued.pin]) == 1
+        assert "not pinned" in capsys.readouterr().err
+    thread.join(5)
+
+
+def test_help_teaches() -> None:
+    result = subprocess.run([sys.executable, "-m", "zerotls", "pki", "--help"],
+                            capture_output=True, text=True, check=False, timeout=60)
+    assert result.returncode == 0
+    assert "examples:" in result.stdout and "zerotls pki issue" in result.stdout
+
+
+def test_demo_runs_for_real() -> None:
+    result = subprocess.run([sys.executable, "-m", "zerotls", "demo", "--no-color"],
+                            capture_output=True, text=True, check=False, timeout=120)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "✔ connected: TLSv1.3" in out
+    assert "refused: TLSAlert" in out and "certificate_required" in out
+    assert "unknown_ca" in out and "certificate_revoked" in out
+    assert "refused: PinMismatch" in out and "identity mismatch" in out
+    assert "refused: ConfigError" in out
+    assert result.stderr == ""
