@@ -31,8 +31,9 @@ class PKI:
         self.ca = CA.create("test root CA")
         self.ca_path = root / "ca.pem"
         self.ca_path.write_bytes(self.ca.cert_pem)
-        self.server = self.write("server", spiffe_id=SERVER_ID, dns=["localhost"],
-                                 ips=["127.0.0.1"], usage="server")
+        self.server = self.write(
+            "server", spiffe_id=SERVER_ID, dns=["localhost"], ips=["127.0.0.1"], usage="server"
+        )
         self.client = self.write("client", spiffe_id=CLIENT_ID, usage="client")
 
     def write(self, name: str, *, ca: CA | None = None, **kwargs: object) -> Files:
@@ -53,15 +54,19 @@ class PKI:
 
     def server_config(self, **overrides: object) -> ServerConfig:
         values: dict[str, object] = {
-            "cert": self.server.cert, "key": self.server.key, "ca": self.ca_path,
+            "cert": self.server.cert,
+            "key": self.server.key,
+            "ca": self.ca_path,
         }
         values.update(overrides)
         return ServerConfig(**values)  # type: ignore[arg-type]
 
     def client_config(self, **overrides: object) -> ClientConfig:
         values: dict[str, object] = {
-            "server_name": "localhost", "ca": self.ca_path,
-            "cert": self.client.cert, "key": self.client.key,
+            "server_name": "localhost",
+            "ca": self.ca_path,
+            "cert": self.client.cert,
+            "key": self.client.key,
         }
         values.update(overrides)
         return ClientConfig(**values)  # type: ignore[arg-type]

@@ -18,8 +18,25 @@ def test_pki_lifecycle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     d = str(tmp_path / "pki")
     assert main(["pki", "--dir", d, "init", "--intermediate"]) == 0
     assert "trust anchor" in capsys.readouterr().out
-    assert main(["pki", "--dir", d, "issue", "db", "--spiffe-id", "spiffe://prod.example/svc/db",
-                 "--dns", "db.internal", "--server", "--ttl", "2h"]) == 0
+    assert (
+        main(
+            [
+                "pki",
+                "--dir",
+                d,
+                "issue",
+                "db",
+                "--spiffe-id",
+                "spiffe://prod.example/svc/db",
+                "--dns",
+                "db.internal",
+                "--server",
+                "--ttl",
+                "2h",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "SPIFFE ID: spiffe://prod.example/svc/db" in out and "pin:  sha256/" in out
     assert main(["pki", "--dir", d, "list"]) == 0
@@ -64,8 +81,17 @@ def test_connect_shows_identity_and_refuses_wrong_pin(
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     with server:
-        base = [f"127.0.0.1:{server.port}", "--name", "localhost", "--ca", str(pki.ca_path),
-                "--cert", str(pki.client.cert), "--key", str(pki.client.key)]
+        base = [
+            f"127.0.0.1:{server.port}",
+            "--name",
+            "localhost",
+            "--ca",
+            str(pki.ca_path),
+            "--cert",
+            str(pki.client.cert),
+            "--key",
+            str(pki.client.key),
+        ]
         assert main(["connect", *base, "--send", "hi"]) == 0
         out = capsys.readouterr().out
         assert f"identity: {SERVER_ID}" in out and "TLSv1.3" in out and out.endswith("hi")
@@ -75,15 +101,25 @@ def test_connect_shows_identity_and_refuses_wrong_pin(
 
 
 def test_help_teaches() -> None:
-    result = subprocess.run([sys.executable, "-m", "zerotls", "pki", "--help"],
-                            capture_output=True, text=True, check=False, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "zerotls", "pki", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert result.returncode == 0
     assert "examples:" in result.stdout and "zerotls pki issue" in result.stdout
 
 
 def test_demo_runs_for_real() -> None:
-    result = subprocess.run([sys.executable, "-m", "zerotls", "demo", "--no-color"],
-                            capture_output=True, text=True, check=False, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "zerotls", "demo", "--no-color"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "✔ connected: TLSv1.3" in out

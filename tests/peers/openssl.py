@@ -65,13 +65,25 @@ def s_server(
 ) -> Iterator[SServer]:
     """``openssl s_server`` answering with a small HTTP reply (``-www``)."""
     port = free_port()
-    cmd = [OPENSSL, "s_server", "-accept", f"127.0.0.1:{port}", "-cert", str(cert),
-           "-key", str(key), "-www", "-naccept", "50"]
+    cmd = [
+        OPENSSL,
+        "s_server",
+        "-accept",
+        f"127.0.0.1:{port}",
+        "-cert",
+        str(cert),
+        "-key",
+        str(key),
+        "-www",
+        "-naccept",
+        "50",
+    ]
     if ca is not None:
         cmd += ["-CAfile", str(ca)]
     cmd += list(extra)
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     try:
         wait_for_port(port, proc)
         yield SServer(port, proc)
@@ -93,12 +105,29 @@ def s_client(
     timeout: float = 15.0,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``openssl s_client`` once; its stdout+stderr come back in ``.stdout``."""
-    cmd = [OPENSSL, "s_client", "-connect", f"127.0.0.1:{port}", "-servername", servername,
-           "-CAfile", str(ca), "-verify_return_error", "-ign_eof"]
+    cmd = [
+        OPENSSL,
+        "s_client",
+        "-connect",
+        f"127.0.0.1:{port}",
+        "-servername",
+        servername,
+        "-CAfile",
+        str(ca),
+        "-verify_return_error",
+        "-ign_eof",
+    ]
     if cert is not None and key is not None:
         cmd += ["-cert", str(cert), "-key", str(key)]
     cmd += list(extra)
-    proc = subprocess.run(cmd, input=send, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          timeout=timeout, check=False)
-    return subprocess.CompletedProcess(cmd, proc.returncode,
-                                       proc.stdout.decode(errors="replace"), "")
+    proc = subprocess.run(
+        cmd,
+        input=send,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=timeout,
+        check=False,
+    )
+    return subprocess.CompletedProcess(
+        cmd, proc.returncode, proc.stdout.decode(errors="replace"), ""
+    )

@@ -17,8 +17,13 @@ from zerotls.tls.config import ClientConfig, ServerConfig
 
 def test_leaf_extensions_are_exact() -> None:
     ca = CA.create()
-    issued = ca.issue("db", spiffe_id="spiffe://prod.example/svc/db", dns=["db.internal"],
-                      ips=["10.0.0.1"], usage="server")
+    issued = ca.issue(
+        "db",
+        spiffe_id="spiffe://prod.example/svc/db",
+        dns=["db.internal"],
+        ips=["10.0.0.1"],
+        usage="server",
+    )
     cert = issued.cert
     bc = cert.extensions.get_extension_for_class(x509.BasicConstraints)
     assert bc.critical and not bc.value.ca
@@ -73,8 +78,12 @@ def test_key_types_handshake(tmp_path: Path, key_type: str) -> None:
     ca.issue("localhost", key_type=key_type).write(tmp_path / "s.pem", tmp_path / "s.key")  # type: ignore[arg-type]
     ca.issue("c", key_type=key_type, usage="client").write(tmp_path / "c.pem", tmp_path / "c.key")  # type: ignore[arg-type]
     p = pair(
-        ClientConfig(server_name="localhost", ca=tmp_path / "ca.pem",
-                     cert=tmp_path / "c.pem", key=tmp_path / "c.key"),
+        ClientConfig(
+            server_name="localhost",
+            ca=tmp_path / "ca.pem",
+            cert=tmp_path / "c.pem",
+            key=tmp_path / "c.key",
+        ),
         ServerConfig(cert=tmp_path / "s.pem", key=tmp_path / "s.key", ca=tmp_path / "ca.pem"),
     )
     assert p.client_error is None and p.server_error is None
@@ -91,8 +100,12 @@ def test_intermediate_chain_verifies_against_the_root_only(tmp_path: Path) -> No
     server.write(tmp_path / "s.pem", tmp_path / "s.key")
     inter.issue("c", usage="client").write(tmp_path / "c.pem", tmp_path / "c.key")
     p = pair(
-        ClientConfig(server_name="localhost", ca=tmp_path / "root.pem",
-                     cert=tmp_path / "c.pem", key=tmp_path / "c.key"),
+        ClientConfig(
+            server_name="localhost",
+            ca=tmp_path / "root.pem",
+            cert=tmp_path / "c.pem",
+            key=tmp_path / "c.key",
+        ),
         ServerConfig(cert=tmp_path / "s.pem", key=tmp_path / "s.key", ca=tmp_path / "root.pem"),
     )
     assert p.client_error is None and p.server_error is None

@@ -24,8 +24,10 @@ class Pair:
         alert to the other side (as the I/O layers do)."""
         for _ in range(rounds):
             moved = False
-            for src, dst, name in ((self.client, self.server, "server"),
-                                   (self.server, self.client, "client")):
+            for src, dst, name in (
+                (self.client, self.server, "server"),
+                (self.server, self.client, "client"),
+            ):
                 data = src.data_to_send()
                 if not data or dst.error is not None:
                     continue

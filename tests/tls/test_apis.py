@@ -63,11 +63,17 @@ def test_asyncio_refusal_reaches_the_client_as_an_alert(pki: PKI) -> None:
     refusals: list[ZeroTLSError] = []
 
     async def main() -> None:
-        srv = await start_server(_echo, "127.0.0.1", 0, pki.server_config(),
-                                 on_handshake_failure=lambda e, _p: refusals.append(e))
+        srv = await start_server(
+            _echo,
+            "127.0.0.1",
+            0,
+            pki.server_config(),
+            on_handshake_failure=lambda e, _p: refusals.append(e),
+        )
         async with srv:
-            stream = await open_connection("127.0.0.1", srv.port,
-                                           pki.client_config(cert=None, key=None))
+            stream = await open_connection(
+                "127.0.0.1", srv.port, pki.client_config(cert=None, key=None)
+            )
             # TLS 1.3: the server decides after the client's Finished, so the alert is read.
             with pytest.raises(TLSAlert) as err:
                 await stream.send(b"hi")
@@ -83,8 +89,11 @@ def test_asyncio_client_verification_failure(pki: PKI) -> None:
     async def main() -> None:
         async with await start_server(_echo, "127.0.0.1", 0, pki.server_config()) as srv:
             with pytest.raises(PinMismatch):
-                await open_connection("127.0.0.1", srv.port,
-                                      pki.client_config(pins=frozenset({pki.client.issued.pin})))
+                await open_connection(
+                    "127.0.0.1",
+                    srv.port,
+                    pki.client_config(pins=frozenset({pki.client.issued.pin})),
+                )
 
     asyncio.run(main())
 
@@ -94,8 +103,9 @@ def test_asyncio_handshake_timeout_on_a_silent_client(pki: PKI) -> None:
 
     async def main() -> None:
         cfg = pki.server_config(handshake_timeout=0.3)
-        srv = await start_server(_echo, "127.0.0.1", 0, cfg,
-                                 on_handshake_failure=lambda e, _p: refusals.append(e))
+        srv = await start_server(
+            _echo, "127.0.0.1", 0, cfg, on_handshake_failure=lambda e, _p: refusals.append(e)
+        )
         async with srv:
             reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
             # Say nothing; the server must give up and close (slowloris protection).

@@ -27,9 +27,10 @@ def test_legacy_versions_are_refused_with_a_pointer_to_audit(legacy: str) -> Non
     assert "RFC 8996" in str(err.value)
 
 
-@pytest.mark.parametrize(("text", "version"), [("1.2", TLSVersion.TLSv1_2),
-                                               ("TLSv1.3", TLSVersion.TLSv1_3),
-                                               ("tls1_2", TLSVersion.TLSv1_2)])
+@pytest.mark.parametrize(
+    ("text", "version"),
+    [("1.2", TLSVersion.TLSv1_2), ("TLSv1.3", TLSVersion.TLSv1_3), ("tls1_2", TLSVersion.TLSv1_2)],
+)
 def test_version_spellings(text: str, version: TLSVersion) -> None:
     assert ClientConfig(server_name="x", min_version=text).min_version is version  # type: ignore[arg-type]
 

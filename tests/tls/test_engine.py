@@ -219,8 +219,7 @@ def test_expected_identity_mismatch(pki: PKI) -> None:
 def test_server_allowed_identities(pki: PKI) -> None:
     ok = pair(pki.client_config(), pki.server_config(allowed_identities=frozenset({CLIENT_ID})))
     assert ok.server_error is None
-    bad = pair(pki.client_config(),
-               pki.server_config(allowed_identities=frozenset({SERVER_ID})))
+    bad = pair(pki.client_config(), pki.server_config(allowed_identities=frozenset({SERVER_ID})))
     assert isinstance(bad.server_error, VerificationError)
     assert "not in allowed_identities" in str(bad.server_error)
 
@@ -232,12 +231,14 @@ def test_crl_revoked_server_is_refused(pki: PKI, tmp_path: object) -> None:
 
     root = Path(str(tmp_path))
     revoked = pki.write("revoked-server", dns=["localhost"], usage="server")
-    crl = pki.ca.crl([(revoked.issued.cert.serial_number, dt.datetime.now(dt.UTC),
-                       "key_compromise")])
+    crl = pki.ca.crl(
+        [(revoked.issued.cert.serial_number, dt.datetime.now(dt.UTC), "key_compromise")]
+    )
     crl_path = root / "crl.pem"
     crl_path.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
-    p = pair(pki.client_config(crls=(crl_path,)),
-             pki.server_config(cert=revoked.cert, key=revoked.key))
+    p = pair(
+        pki.client_config(crls=(crl_path,)), pki.server_config(cert=revoked.cert, key=revoked.key)
+    )
     assert isinstance(p.client_error, RevocationError)
     assert isinstance(p.server_error, TLSAlert)
     assert p.server_error.description == "certificate_revoked"
@@ -267,8 +268,9 @@ def test_tls12_floor_negotiates_ecdhe_aead(pki: PKI) -> None:
     from OpenSSL import SSL
 
     ctx.ssl_context.set_max_proto_version(SSL.TLS1_2_VERSION)
-    p = Pair(TLSContext(pki.client_config(min_version=TLSVersion.TLSv1_2)).connection(),
-             ctx.connection()).run()
+    p = Pair(
+        TLSContext(pki.client_config(min_version=TLSVersion.TLSv1_2)).connection(), ctx.connection()
+    ).run()
     assert p.client.handshake is not None
     assert p.client.handshake.tls_version == "TLSv1.2"
     assert p.client.handshake.cipher.startswith("ECDHE-")
@@ -295,8 +297,10 @@ def test_alpn_negotiated(pki: PKI) -> None:
 
 
 def test_server_without_client_cert_requirement_accepts_anonymous(pki: PKI) -> None:
-    p = pair(pki.client_config(cert=None, key=None),
-             pki.server_config(require_client_cert=False, ca=None))
+    p = pair(
+        pki.client_config(cert=None, key=None),
+        pki.server_config(require_client_cert=False, ca=None),
+    )
     assert p.server_error is None
     assert p.server.handshake is not None and p.server.identity is None
 

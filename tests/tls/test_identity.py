@@ -57,14 +57,20 @@ def test_no_spiffe_id_from_a_second_spiffe_uri() -> None:
 
     ca = CA.create()
     cert = ca.issue("x", spiffe_id="spiffe://a.example/one").cert
-    sans = x509.SubjectAlternativeName([
-        x509.UniformResourceIdentifier("spiffe://a.example/one"),
-        x509.UniformResourceIdentifier("spiffe://a.example/two"),
-    ])
+    sans = x509.SubjectAlternativeName(
+        [
+            x509.UniformResourceIdentifier("spiffe://a.example/one"),
+            x509.UniformResourceIdentifier("spiffe://a.example/two"),
+        ]
+    )
     builder = (
-        x509.CertificateBuilder().subject_name(cert.subject).issuer_name(ca.cert.subject)
-        .public_key(cert.public_key()).serial_number(1)
-        .not_valid_before(cert.not_valid_before_utc).not_valid_after(cert.not_valid_after_utc)
+        x509.CertificateBuilder()
+        .subject_name(cert.subject)
+        .issuer_name(ca.cert.subject)
+        .public_key(cert.public_key())
+        .serial_number(1)
+        .not_valid_before(cert.not_valid_before_utc)
+        .not_valid_after(cert.not_valid_after_utc)
         .add_extension(sans, critical=False)
     )
     from cryptography.hazmat.primitives import hashes

@@ -56,8 +56,9 @@ def test_client_floor_12_accepts_tls12_server_with_ecdhe_aead(pki: PKI) -> None:
 
 
 def test_client_refuses_tls12_server_offering_only_cbc(pki: PKI) -> None:
-    with s_server(pki.server.cert, pki.server.key,
-                  extra=["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA256"]) as srv:
+    with s_server(
+        pki.server.cert, pki.server.key, extra=["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA256"]
+    ) as srv:
         with pytest.raises(ZeroTLSError):
             connect("127.0.0.1", srv.port, pki.client_config(min_version="1.2"))
 
@@ -85,10 +86,12 @@ def test_client_untrusted_ca(pki: PKI) -> None:
 def test_client_pin_mismatch(pki: PKI) -> None:
     with s_server(pki.server.cert, pki.server.key) as srv:
         with pytest.raises(PinMismatch):
-            connect("127.0.0.1", srv.port,
-                    pki.client_config(pins=frozenset({pki.client.issued.pin})))
-        with connect("127.0.0.1", srv.port,
-                     pki.client_config(pins=frozenset({pki.server.issued.pin}))) as tls:
+            connect(
+                "127.0.0.1", srv.port, pki.client_config(pins=frozenset({pki.client.issued.pin}))
+            )
+        with connect(
+            "127.0.0.1", srv.port, pki.client_config(pins=frozenset({pki.server.issued.pin}))
+        ) as tls:
             assert tls.identity is not None
 
 
@@ -129,8 +132,9 @@ class Recorder:
 @pytest.fixture
 def our_server(pki: PKI) -> Iterator[tuple[TLSThreadingServer, Recorder]]:
     rec = Recorder()
-    server = serve(rec.handler, "127.0.0.1", 0, pki.server_config(),
-                   on_handshake_failure=rec.refused)
+    server = serve(
+        rec.handler, "127.0.0.1", 0, pki.server_config(), on_handshake_failure=rec.refused
+    )
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     with server:
@@ -149,10 +153,13 @@ def test_s_client_without_certificate_gets_certificate_required(
     assert len(refusals) == 1 and "no certificate" in str(refusals[0])
 
 
-def test_s_client_tls12_is_refused(pki: PKI, our_server: tuple[TLSThreadingServer, Recorder]) -> None:
+def test_s_client_tls12_is_refused(
+    pki: PKI, our_server: tuple[TLSThreadingServer, Recorder]
+) -> None:
     server, rec = our_server
-    out = s_client(server.port, ca=pki.ca_path, cert=pki.client.cert, key=pki.client.key,
-                   extra=["-tls1_2"]).stdout
+    out = s_client(
+        server.port, ca=pki.ca_path, cert=pki.client.cert, key=pki.client.key, extra=["-tls1_2"]
+    ).stdout
     assert "protocol version" in out
     assert rec.identities == []
     refusals = rec.wait_refused()
@@ -163,8 +170,13 @@ def test_s_client_with_certificate_succeeds_and_identity_is_right(
     pki: PKI, our_server: tuple[TLSThreadingServer, Recorder]
 ) -> None:
     server, rec = our_server
-    result = s_client(server.port, ca=pki.ca_path, cert=pki.client.cert, key=pki.client.key,
-                      send=b"hello from s_client\n")
+    result = s_client(
+        server.port,
+        ca=pki.ca_path,
+        cert=pki.client.cert,
+        key=pki.client.key,
+        send=b"hello from s_client\n",
+    )
     assert "Verify return code: 0 (ok)" in result.stdout
     assert "TLSv1.3" in result.stdout
     assert "hello from s_client" in result.stdout  # our echo (s_client does not print stdin)

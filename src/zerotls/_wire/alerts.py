@@ -48,7 +48,10 @@ class AlertDescription(enum.IntEnum):
     def from_openssl_text(cls, text: str) -> AlertDescription | None:
         """Map OpenSSL's wording ("unknown ca", "certificate required") to the enum."""
         key = text.strip().lower().replace(" ", "_")
-        aliases = {"decryption_failed": "decryption_failed", "bad_certificate_status": "bad_certificate_status_response"}
+        aliases = {
+            "decryption_failed": "decryption_failed",
+            "bad_certificate_status": "bad_certificate_status_response",
+        }
         key = aliases.get(key, key)
         return cls.__members__.get(key)
 
@@ -81,7 +84,9 @@ _ADVICE: dict[AlertDescription, str] = {
     ),
     AlertDescription.insufficient_security: "the peer requires stronger parameters",
     AlertDescription.access_denied: "the peer's policy does not allow our identity here",
-    AlertDescription.no_application_protocol: "no ALPN protocol in common: check alpn on both sides",
+    AlertDescription.no_application_protocol: (
+        "no ALPN protocol in common: check alpn on both sides"
+    ),
     AlertDescription.unrecognized_name: "the peer serves no certificate for that server name (SNI)",
     AlertDescription.decrypt_error: "a handshake signature or key check failed",
 }

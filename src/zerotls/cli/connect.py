@@ -86,8 +86,10 @@ def _connect(args: argparse.Namespace) -> int:
             result["reply"] = reply.decode("utf-8", "replace")
         print(json.dumps(result, indent=2))
         return 0
-    print(f"connected to {host}:{port}: {tls.tls_version}, {tls.cipher}, group {tls.group}"
-          + (f", ALPN {tls.alpn}" if tls.alpn else ""))
+    print(
+        f"connected to {host}:{port}: {tls.tls_version}, {tls.cipher}, group {tls.group}"
+        + (f", ALPN {tls.alpn}" if tls.alpn else "")
+    )
     if ident is not None:
         print(f"  identity: {ident.name}")
         print(f"  issuer:   {ident.issuer}")

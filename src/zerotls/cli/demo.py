@@ -79,11 +79,16 @@ async def _tour(state: Path, out: _Out) -> int:
     store = PKIStore.init(state / "pki")
     out.info(f"root CA created in {store.root} (ECDSA P-256, key 0600)")
     _, server_cert = store.issue(
-        "echo", spiffe_id=f"spiffe://{TRUST_DOMAIN}/svc/echo", dns=["localhost"],
-        ips=["127.0.0.1"], usage="server",
+        "echo",
+        spiffe_id=f"spiffe://{TRUST_DOMAIN}/svc/echo",
+        dns=["localhost"],
+        ips=["127.0.0.1"],
+        usage="server",
     )
     _, client_cert = store.issue(
-        "web", spiffe_id=f"spiffe://{TRUST_DOMAIN}/svc/web", usage="client",
+        "web",
+        spiffe_id=f"spiffe://{TRUST_DOMAIN}/svc/web",
+        usage="client",
         ttl=dt.timedelta(hours=1),
     )
     out.info(f"server 'echo': {server_cert.identity.spiffe_id}, valid 24 h")
@@ -94,8 +99,9 @@ async def _tour(state: Path, out: _Out) -> int:
     store.revoke(revoked.serial, reason="key_compromise")
     out.info(f"client 'old-web' (serial {revoked.serial[:12]}...) revoked: key_compromise")
     rogue = CA.create("rogue CA")
-    rogue_cert = rogue.issue("intruder", spiffe_id=f"spiffe://{TRUST_DOMAIN}/svc/web",
-                             usage="client")
+    rogue_cert = rogue.issue(
+        "intruder", spiffe_id=f"spiffe://{TRUST_DOMAIN}/svc/web", usage="client"
+    )
     rogue_cert.write(state / "rogue.pem", state / "rogue.key")
     out.info("and, elsewhere, a rogue CA that issued a look-alike 'web' certificate")
 
@@ -113,7 +119,9 @@ async def _tour(state: Path, out: _Out) -> int:
         server_log.append(f"refused {peer[0]}:{peer[1]}: {exc}")
 
     server_cfg = ServerConfig(
-        cert=store.cert_path("echo"), key=store.key_path("echo"), ca=store.ca_path,
+        cert=store.cert_path("echo"),
+        key=store.key_path("echo"),
+        ca=store.ca_path,
         crls=(store.crl_path,),
     )
     server = await start_server(echo, "127.0.0.1", 0, server_cfg, on_handshake_failure=refused)
@@ -122,8 +130,10 @@ async def _tour(state: Path, out: _Out) -> int:
     out.info("groups X25519MLKEM768 (post-quantum hybrid), X25519, P-256, CRL checked")
 
     good = ClientConfig(
-        server_name="localhost", ca=store.ca_path,
-        cert=store.cert_path("web"), key=store.key_path("web"),
+        server_name="localhost",
+        ca=store.ca_path,
+        cert=store.cert_path("web"),
+        key=store.key_path("web"),
     )
 
     async def attempt(title: str, n: int, cfg: ClientConfig, who: str) -> None:
@@ -136,7 +146,9 @@ async def _tour(state: Path, out: _Out) -> int:
             ident = stream.identity
             out.ok(f"connected: {stream.tls_version}, {stream.cipher}, group {stream.group}")
             if ident is not None:
-                out.ok(f"the server proved it is {ident.spiffe_id} (DNS {', '.join(ident.dns_names)})")
+                out.ok(
+                    f"the server proved it is {ident.spiffe_id} (DNS {', '.join(ident.dns_names)})"
+                )
             out.ok(f"echo: {reply.decode().strip()!r}")
             await stream.aclose()
         except ZeroTLSError as exc:
@@ -148,32 +160,54 @@ async def _tour(state: Path, out: _Out) -> int:
     async with server:
         await attempt("An allowed client: web, with its certificate", 3, good, "client")
         await attempt(
-            "A client without a certificate", 4,
-            ClientConfig(server_name="localhost", ca=store.ca_path), "client",
-        )
-        await attempt(
-            "A client whose certificate comes from another CA", 5,
-            ClientConfig(server_name="localhost", ca=store.ca_path,
-                         cert=state / "rogue.pem", key=state / "rogue.key"),
+            "A client without a certificate",
+            4,
+            ClientConfig(server_name="localhost", ca=store.ca_path),
             "client",
         )
         await attempt(
-            "A client whose certificate was revoked", 6,
-            ClientConfig(server_name="localhost", ca=store.ca_path,
-                         cert=store.cert_path("old-web"), key=store.key_path("old-web")),
+            "A client whose certificate comes from another CA",
+            5,
+            ClientConfig(
+                server_name="localhost",
+                ca=store.ca_path,
+                cert=state / "rogue.pem",
+                key=state / "rogue.key",
+            ),
             "client",
         )
         await attempt(
-            "A client that pins a different server key (as if the server were an impostor)", 7,
-            ClientConfig(server_name="localhost", ca=store.ca_path,
-                         cert=store.cert_path("web"), key=store.key_path("web"),
-                         pins=frozenset({client_cert.pin})),
+            "A client whose certificate was revoked",
+            6,
+            ClientConfig(
+                server_name="localhost",
+                ca=store.ca_path,
+                cert=store.cert_path("old-web"),
+                key=store.key_path("old-web"),
+            ),
             "client",
         )
         await attempt(
-            "A client that expects a different workload identity", 8,
-            ClientConfig(expect_identity=f"spiffe://{TRUST_DOMAIN}/svc/db", ca=store.ca_path,
-                         cert=store.cert_path("web"), key=store.key_path("web")),
+            "A client that pins a different server key (as if the server were an impostor)",
+            7,
+            ClientConfig(
+                server_name="localhost",
+                ca=store.ca_path,
+                cert=store.cert_path("web"),
+                key=store.key_path("web"),
+                pins=frozenset({client_cert.pin}),
+            ),
+            "client",
+        )
+        await attempt(
+            "A client that expects a different workload identity",
+            8,
+            ClientConfig(
+                expect_identity=f"spiffe://{TRUST_DOMAIN}/svc/db",
+                ca=store.ca_path,
+                cert=store.cert_path("web"),
+                key=store.key_path("web"),
+            ),
             "client",
         )
         out.step(9, "Asking for a legacy protocol")

@@ -41,9 +41,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--dir", type=Path, default=None, help="PKI directory (default: see below)"
-    )
+    parser.add_argument("--dir", type=Path, default=None, help="PKI directory (default: see below)")
     cmds = parser.add_subparsers(dest="pki_command", metavar="ACTION")
     cmds.required = True
 
@@ -77,9 +75,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     usage = p.add_mutually_exclusive_group()
     usage.add_argument("--server", dest="usage", action="store_const", const="server")
     usage.add_argument("--client", dest="usage", action="store_const", const="client")
-    usage.add_argument(
-        "--both", dest="usage", action="store_const", const="both", help="(default)"
-    )
+    usage.add_argument("--both", dest="usage", action="store_const", const="both", help="(default)")
     p.set_defaults(func=_issue, usage="both")
 
     p = cmds.add_parser("list", help="list issued certificates and their state")
@@ -139,10 +135,15 @@ def _issue(args: argparse.Namespace) -> int:
         key_type=args.key_type,
     )
     ident = issued.identity
-    print(f"issued {record.name} (serial {record.serial}), {args.usage} use, valid "
-          f"{format_duration(ttl)} until {ident.not_after:%Y-%m-%d %H:%M}Z")
-    for label, values in (("SPIFFE ID", [ident.spiffe_id] if ident.spiffe_id else []),
-                          ("DNS", list(ident.dns_names)), ("IP", list(ident.ip_addresses))):
+    print(
+        f"issued {record.name} (serial {record.serial}), {args.usage} use, valid "
+        f"{format_duration(ttl)} until {ident.not_after:%Y-%m-%d %H:%M}Z"
+    )
+    for label, values in (
+        ("SPIFFE ID", [ident.spiffe_id] if ident.spiffe_id else []),
+        ("DNS", list(ident.dns_names)),
+        ("IP", list(ident.ip_addresses)),
+    ):
         if values:
             print(f"  {label}: {', '.join(values)}")
     print(f"  cert: {store.root / record.cert_path}")
@@ -188,13 +189,17 @@ def _inspect(args: argparse.Namespace) -> int:
         return 0
     now = dt.datetime.now(dt.UTC)
     for key, value in ident.to_dict().items():
-        if isinstance(value, list):
-            value = ", ".join(value) or "-"
-        print(f"{key:<20} {value if value is not None else '-'}")
+        shown = (", ".join(value) or "-") if isinstance(value, list) else value
+        print(f"{key:<20} {shown if shown is not None else '-'}")
     left = ident.remaining(now)
-    print(f"{'remaining':<20} "
-          + (f"{format_duration(left)}" if left.total_seconds() > 0
-             else f"EXPIRED {format_duration(left)} ago"))
+    print(
+        f"{'remaining':<20} "
+        + (
+            f"{format_duration(left)}"
+            if left.total_seconds() > 0
+            else f"EXPIRED {format_duration(left)} ago"
+        )
+    )
     return 0
 
 
@@ -206,8 +211,10 @@ def _pin(args: argparse.Namespace) -> int:
 def _revoke(args: argparse.Namespace) -> int:
     store = PKIStore(_dir(args))
     record = store.revoke(args.serial, reason=args.reason)
-    print(f"revoked {record.name} (serial {record.serial}, reason {record.reason}); "
-          f"CRL rewritten: {store.crl_path}")
+    print(
+        f"revoked {record.name} (serial {record.serial}, reason {record.reason}); "
+        f"CRL rewritten: {store.crl_path}"
+    )
     print("peers that load this CRL (crls = [...]) refuse the certificate from now on")
     return 0
 

@@ -306,9 +306,7 @@ class CA:
         for serial, when, reason in revoked:
             entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when)
             if reason and reason != "unspecified":
-                entry = entry.add_extension(
-                    x509.CRLReason(parse_reason(reason)), critical=False
-                )
+                entry = entry.add_extension(x509.CRLReason(parse_reason(reason)), critical=False)
             builder = builder.add_revoked_certificate(entry.build())
         return builder.sign(self.key, _hash_for(self.key))
 

@@ -173,8 +173,14 @@ class PKIStore:
     ) -> tuple[CertRecord, IssuedCert]:
         """Issue a leaf, write ``certs/NAME.pem`` and ``certs/NAME.key`` and index it."""
         issued = self.issuing_ca().issue(
-            name, spiffe_id=spiffe_id, dns=dns, ips=ips, usage=usage, ttl=ttl,
-            key_type=key_type, now=now,
+            name,
+            spiffe_id=spiffe_id,
+            dns=dns,
+            ips=ips,
+            usage=usage,
+            ttl=ttl,
+            key_type=key_type,
+            now=now,
         )
         cert_path, key_path = self.cert_path(name), self.key_path(name)
         issued.write(cert_path, key_path)

@@ -81,8 +81,7 @@ class _TLSProtocol(asyncio.Protocol):
         self._cancel_timer()
         if not self.handshake.done():
             error = self.conn.error or ConnectionBroken(
-                "the connection was lost during the handshake"
-                + (f" ({exc})" if exc else "")
+                "the connection was lost during the handshake" + (f" ({exc})" if exc else "")
             )
             self.handshake.set_exception(error)
             self.handshake.exception()  # mark retrieved: the server path may not await it
@@ -244,9 +243,7 @@ class TLSStream:
         try:
             return await self._reader.readexactly(n)
         except asyncio.IncompleteReadError as exc:
-            raise ConnectionBroken(
-                f"stream ended after {len(exc.partial)} of {n} bytes"
-            ) from None
+            raise ConnectionBroken(f"stream ended after {len(exc.partial)} of {n} bytes") from None
 
     async def readline(self) -> bytes:
         return await self._reader.readline()

@@ -269,9 +269,7 @@ class ClientConfig(_Common):
                 raise ConfigError(f"server_name {self.server_name!r} is not a host name or IP")
             object.__setattr__(self, "server_name", name)
         if self.expect_identity is not None:
-            object.__setattr__(
-                self, "expect_identity", str(parse_spiffe_id(self.expect_identity))
-            )
+            object.__setattr__(self, "expect_identity", str(parse_spiffe_id(self.expect_identity)))
 
     @property
     def server_name_is_ip(self) -> bool:
@@ -318,7 +316,6 @@ class ServerConfig(_Common):
         if self.ticket_key_lifetime <= 0:
             raise ConfigError("ticket_key_lifetime must be positive")
         allowed = frozenset(
-            str(parse_spiffe_id(s))
-            for s in _strings(self.allowed_identities, "allowed_identities")
+            str(parse_spiffe_id(s)) for s in _strings(self.allowed_identities, "allowed_identities")
         )
         object.__setattr__(self, "allowed_identities", allowed)

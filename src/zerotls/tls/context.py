@@ -211,7 +211,7 @@ class TLSContext:
                 for proto in offered:  # our preference order
                     if proto in protos:
                         return proto
-                return SSL.NO_OVERLAPPING_PROTOCOLS  # type: ignore[no-any-return]
+                return SSL.NO_OVERLAPPING_PROTOCOLS  # type: ignore[return-value]
 
             ctx.set_alpn_select_callback(select)
 
@@ -226,7 +226,8 @@ class TLSContext:
             param = _lib.SSL_CTX_get0_param(ctx._context)
             _lib.X509_VERIFY_PARAM_set_hostflags(
                 param,
-                _lib.X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | _lib.X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
+                _lib.X509_CHECK_FLAG_NEVER_CHECK_SUBJECT
+                | _lib.X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
             )
             if cfg.server_name_is_ip:
                 packed = ipaddress.ip_address(cfg.server_name).packed
@@ -277,7 +278,7 @@ def _verify(ok: int, store_ctx: Any) -> int:
 def _current_cert(store_ctx: Any) -> x509.Certificate:
     ptr = _lib.X509_STORE_CTX_get_current_cert(store_ctx)
     _lib.X509_up_ref(ptr)  # the wrapper below frees its reference when collected
-    return crypto.X509._from_raw_x509_ptr(ptr).to_cryptography()  # type: ignore[attr-defined,no-any-return]
+    return crypto.X509._from_raw_x509_ptr(ptr).to_cryptography()
 
 
 _VERIFY_CALLBACK = _ffi.callback("int (*)(int, X509_STORE_CTX *)", _verify)

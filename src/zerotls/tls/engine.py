@@ -24,6 +24,7 @@ stream stays broken; nothing may be read or written after a failed MAC or a refu
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import enum
 import re
@@ -167,7 +168,7 @@ def _describe(identity: Identity) -> str:
 
 
 def _ago(moment: dt.datetime) -> str:
-    """"3 h ago" or "in 5 min", for messages (reads the wall clock: messages only)."""
+    """ "3 h ago" or "in 5 min", for messages (reads the wall clock: messages only)."""
     delta = dt.datetime.now(dt.UTC) - moment
     text = format_duration(delta)
     return f"{text} ago" if delta.total_seconds() >= 0 else f"in {text}"
@@ -326,10 +327,8 @@ class TLSConnection:
             return
         self.local_closed = True
         if self.state is State.OPEN:
-            try:
+            with contextlib.suppress(SSL.Error):  # a peer already gone needs no goodbye
                 self._ssl.shutdown()
-            except SSL.Error:
-                pass  # nothing more to say to a peer that is already gone
         if self.peer_closed or self.state is State.HANDSHAKING:
             self.state = State.CLOSED
 
@@ -443,7 +442,9 @@ class TLSConnection:
                 alert = AlertDescription.from_openssl_text(match.group(1))
                 name = alert.name if alert else match.group(1).replace(" ", "_")
                 advice = alert_advice(alert) if alert else "the peer aborted the connection"
-                return TLSAlert(f"the peer refused the connection ({name}): {advice}", description=name)
+                return TLSAlert(
+                    f"the peer refused the connection ({name}): {advice}", description=name
+                )
         text = " ".join(reasons)
         if "certificate verify failed" in text:
             errno = _lib.SSL_get_verify_result(self._ssl._ssl)
@@ -452,7 +453,9 @@ class TLSConnection:
                 return _chain_error(self.config, errno, 0, cert)
             from zerotls.tls.context import x509_error_text
 
-            return VerificationError(f"peer certificate failed verification: {x509_error_text(errno)}")
+            return VerificationError(
+                f"peer certificate failed verification: {x509_error_text(errno)}"
+            )
         if "peer did not return a certificate" in text:
             return VerificationError(
                 "the client presented no certificate, but this server requires one (mutual "

@@ -194,7 +194,6 @@ class Identity:
         }
 
 
-
 def _spiffe_from_uris(uris: tuple[str, ...]) -> str | None:
     # SPIFFE X.509-SVID §2: exactly one URI SAN that is a SPIFFE ID. A certificate with two
     # is not a valid SVID; it gets no SPIFFE identity rather than an ambiguous one.
@@ -209,12 +208,11 @@ def _spiffe_from_uris(uris: tuple[str, ...]) -> str | None:
 
 def _dns_matches(host: str, names: tuple[str, ...]) -> bool:
     host = host.rstrip(".").lower()
-    for name in names:
-        name = name.rstrip(".").lower()
+    for raw in names:
+        name = raw.rstrip(".").lower()
         if name == host:
             return True
         # RFC 6125 §6.4.3: a wildcard only as the whole left-most label, matching one label.
-        if name.startswith("*.") and "." in host:
-            if host.split(".", 1)[1] == name[2:]:
-                return True
+        if name.startswith("*.") and "." in host and host.split(".", 1)[1] == name[2:]:
+            return True
     return False

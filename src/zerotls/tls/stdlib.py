@@ -95,7 +95,9 @@ def to_ssl_context(
     return ctx
 
 
-def check_peer(ssl_object: ssl.SSLObject | ssl.SSLSocket, config: ClientConfig | ServerConfig) -> Identity:
+def check_peer(
+    ssl_object: ssl.SSLObject | ssl.SSLSocket, config: ClientConfig | ServerConfig
+) -> Identity:
     """Check pins and the expected identity on an established stdlib connection.
 
     Call it before sending anything; close the connection if it raises.
@@ -122,13 +124,13 @@ def check_peer(ssl_object: ssl.SSLObject | ssl.SSLSocket, config: ClientConfig |
             raise PinMismatch(
                 f"peer public key sha256/{identity.spki_pin} is not among the configured pins"
             )
-    if isinstance(config, ClientConfig) and config.expect_identity is not None:
-        if config.expect_identity not in identity.uris:
-            raise VerificationError(
-                f"peer identity mismatch: expected {config.expect_identity}, got "
-                f"{identity.spiffe_id or identity.name}"
-            )
-    if isinstance(config, ServerConfig) and config.allowed_identities:
-        if identity.spiffe_id not in config.allowed_identities:
-            raise VerificationError(f"client identity {identity.name} is not allowed")
+    expected = config.expect_identity if isinstance(config, ClientConfig) else None
+    if expected is not None and expected not in identity.uris:
+        raise VerificationError(
+            f"peer identity mismatch: expected {expected}, got "
+            f"{identity.spiffe_id or identity.name}"
+        )
+    allowed = config.allowed_identities if isinstance(config, ServerConfig) else frozenset()
+    if allowed and identity.spiffe_id not in allowed:
+        raise VerificationError(f"client identity {identity.name} is not allowed")
     return identity
