@@ -105,15 +105,22 @@ def client_loop(root: str, port: int, seconds: float, counter: mp.Value) -> None
 
 
 def run_round(name: str, cmd: list[str], root: Path, port: int, args: argparse.Namespace) -> float:
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         wait_port(port)
         time.sleep(0.3)  # let start-up CPU settle before measuring
         counter = mp.Value("l", 0)
         cpu0 = cpu_seconds(proc.pid)
-        workers = [mp.Process(target=client_loop, args=(str(root), port, args.seconds, counter))
-                   for _ in range(args.clients)]
+        workers = [
+            mp.Process(target=client_loop, args=(str(root), port, args.seconds, counter))
+            for _ in range(args.clients)
+        ]
         t0 = time.monotonic()
         for w in workers:
             w.start()
@@ -123,8 +130,11 @@ def run_round(name: str, cmd: list[str], root: Path, port: int, args: argparse.N
         cpu = cpu_seconds(proc.pid) - cpu0
         count = counter.value
         rate = count / cpu if cpu > 0 else 0.0
-        print(f"  {name:<16} {count:>6} handshakes  {count / wall:>7.0f}/s wall  "
-              f"server {cpu:5.2f} CPU-s  {rate:>7.0f} per CPU-s", flush=True)
+        print(
+            f"  {name:<16} {count:>6} handshakes  {count / wall:>7.0f}/s wall  "
+            f"server {cpu:5.2f} CPU-s  {rate:>7.0f} per CPU-s",
+            flush=True,
+        )
         return rate
     finally:
         proc.terminate()
@@ -136,13 +146,13 @@ def run_round(name: str, cmd: list[str], root: Path, port: int, args: argparse.N
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--clients", type=int, default=2, help="load client processes")
-    parser.add_argument("--serve-zerotls", nargs=2, metavar=("DIR", "PORT"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument("--serve-zerotls", nargs=2, metavar=("DIR", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_zerotls:
         serve_zerotls(Path(args.serve_zerotls[0]), int(args.serve_zerotls[1]))
@@ -156,29 +166,60 @@ def main() -> int:
         make_pki(root)
         from OpenSSL import SSL
 
-        print(f"zerotls engine: {SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode()}; "
-              f"s_server: {subprocess.check_output([openssl, 'version'], text=True).strip()}")
-        print(f"{args.rounds} rounds x {args.seconds:g} s, {args.clients} client processes, "
-              f"TLS 1.3 mTLS, ECDSA P-256, full handshakes (no resumption)")
+        print(
+            f"zerotls engine: {SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode()}; "
+            f"s_server: {subprocess.check_output([openssl, 'version'], text=True).strip()}"
+        )
+        print(
+            f"{args.rounds} rounds x {args.seconds:g} s, {args.clients} client processes, "
+            f"TLS 1.3 mTLS, ECDSA P-256, full handshakes (no resumption)"
+        )
         results: dict[str, list[float]] = {"zerotls": [], "openssl s_server": []}
         for r in range(args.rounds):
             print(f"round {r + 1}")
             port = free_port()
-            results["zerotls"].append(run_round(
-                "zerotls", [sys.executable, __file__, "--serve-zerotls", str(root), str(port)],
-                root, port, args))
+            results["zerotls"].append(
+                run_round(
+                    "zerotls",
+                    [sys.executable, __file__, "--serve-zerotls", str(root), str(port)],
+                    root,
+                    port,
+                    args,
+                )
+            )
             port = free_port()
-            results["openssl s_server"].append(run_round(
-                "openssl s_server",
-                [openssl, "s_server", "-quiet", "-accept", f"127.0.0.1:{port}",
-                 "-cert", str(root / "server.pem"), "-key", str(root / "server.key"),
-                 "-CAfile", str(root / "ca.pem"), "-Verify", "1", "-tls1_3", "-rev"],
-                root, port, args))
+            results["openssl s_server"].append(
+                run_round(
+                    "openssl s_server",
+                    [
+                        openssl,
+                        "s_server",
+                        "-quiet",
+                        "-accept",
+                        f"127.0.0.1:{port}",
+                        "-cert",
+                        str(root / "server.pem"),
+                        "-key",
+                        str(root / "server.key"),
+                        "-CAfile",
+                        str(root / "ca.pem"),
+                        "-Verify",
+                        "1",
+                        "-tls1_3",
+                        "-rev",
+                    ],
+                    root,
+                    port,
+                    args,
+                )
+            )
         ours = statistics.median(results["zerotls"])
         theirs = statistics.median(results["openssl s_server"])
         print()
-        print(f"median handshakes per server CPU-second: zerotls {ours:.0f}, "
-              f"openssl s_server {theirs:.0f}")
+        print(
+            f"median handshakes per server CPU-second: zerotls {ours:.0f}, "
+            f"openssl s_server {theirs:.0f}"
+        )
         print(f"ratio zerotls / s_server: {ours / theirs:.2f}" if theirs else "no s_server data")
         return 0
     finally:
