@@ -97,6 +97,11 @@ def test_connect_shows_identity_and_refuses_wrong_pin(
         assert f"identity: {SERVER_ID}" in out and "TLSv1.3" in out and out.endswith("hi")
         assert main(["connect", *base, "--pin", pki.client.issued.pin]) == 1
         assert "not pinned" in capsys.readouterr().err
+        # Without a client certificate: TLS 1.3 completes our side first, then the server's
+        # alert arrives; connect waits for that verdict instead of reporting success.
+        anonymous = base[:5]
+        assert main(["connect", *anonymous]) == 3
+        assert "certificate_required" in capsys.readouterr().err
     thread.join(5)
 
 

@@ -63,6 +63,7 @@ def _connect(args: argparse.Namespace) -> int:
         handshake_timeout=args.timeout,
     )
     with connect(host, port, config, timeout=args.timeout) as tls:
+        tls.await_verdict()  # a TLS 1.3 server refuses our certificate after our handshake
         reply = None
         if args.send is not None:
             payload = sys.stdin.buffer.read() if args.send == "-" else args.send.encode()

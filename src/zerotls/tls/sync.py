@@ -106,6 +106,25 @@ class TLSSocket:
         del self._buffer[:n]
         return chunk
 
+    def await_verdict(self, timeout: float = 1.0) -> None:
+        """Wait briefly for the server's verdict on our certificate (TLS 1.3).
+
+        In TLS 1.3 the client finishes its handshake before the server has checked the
+        client certificate; a refusal arrives as an alert on the first read, an acceptance
+        usually as session tickets. This waits up to ``timeout`` for either and raises the
+        refusal (:class:`~zerotls.errors.TLSAlert`) if there is one. Silence is not a
+        refusal: a server without session tickets sends nothing.
+        """
+        previous = self._sock.gettimeout()
+        self._sock.settimeout(timeout)
+        try:
+            self._pump()
+        except TimeoutError:
+            pass
+        finally:
+            if self._sock.fileno() >= 0:
+                self._sock.settimeout(previous)
+
     def shutdown_write(self) -> None:
         """Send close_notify: we are done sending (the peer may still send, TLS 1.3)."""
         self._conn.close()
