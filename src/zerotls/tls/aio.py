@@ -29,9 +29,9 @@ from zerotls.tls.engine import (
     ConnectionClosed,
     DataReceived,
     HandshakeCompleted,
+    Negotiated,
     TLSConnection,
 )
-from zerotls.tls.identity import Identity
 
 __all__ = ["TLSServer", "TLSStream", "open_connection", "start_server"]
 
@@ -192,7 +192,7 @@ class _TLSProtocol(asyncio.Protocol):
             self.transport.close()
 
 
-class TLSStream:
+class TLSStream(Negotiated):
     """A verified TLS connection: read, write, and who is on the other side.
 
     Reads raise the specific error that broke the stream (a :class:`~zerotls.errors.TLSAlert`,
@@ -204,29 +204,6 @@ class TLSStream:
         self._protocol = protocol
         self.handshake = handshake
         self._reader = protocol.reader
-
-    # negotiated facts
-    @property
-    def identity(self) -> Identity | None:
-        """The peer's verified identity (None for a certificate-less client on a server that
-        allowed it)."""
-        return self.handshake.identity
-
-    @property
-    def tls_version(self) -> str:
-        return self.handshake.tls_version
-
-    @property
-    def cipher(self) -> str:
-        return self.handshake.cipher
-
-    @property
-    def group(self) -> str | None:
-        return self.handshake.group
-
-    @property
-    def alpn(self) -> str | None:
-        return self.handshake.alpn
 
     @property
     def peername(self) -> Any:

@@ -61,6 +61,7 @@ __all__ = [
     "DataReceived",
     "Event",
     "HandshakeCompleted",
+    "Negotiated",
     "State",
     "TLSConnection",
 ]
@@ -101,6 +102,34 @@ class ConnectionClosed:
 
 
 Event = HandshakeCompleted | DataReceived | ConnectionClosed
+
+
+class Negotiated:
+    """What a completed handshake established, as properties (shared by the stream types)."""
+
+    handshake: HandshakeCompleted
+
+    @property
+    def identity(self) -> Identity | None:
+        """The peer's verified identity (None only for a certificate-less client that the
+        server allowed)."""
+        return self.handshake.identity
+
+    @property
+    def tls_version(self) -> str:
+        return self.handshake.tls_version
+
+    @property
+    def cipher(self) -> str:
+        return self.handshake.cipher
+
+    @property
+    def group(self) -> str | None:
+        return self.handshake.group
+
+    @property
+    def alpn(self) -> str | None:
+        return self.handshake.alpn
 
 
 class State(enum.Enum):

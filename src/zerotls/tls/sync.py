@@ -29,9 +29,9 @@ from zerotls.tls.engine import (
     DataReceived,
     Event,
     HandshakeCompleted,
+    Negotiated,
     TLSConnection,
 )
-from zerotls.tls.identity import Identity
 
 __all__ = ["TLSSocket", "TLSThreadingServer", "connect", "serve"]
 
@@ -39,7 +39,7 @@ log = logging.getLogger("zerotls.tls")
 _RECV = 65536
 
 
-class TLSSocket:
+class TLSSocket(Negotiated):
     """A verified, blocking TLS connection."""
 
     def __init__(
@@ -54,26 +54,6 @@ class TLSSocket:
         if hs is None:  # pragma: no cover - constructed only after a handshake
             raise LocalProtocolError("TLSSocket needs a completed handshake")
         self.handshake: HandshakeCompleted = hs
-
-    @property
-    def identity(self) -> Identity | None:
-        return self.handshake.identity
-
-    @property
-    def tls_version(self) -> str:
-        return self.handshake.tls_version
-
-    @property
-    def cipher(self) -> str:
-        return self.handshake.cipher
-
-    @property
-    def group(self) -> str | None:
-        return self.handshake.group
-
-    @property
-    def alpn(self) -> str | None:
-        return self.handshake.alpn
 
     def getpeername(self) -> Any:
         return self._sock.getpeername()
