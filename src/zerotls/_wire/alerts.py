@@ -72,8 +72,8 @@ _ADVICE: dict[AlertDescription, str] = {
     AlertDescription.certificate_expired: "our certificate has expired: renew it",
     AlertDescription.certificate_revoked: "our certificate is revoked: issue a new one",
     AlertDescription.certificate_unknown: (
-        "the peer could not accept our certificate (often an identity or pin it does not "
-        "expect, or a missing CRL on its side)"
+        "the peer does not accept our identity here: its access policy denies it (or it "
+        "could not check our certificate); ask its operator which identities may connect"
     ),
     AlertDescription.protocol_version: (
         "no protocol version in common: zerotls speaks TLS 1.3 (and 1.2 when set as the "

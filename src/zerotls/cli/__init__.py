@@ -55,7 +55,7 @@ def _exit_code_for(exc: ZeroTLSError) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """Build the full argument parser (exposed for tests and documentation)."""
     from zerotls import __version__
-    from zerotls.cli import connect, demo, hmac, pki
+    from zerotls.cli import connect, demo, hmac, pki, tunnel
 
     parser = argparse.ArgumentParser(
         prog="zerotls",
@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"zerotls {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module in (demo, pki, hmac, connect):
+    for module in (demo, pki, connect, tunnel, hmac):
         module.register(sub)
     return parser
 

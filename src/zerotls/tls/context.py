@@ -35,7 +35,7 @@ from zerotls.tls.config import (
 from zerotls.tls.identity import spki_pin
 
 if TYPE_CHECKING:
-    from zerotls.tls.engine import TLSConnection
+    from zerotls.tls.engine import Authorizer, TLSConnection
 
 __all__ = ["TLSContext"]
 
@@ -104,11 +104,16 @@ class TLSContext:
                 self._built_at = now
         return self._ssl_context
 
-    def connection(self) -> TLSConnection:
-        """A new sans-IO connection in this context's role."""
+    def connection(self, *, authorize: Authorizer | None = None) -> TLSConnection:
+        """A new sans-IO connection in this context's role.
+
+        Args:
+            authorize: called inside the handshake with the peer's verified identity; an
+                error it returns refuses the peer (see :data:`~zerotls.tls.engine.Authorizer`).
+        """
         from zerotls.tls.engine import TLSConnection
 
-        return TLSConnection(self)
+        return TLSConnection(self, authorize=authorize)
 
     # -- building ---------------------------------------------------------------------------
 
@@ -268,7 +273,7 @@ def _verify(ok: int, store_ctx: Any) -> int:
             return 1
         if state.check_leaf(_current_cert(store_ctx)):
             return 1
-        _lib.X509_STORE_CTX_set_error(store_ctx, _lib.X509_V_ERR_CERT_REJECTED)
+        _lib.X509_STORE_CTX_set_error(store_ctx, state.refusal_code)
         return 0
     except Exception:  # pragma: no cover - a bug must fail closed, never open
         _lib.X509_STORE_CTX_set_error(store_ctx, _lib.X509_V_ERR_APPLICATION_VERIFICATION)

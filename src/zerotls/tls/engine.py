@@ -29,6 +29,7 @@ import datetime as dt
 import enum
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -43,6 +44,7 @@ from zerotls.errors import (
     ConnectionBroken,
     LocalProtocolError,
     PinMismatch,
+    PolicyDenied,
     RemoteProtocolError,
     RevocationError,
     TLSAlert,
@@ -103,6 +105,10 @@ class ConnectionClosed:
 
 Event = HandshakeCompleted | DataReceived | ConnectionClosed
 
+Authorizer = Callable[[Identity], "ZeroTLSError | None"]
+"""Called inside the handshake with the peer's verified identity; return an error to refuse
+(a :class:`~zerotls.errors.PolicyDenied` is sent as ``certificate_unknown``)."""
+
 
 class Negotiated:
     """What a completed handshake established, as properties (shared by the stream types)."""
@@ -144,17 +150,32 @@ class State(enum.Enum):
 class _PeerCheck:
     """Per-connection state the verify callback writes into (no reference back to us)."""
 
-    __slots__ = ("__weakref__", "config", "failure", "leaf_checks", "seen_pins")
+    __slots__ = ("__weakref__", "authorize", "config", "failure", "leaf_checks", "seen_pins")
 
-    def __init__(self, config: ClientConfig | ServerConfig) -> None:
+    def __init__(self, config: ClientConfig | ServerConfig, authorize: Authorizer | None) -> None:
         self.config = config
+        self.authorize = authorize
         self.seen_pins: set[str] = set()
-        self.failure: VerificationError | None = None
-        self.leaf_checks = bool(config.pins) or (
-            config.expect_identity is not None
-            if isinstance(config, ClientConfig)
-            else bool(config.allowed_identities)
+        self.failure: ZeroTLSError | None = None
+        self.leaf_checks = (
+            bool(config.pins)
+            or authorize is not None
+            or (
+                config.expect_identity is not None
+                if isinstance(config, ClientConfig)
+                else bool(config.allowed_identities)
+            )
         )
+
+    @property
+    def refusal_code(self) -> int:
+        """The X.509 error that picks the alert for a refusal made at the leaf."""
+        if isinstance(self.failure, PolicyDenied):
+            # OpenSSL cannot send access_denied from inside the handshake; an X.509 error
+            # outside its alert table yields certificate_unknown, the closest it can say
+            # (and "no explicit policy" is what our logs would call it anyway).
+            return int(_lib.X509_V_ERR_NO_EXPLICIT_POLICY)
+        return int(_lib.X509_V_ERR_CERT_REJECTED)  # bad_certificate
 
     def record_chain_error(self, errno: int, depth: int, cert: x509.Certificate) -> None:
         if self.failure is None:
@@ -189,6 +210,11 @@ class _PeerCheck:
                 "(`zerotls pki pin CERT`); otherwise this may be an impersonation"
             )
             return False
+        if self.authorize is not None:
+            refusal = self.authorize(_identity_of(leaf))
+            if refusal is not None:
+                self.failure = refusal
+                return False
         return True
 
 
@@ -277,13 +303,13 @@ _ALERT_RE = re.compile(r"(?:sslv3|tlsv1|tlsv13|tls) alert (.+)")
 class TLSConnection:
     """One TLS connection, sans-IO. Create it with :meth:`TLSContext.connection`."""
 
-    def __init__(self, context: TLSContext) -> None:
+    def __init__(self, context: TLSContext, *, authorize: Authorizer | None = None) -> None:
         self.context = context
         self.config = context.config
         self.our_role = "server" if context.is_server else "client"
         self.state = State.HANDSHAKING
         self._error: ZeroTLSError | None = None
-        self._check = _PeerCheck(self.config)
+        self._check = _PeerCheck(self.config, authorize)
         self._ssl = SSL.Connection(context.ssl_context, None)
         PEER_CHECKS[int(_ffi.cast("uintptr_t", self._ssl._ssl))] = self._check
         self.handshake: HandshakeCompleted | None = None
@@ -291,6 +317,8 @@ class TLSConnection:
         """The peer sent close_notify: it will send nothing more (we still may)."""
         self.local_closed = False
         """We sent close_notify: we may send nothing more (the peer still may)."""
+        self._sent_any = False
+        self._extra_out = b""
         cfg = self.config
         if isinstance(cfg, ClientConfig):
             if cfg.server_name and not cfg.server_name_is_ip:
@@ -382,10 +410,18 @@ class TLSConnection:
         # exception to end the loop (BIO_CTRL_INFO with a NULL pointer returns the length).
         pending = _lib.BIO_get_mem_data(self._ssl._from_ssl, _ffi.NULL)
         if pending <= 0:
-            return b""
+            extra, self._extra_out = self._extra_out, b""
+            return extra
+        self._sent_any = True
         buf = _alloc("char[]", pending)
         got = _lib.BIO_read(self._ssl._from_ssl, buf, pending)
         return _ffi.buffer(buf, got)[:] if got > 0 else b""
+
+    @property
+    def server_name(self) -> str | None:
+        """The SNI name: the one the client sent (server side) or asked for (client side)."""
+        name = self._ssl.get_servername()
+        return name.decode("idna") if name else None
 
     @property
     def error(self) -> ZeroTLSError | None:
@@ -407,6 +443,17 @@ class TLSConnection:
 
     def _fail(self, error: ZeroTLSError) -> None:
         self._error = error
+        if (
+            self.our_role == "server"
+            and self.state is State.HANDSHAKING
+            and not self._sent_any
+            and _lib.BIO_get_mem_data(self._ssl._from_ssl, _ffi.NULL) <= 0
+        ):
+            # OpenSSL stays silent when the first bytes are not TLS at all (plaintext HTTP,
+            # garbage): it cannot know the peer would understand an alert. Nothing has been
+            # encrypted yet, so a plaintext fatal alert is valid TLS (RFC 8446 §6), and it
+            # tells a confused client, or a human with a packet capture, what happened.
+            self._extra_out = _plaintext_alert(AlertDescription.unexpected_message)
         self.state = State.FAILED
         raise error
 
@@ -538,6 +585,11 @@ def _canonical_group(name: str | None) -> str | None:
     if name is None:
         return None
     return _GROUP_ALIASES.get(name.lower(), name)
+
+
+def _plaintext_alert(description: AlertDescription) -> bytes:
+    """A fatal alert record sent before any key is agreed (RFC 8446 §5.1, §6)."""
+    return bytes([21, 3, 3, 0, 2, 2, int(description)])
 
 
 def _reasons(exc: SSL.Error) -> list[str]:

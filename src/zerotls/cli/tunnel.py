@@ -1,0 +1,258 @@
+"""``zerotls tunnel``: mutual TLS in front of cleartext services, and the way back."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from zerotls.errors import ConfigError
+from zerotls.policy import Policy
+from zerotls.tls.config import ClientConfig, ServerConfig, TLSVersion
+from zerotls.tunnel.config import ListenerConfig, Route, Target, TunnelConfig
+
+EPILOG_SERVER = """\
+examples:
+  # Only spiffe://prod.example/svc/web may reach the database on 127.0.0.1:5432:
+  zerotls tunnel server --listen 0.0.0.0:8443 --target 127.0.0.1:5432 \\
+      --cert db.pem --key db.key --ca ca.pem --allow spiffe://prod.example/svc/web
+
+  --allow forms: spiffe://DOMAIN/PATH (with * for one segment, ** for the rest),
+  dns:GLOB, pin:sha256/..., issuer:DN, any (any certificate from --ca). Without --allow
+  nobody is allowed (default deny). The cleartext target must be on this machine unless
+  --unsafe-target is given."""
+
+EPILOG_CLIENT = """\
+examples:
+  # A legacy client connects to 127.0.0.1:15432 in cleartext; we dial db over mTLS:
+  zerotls tunnel client --listen 127.0.0.1:15432 --target db.internal:8443 \\
+      --cert web.pem --key web.key --ca ca.pem --expect spiffe://prod.example/svc/db"""
+
+EPILOG_RUN = """\
+signals: SIGHUP reloads the config and every file it names (a broken file keeps the old
+material in service); SIGTERM/SIGINT stop accepting, drain open connections up to
+limits.drain_timeout, then exit 0. Files are also watched and reloaded when they change,
+including a Kubernetes ..data symlink swap. See docs/tunnel.md for the config format."""
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "tunnel",
+        help="mTLS in front of cleartext services (server) or for legacy clients (client)",
+        description="A zero-trust tunnel: every connection authenticated, authorized by "
+        "identity (default deny), audited.",
+    )
+    cmds = parser.add_subparsers(dest="tunnel_command", metavar="MODE")
+    cmds.required = True
+
+    p = cmds.add_parser("server", help="accept mTLS, forward cleartext to a local service",
+                        epilog=EPILOG_SERVER,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--listen", required=True, help="HOST:PORT to accept TLS on")
+    p.add_argument("--target", required=True, help="cleartext service: HOST:PORT or unix:/path")
+    p.add_argument("--cert", required=True, type=Path, help="our certificate chain (PEM)")
+    p.add_argument("--key", required=True, type=Path, help="our private key")
+    p.add_argument("--ca", required=True, type=Path, help="CA bundle for client certificates")
+    p.add_argument("--allow", action="append", default=[], metavar="WHO",
+                   help="identity allowed to connect (repeatable; see below)")
+    p.add_argument("--shadow", action="store_true",
+                   help="log what the policy would deny, but let it through")
+    p.add_argument("--crl", action="append", default=[], type=Path, help="CRL file")
+    p.add_argument("--alpn", action="append", default=[], help="ALPN protocol to accept")
+    p.add_argument("--proxy-protocol", action="store_true",
+                   help="send a PROXY v2 header with the caller's identity to the target")
+    _common(p)
+    p.set_defaults(func=_server)
+
+    p = cmds.add_parser("client", help="accept cleartext locally, dial a service over mTLS",
+                        epilog=EPILOG_CLIENT,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--listen", required=True, help="loopback HOST:PORT for the legacy client")
+    p.add_argument("--target", required=True, help="remote HOST:PORT speaking TLS")
+    p.add_argument("--cert", type=Path, help="our client certificate")
+    p.add_argument("--key", type=Path, help="its key")
+    p.add_argument("--ca", type=Path, help="CA bundle to trust (default: system store)")
+    p.add_argument("--expect", help="SPIFFE ID the remote must carry")
+    p.add_argument("--name", help="DNS name the remote must prove (default: target host)")
+    p.add_argument("--pin", action="append", default=[], help="SHA-256 SPKI pin (repeatable)")
+    p.add_argument("--alpn", action="append", default=[], help="ALPN protocol to offer")
+    _common(p)
+    p.set_defaults(func=_client)
+
+    p = cmds.add_parser("run", help="run a tunnel from a TOML config (many listeners, SNI "
+                        "routing, a policy per route)", epilog=EPILOG_RUN,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", required=True, type=Path)
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes sharing the ports with SO_REUSEPORT (default 1)")
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    p.set_defaults(func=_run)
+
+    p = cmds.add_parser("check", help="validate a config, load its files, print what it does")
+    p.add_argument("--config", required=True, type=Path)
+    p.set_defaults(func=_check)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tls12", action="store_true", help="accept TLS 1.2 (ECDHE+AEAD) as floor")
+    p.add_argument("--audit-log", default="-",
+                   help="JSON Lines audit log file ('-' = stdout, default; 'off' = none)")
+    p.add_argument("--admin", help="loopback HOST:PORT for /metrics, /healthz, /status")
+    p.add_argument("--idle-timeout", type=float, default=300.0, help="seconds (default 300)")
+    p.add_argument("--handshake-timeout", type=float, default=10.0, help="seconds (default 10)")
+    p.add_argument("--max-connections", type=int, default=10_000)
+    p.add_argument("--unsafe-target", action="store_true",
+                   help="allow cleartext to leave this machine (you take the risk by name)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes sharing the port with SO_REUSEPORT (default 1)")
+    p.add_argument("-v", "--verbose", action="count", default=0)
+
+
+def _limits(args: argparse.Namespace) -> Any:
+    from zerotls.tunnel.config import Limits
+
+    return Limits(idle_timeout=args.idle_timeout, max_connections=args.max_connections)
+
+
+def _audit(args: argparse.Namespace) -> str | None:
+    return None if args.audit_log == "off" else args.audit_log
+
+
+def _server(args: argparse.Namespace) -> int:
+    tls = ServerConfig(
+        cert=args.cert, key=args.key, ca=args.ca, crls=tuple(args.crl), alpn=tuple(args.alpn),
+        min_version=TLSVersion.TLSv1_2 if args.tls12 else TLSVersion.TLSv1_3,
+        handshake_timeout=args.handshake_timeout,
+    )
+    policy = Policy.allow_identities(args.allow)
+    if args.shadow:
+        policy = Policy(rules=policy.rules, shadow=True)
+    route = Route(name="default", target=Target.parse(args.target), policy=policy,
+                  proxy_protocol=args.proxy_protocol)
+    config = TunnelConfig(
+        listeners=(ListenerConfig(name="server", mode="server", listen=Target.parse(args.listen),
+                                  tls=tls, routes=(route,)),),
+        limits=_limits(args), audit_log=_audit(args),
+        admin=Target.parse(args.admin) if args.admin else None,
+        unsafe_target=args.unsafe_target,
+    )
+    if not args.allow:
+        print("zerotls: warning: no --allow given: every client will be denied (default deny)",
+              file=sys.stderr)
+    return serve_config(config, workers=args.workers, verbose=args.verbose)
+
+
+def _client(args: argparse.Namespace) -> int:
+    target = Target.parse(args.target)
+    tls = ClientConfig(
+        server_name=args.name or (None if args.expect else target.host),
+        expect_identity=args.expect, ca=args.ca, cert=args.cert, key=args.key,
+        pins=frozenset(args.pin), alpn=tuple(args.alpn),
+        min_version=TLSVersion.TLSv1_2 if args.tls12 else TLSVersion.TLSv1_3,
+        handshake_timeout=args.handshake_timeout,
+    )
+    route = Route(name="remote", target=target, client_tls=tls)
+    config = TunnelConfig(
+        listeners=(ListenerConfig(name="client", mode="client", listen=Target.parse(args.listen),
+                                  routes=(route,)),),
+        limits=_limits(args), audit_log=_audit(args),
+        admin=Target.parse(args.admin) if args.admin else None,
+        unsafe_target=args.unsafe_target,
+    )
+    return serve_config(config, workers=args.workers, verbose=args.verbose)
+
+
+def _run(args: argparse.Namespace) -> int:
+    config = TunnelConfig.from_toml(args.config)
+    return serve_config(config, workers=args.workers, verbose=args.verbose)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from zerotls.tunnel.runtime import ListenerRuntime
+
+    config = TunnelConfig.from_toml(args.config)
+    for lst in config.listeners:
+        ListenerRuntime.build(lst)  # loads every certificate, key, CA and CRL
+    print(f"{args.config}: OK")
+    for line in config.describe():
+        print(line)
+    return 0
+
+
+def serve_config(config: TunnelConfig, *, workers: int = 1, verbose: int = 0) -> int:
+    """Run a tunnel until SIGTERM/SIGINT; ``workers`` processes share the ports."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    from zerotls.tunnel.runtime import ListenerRuntime, raise_fd_limit
+
+    raise_fd_limit()
+    for lst in config.listeners:  # fail fast, before forking, with the file named
+        ListenerRuntime.build(lst)
+    if workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    if workers == 1:
+        return asyncio.run(_serve(config, reuse_port=False, admin=True))
+    children = []
+    for index in range(workers):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - exercised by the multi-worker test as a process
+            code = asyncio.run(_serve(config, reuse_port=True, admin=index == 0))
+            os._exit(code)
+        children.append(pid)
+
+    def forward(signum: int, _frame: Any) -> None:
+        for child in children:
+            try:
+                os.kill(child, signum)
+            except ProcessLookupError:
+                pass
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, forward)
+    status = 0
+    for child in children:
+        _, code = os.waitpid(child, 0)
+        status = status or os.waitstatus_to_exitcode(code)
+    return status
+
+
+async def _serve(config: TunnelConfig, *, reuse_port: bool, admin: bool) -> int:
+    from zerotls.tunnel.admin import start_admin
+    from zerotls.tunnel.runtime import Tunnel
+    from zerotls.tunnel.watch import watch_files
+
+    tunnel = Tunnel(config)
+    await tunnel.start(reuse_port=reuse_port)
+    log = logging.getLogger("zerotls.tunnel")
+    for name, addr in tunnel.addresses().items():
+        log.warning("listener %s on %s (pid %d)", name, addr, os.getpid())
+    admin_server = None
+    if admin and config.admin is not None and config.admin.host and config.admin.port is not None:
+        admin_server = await start_admin(tunnel, config.admin.host, config.admin.port)
+    loop = asyncio.get_running_loop()
+    stop = loop.create_future()
+    loop.add_signal_handler(signal.SIGTERM, lambda: stop.done() or stop.set_result("SIGTERM"))
+    loop.add_signal_handler(signal.SIGINT, lambda: stop.done() or stop.set_result("SIGINT"))
+    loop.add_signal_handler(signal.SIGHUP, tunnel.reload)
+    watcher = loop.create_task(watch_files(tunnel)) if config.source is not None else None
+    why = await stop
+    log.warning("%s: draining %d connection(s) for up to %g s", why, len(tunnel.sessions),
+                config.limits.drain_timeout)
+    aborted = await tunnel.drain()
+    if aborted:
+        log.warning("aborted %d connection(s) still open at the drain deadline", aborted)
+    if watcher is not None:
+        watcher.cancel()
+    if admin_server is not None:
+        admin_server.close()
+    tunnel.close()
+    tunnel.audit.close()
+    return 0

@@ -1,0 +1,370 @@
+"""The running tunnel: listeners, the material in service, limits, reload and drain.
+
+The material in service (TLS contexts, routes, policies) lives in one immutable
+:class:`ListenerRuntime` per listener. A reload builds a complete new set first and swaps it in
+with one assignment; a file that fails to load leaves the old set in service and says why.
+Sessions keep the runtime they started with, so existing connections continue untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import resource
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zerotls.errors import ConfigError, TLSAlert, TransportError, ZeroTLSError
+from zerotls.tls.context import TLSContext, load_pem_certificates
+from zerotls.tls.identity import Identity
+from zerotls.tunnel.audit import AuditLog
+from zerotls.tunnel.config import ListenerConfig, Route, Target, TunnelConfig
+from zerotls.tunnel.metrics import Metrics
+from zerotls.tunnel.proxy import PlainSide, Session, TLSSide
+
+__all__ = ["ListenerRuntime", "Tunnel", "raise_fd_limit"]
+
+log = logging.getLogger("zerotls.tunnel")
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerRuntime:
+    """Everything a listener needs to accept a connection, loaded and checked."""
+
+    config: ListenerConfig
+    context: TLSContext
+    """Server mode: our server context. Client mode: unused (the first route's context)."""
+    client_contexts: dict[str, TLSContext] | None
+    not_after: float | None
+    """Expiry of the certificate this listener presents (Unix time)."""
+
+    @classmethod
+    def build(cls, config: ListenerConfig) -> ListenerRuntime:
+        if config.mode == "server":
+            assert config.tls is not None  # noqa: S101 - checked by TunnelConfig
+            ctx = TLSContext(config.tls)
+            certs = load_pem_certificates(config.tls.cert) if config.tls.cert else []
+            return cls(config, ctx, None,
+                       certs[0].not_valid_after_utc.timestamp() if certs else None)
+        contexts: dict[str, TLSContext] = {}
+        not_after = None
+        for route in config.routes:
+            assert route.client_tls is not None  # noqa: S101
+            contexts[route.name] = TLSContext(route.client_tls)
+            if route.client_tls.cert is not None:
+                cert = load_pem_certificates(route.client_tls.cert)[0]
+                not_after = cert.not_valid_after_utc.timestamp()
+        first = contexts[config.routes[0].name]
+        return cls(config, first, contexts, not_after)
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard limit (each session costs two descriptors)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            return hard
+    return soft
+
+
+class Tunnel:
+    """A running tunnel. ``await start()``, then ``reload()``, ``drain()``, ``close()``."""
+
+    def __init__(self, config: TunnelConfig, *, metrics: Metrics | None = None,
+                 audit: AuditLog | None = None) -> None:
+        self.config = config
+        self.metrics = metrics or Metrics()
+        self.audit = audit if audit is not None else AuditLog(config.audit_log)
+        self.runtimes: dict[str, ListenerRuntime] = {
+            lst.name: ListenerRuntime.build(lst) for lst in config.listeners
+        }
+        self.sessions: set[Session] = set()
+        self.per_identity: Counter[str] = Counter()
+        self.servers: list[asyncio.Server] = []
+        self.accepting = True
+        self.loaded_at = time.time()
+        self.last_reload: dict[str, Any] = {"time": _iso(self.loaded_at), "result": "initial"}
+        self.config_version = 1
+        self._sweeper: asyncio.Task[None] | None = None
+        self._fd_log_at = 0.0
+        self._fd_suppressed = 0
+        self._publish_cert_metrics()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self, *, reuse_port: bool = False) -> None:
+        """Bind every listener; raises ``TransportError`` naming the address on failure."""
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(self._loop_exception)
+        for lst in self.config.listeners:
+            name = lst.name
+            factory = (
+                (lambda name=name: TLSSide(self._new_session(name, accepted_tls=True)))
+                if lst.mode == "server"
+                else (lambda name=name: PlainSide(self._new_session(name, accepted_tls=False)))
+            )
+            try:
+                if lst.listen.unix is not None:
+                    server = await loop.create_unix_server(factory, str(lst.listen.unix),
+                                                           backlog=4096)
+                else:
+                    server = await loop.create_server(
+                        factory, lst.listen.host, lst.listen.port, backlog=4096,
+                        reuse_port=reuse_port or None,
+                    )
+            except OSError as exc:
+                self.close()
+                raise TransportError(
+                    f"listener {name}: cannot listen on {lst.listen}: {exc.strerror or exc}"
+                ) from exc
+            self.servers.append(server)
+        self._sweeper = loop.create_task(self._sweep())
+
+    def addresses(self) -> dict[str, Any]:
+        """Listener name -> bound address (useful after binding port 0)."""
+        out: dict[str, Any] = {}
+        for lst, server in zip(self.config.listeners, self.servers, strict=False):
+            out[lst.name] = server.sockets[0].getsockname() if server.sockets else None
+        return out
+
+    def reload(self, config: TunnelConfig | None = None) -> bool:
+        """Load the config (re-read from its file if not given) and all its files, then swap.
+
+        Returns:
+            True if the new material is in service; False if it failed (old one kept).
+        """
+        try:
+            if config is None:
+                if self.config.source is None:
+                    raise ConfigError("this tunnel was not started from a file")
+                config = TunnelConfig.from_toml(self.config.source)
+            if [(lst.name, lst.listen) for lst in config.listeners] != [
+                (lst.name, lst.listen) for lst in self.config.listeners
+            ]:
+                raise ConfigError("listeners and their addresses cannot change on reload; restart")
+            runtimes = {lst.name: ListenerRuntime.build(lst) for lst in config.listeners}
+        except ZeroTLSError as exc:
+            self.metrics.inc("zerotls_reloads_total", "failure")
+            self.last_reload = {"time": _iso(time.time()), "result": "failure", "error": str(exc)}
+            log.error("reload failed, the previous configuration stays in service: %s", exc)
+            return False
+        self.config, self.runtimes = config, runtimes
+        self.config_version += 1
+        self.loaded_at = time.time()
+        self.last_reload = {"time": _iso(self.loaded_at), "result": "success"}
+        self.metrics.inc("zerotls_reloads_total", "success")
+        self._publish_cert_metrics()
+        log.info("reloaded configuration (version %d)", self.config_version)
+        return True
+
+    async def drain(self, timeout: float | None = None) -> int:
+        """Stop accepting, let open sessions finish up to ``timeout``, abort the rest.
+
+        Returns:
+            How many sessions had to be aborted.
+        """
+        self.accepting = False
+        for server in self.servers:
+            server.close()
+        deadline = time.monotonic() + (timeout if timeout is not None
+                                       else self.config.limits.drain_timeout)
+        while self.sessions and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        leftover = list(self.sessions)
+        for session in leftover:
+            session.shutdown()
+        return len(leftover)
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.close()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        for session in list(self.sessions):
+            session.shutdown()
+
+    # -- sessions -------------------------------------------------------------------------------
+
+    def _new_session(self, name: str, *, accepted_tls: bool) -> Session:
+        return Session(self, self.runtimes[name], accepted_tls=accepted_tls)
+
+    def admit(self, session: Session) -> bool:
+        """At accept: refuse when shutting down or over the connection limit."""
+        limit = self.config.limits.max_connections
+        if not self.accepting or len(self.sessions) >= limit:
+            session.event.error = (
+                "tunnel is shutting down" if not self.accepting
+                else f"max_connections ({limit}) reached"
+            )
+            session._close(reason="limit", abort=True)
+            return False
+        self.sessions.add(session)
+        self.metrics.inc("zerotls_active_connections", session.event.listener)
+        return True
+
+    def claim_identity(self, session: Session, identity: Identity | None) -> str | None:
+        """Count a connection against its identity's limit; a refusal reason if over it."""
+        if identity is None:
+            return None
+        key = identity.name
+        limit = self.config.limits.max_per_identity
+        if limit is not None and self.per_identity[key] >= limit:
+            return f"{key} already holds {limit} connections (limits.max_per_identity)"
+        self.per_identity[key] += 1
+        session.identity_key = key
+        return None
+
+    def session_finished(self, session: Session) -> None:
+        ev = session.event
+        if session in self.sessions:
+            self.sessions.discard(session)
+            self.metrics.inc("zerotls_active_connections", ev.listener, value=-1)
+        if session.identity_key is not None:
+            self.per_identity[session.identity_key] -= 1
+            if self.per_identity[session.identity_key] <= 0:
+                del self.per_identity[session.identity_key]
+            session.identity_key = None
+        m = self.metrics
+        route = ev.route or ""
+        if ev.decision is not None:
+            m.inc("zerotls_connections_total", ev.listener, route, ev.decision)
+            if ev.decision == "deny":
+                m.inc("zerotls_denied_total", ev.listener, route, ev.rule or "default")
+                log.warning("%s denied %s from %s on route %s: %s", ev.conn_id,
+                            ev.identity.name if ev.identity else "anonymous", ev.source,
+                            route, ev.reason)
+        if ev.bytes_in:
+            m.inc("zerotls_bytes_total", ev.listener, route, "in", value=ev.bytes_in)
+        if ev.bytes_out:
+            m.inc("zerotls_bytes_total", ev.listener, route, "out", value=ev.bytes_out)
+        m.inc("zerotls_closed_total", ev.listener, ev.close_reason or "error")
+        if ev.close_reason == "backend_reset" and session.server_mode:
+            m.inc("zerotls_backend_errors_total", ev.listener, route, "reset")
+        self.audit.write(ev, time.time())
+
+    def handshake_failed(self, session: Session, exc: ZeroTLSError) -> None:
+        alert = exc.description if isinstance(exc, TLSAlert) else _alert_we_sent(exc)
+        session.event.alert = session.event.alert or alert
+        self.metrics.inc("zerotls_handshake_failures_total", session.event.listener, alert)
+        log.info("%s handshake with %s failed: %s", session.event.conn_id,
+                 session.event.source, exc)
+
+    def dial_plain(self, session: Session, route: Route) -> None:
+        asyncio.get_running_loop().create_task(
+            self._dial(session, route.target, lambda: PlainSide(session), plain=True)
+        )
+
+    def dial_tls(self, session: Session, route: Route) -> None:
+        asyncio.get_running_loop().create_task(
+            self._dial(session, route.target, lambda: TLSSide(session), plain=False)
+        )
+
+    async def _dial(self, session: Session, target: Target, factory: Any, *,
+                    plain: bool) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self.config.limits.connect_timeout):
+                if target.unix is not None:
+                    await loop.create_unix_connection(factory, str(target.unix))
+                else:
+                    await loop.create_connection(factory, target.host, target.port)
+        except (OSError, TimeoutError) as exc:
+            if session.finished:
+                return
+            if plain:
+                session.plain_connect_failed(exc)
+            else:
+                session.tls_connect_failed(exc)
+
+    async def _sweep(self) -> None:
+        limits = self.config.limits
+        interval = min(1.0, limits.idle_timeout / 4)
+        while True:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            for session in list(self.sessions):
+                session.idle_check(now, self.config.limits.idle_timeout,
+                                   self.config.limits.max_lifetime)
+
+    # -- status ---------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        certs = {name: (_iso(rt.not_after) if rt.not_after else None)
+                 for name, rt in self.runtimes.items()}
+        return {
+            "config_version": self.config_version,
+            "config_file": str(self.config.source) if self.config.source else None,
+            "last_reload": self.last_reload,
+            "accepting": self.accepting,
+            "active_connections": len(self.sessions),
+            "certificate_not_after": certs,
+            "listeners": {k: str(v) for k, v in self.addresses().items()},
+        }
+
+    def _publish_cert_metrics(self) -> None:
+        for name, rt in self.runtimes.items():
+            if rt.not_after is not None:
+                self.metrics.set("zerotls_certificate_not_after_seconds", name, value=rt.not_after)
+        self.metrics.set("zerotls_config_last_reload_timestamp_seconds", value=self.loaded_at)
+
+    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if isinstance(exc, OSError) and exc.errno in (24, 23):  # EMFILE, ENFILE
+            # asyncio already backs accept off for a second; we keep the log to one line
+            # per ten seconds, with how many were suppressed, instead of a flood.
+            now = time.monotonic()
+            if now - self._fd_log_at >= 10.0:
+                log.error("out of file descriptors (%s); refusing new connections for now"
+                          "%s", exc.strerror,
+                          f" ({self._fd_suppressed} similar messages suppressed)"
+                          if self._fd_suppressed else "")
+                self._fd_log_at = now
+                self._fd_suppressed = 0
+            else:
+                self._fd_suppressed += 1
+            return
+        loop.default_exception_handler(context)
+
+
+def _alert_we_sent(exc: ZeroTLSError) -> str:
+    from zerotls.errors import (
+        HandshakeTimeout,
+        PinMismatch,
+        PolicyDenied,
+        RevocationError,
+        VerificationError,
+    )
+
+    text = str(exc)
+    if isinstance(exc, HandshakeTimeout):
+        return "timeout"
+    if isinstance(exc, PolicyDenied):
+        return "certificate_unknown"
+    if isinstance(exc, RevocationError):
+        return "certificate_revoked"
+    if isinstance(exc, PinMismatch):
+        return "bad_certificate"
+    if isinstance(exc, VerificationError):
+        if "no certificate" in text:
+            return "certificate_required"
+        if "expired" in text:
+            return "certificate_expired"
+        if "not issued by a CA" in text:
+            return "unknown_ca"
+        return "bad_certificate"
+    if "version" in text:
+        return "protocol_version"
+    return "other"
+
+
+def _iso(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="seconds")
+
+

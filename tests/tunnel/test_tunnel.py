@@ -1,0 +1,276 @@
+"""The tunnel end to end, in process: real sockets, real TLS, a real cleartext backend."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+
+from tests.conftest import CLIENT_ID, PKI
+from tests.tunnel.helpers import running, server_tunnel_config, start_backend
+from zerotls import ConnectionBroken, TLSAlert, open_connection
+from zerotls._wire.proxy_protocol import PP2Type, pull_proxy_v2_untrusted
+from zerotls.policy import Policy
+from zerotls.tunnel import Limits, Route, Target
+
+
+def test_allowed_identity_reaches_the_backend_and_is_audited(pki: PKI) -> None:
+    async def main() -> None:
+        backend = await start_backend()
+        async with running(server_tunnel_config(pki, backend.port)) as (tunnel, port, events):
+            stream = await open_connection("127.0.0.1", port, pki.client_config())
+            await stream.send(b"select 1;")
+            assert await stream.readexactly(9) == b"select 1;"
+            stream.write_eof()
+            assert await stream.read() == b""
+            await stream.aclose()
+            (event,) = await events.wait(1)
+        assert event["decision"] == "allow"
+        assert event["spiffe_id"] == CLIENT_ID and event["route"] == "db"
+        assert event["rule"] is not None and "spiffe://test.zerotls.dev/svc/web" in event["reason"]
+        assert (event["bytes_in"], event["bytes_out"]) == (9, 9)
+        assert event["tls_version"] == "TLSv1.3" and event["group"] == "X25519MLKEM768"
+        assert event["close_reason"] == "client_close"
+        assert event["source"].startswith("127.0.0.1:")
+        assert tunnel.metrics.get("zerotls_connections_total", "front", "db", "allow") == 1
+
+    asyncio.run(main())
+
+
+def test_denied_identity_never_reaches_the_backend(pki: PKI) -> None:
+    async def main() -> None:
+        backend = await start_backend()
+        policy = Policy.allow_identities(["spiffe://test.zerotls.dev/svc/admin"])
+        async with running(server_tunnel_config(pki, backend.port, policy=policy)) as (
+            tunnel, port, events,
+        ):
+            stream = await open_connection("127.0.0.1", port, pki.client_config())
+            with pytest.raises(TLSAlert) as err:
+                await stream.send(b"DROP TABLE users;")
+                await stream.read()
+            assert err.value.description == "certificate_unknown"
+            (event,) = await events.wait(1)
+            assert backend.connections == 0
+        assert event["decision"] == "deny" and event["rule"] is None
+        assert CLIENT_ID in event["reason"] and event["close_reason"] == "denied"
+        assert tunnel.metrics.get("zerotls_denied_total", "front", "db", "default") == 1
+
+    asyncio.run(main())
+
+
+def test_shadow_mode_logs_but_lets_through(pki: PKI) -> None:
+    async def main() -> None:
+        backend = await start_backend()
+        deny_all = Policy.allow_identities(["spiffe://test.zerotls.dev/svc/admin"])
+        shadow = Policy(rules=deny_all.rules, shadow=True)
+        async with running(server_tunnel_config(pki, backend.port, policy=shadow)) as (
+            _, port, events,
+        ):
+            stream = await open_connection("127.0.0.1", port, pki.client_config())
+            await stream.send(b"ping")
+            assert await stream.readexactly(4) == b"ping"
+            await stream.aclose()
+            (event,) = await events.wait(1)
+        assert event["decision"] == "shadow-deny"
+
+    asyncio.run(main())
+
+
+def test_client_without_certificate_is_refused_and_audited(pki: PKI) -> None:
+    async def main() -> None:
+        backend = await start_backend()
+        async with running(server_tunnel_config(pki, backend.port)) as (_, port, events):
+            stream = await open_connection("127.0.0.1", port,
+                                           pki.client_config(cert=None, key=None))
+            with pytest.raises(TLSAlert, match="certificate_required"):
+                await stream.send(b"x")
+                await stream.read()
+            (event,) = await events.wait(1)
+        assert event["close_reason"] == "handshake_failed"
+        assert event["alert"] == "certificate_required" and event["decision"] is None
+
+    asyncio.run(main())
+
+
+def test_backend_down_gives_a_fast_abort_and_an_audit_reason(pki: PKI) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead_port = s.getsockname()[1]
+
+    async def main() -> None:
+        async with running(server_tunnel_config(pki, dead_port)) as (tunnel, port, events):
+            stream = await open_connection("127.0.0.1", port, pki.client_config())
+            with pytest.raises(ConnectionBroken):
+                await stream.send(b"hello?")
+                await asyncio.wait_for(stream.read(), 5)
+            (event,) = await events.wait(1)
+        assert event["close_reason"] == "backend_unreachable"
+        assert "cannot reach 127.0.0.1" in event["error"]
+        assert tunnel.metrics.get("zerotls_backend_errors_total", "front", "db", "unreachable")
+
+    asyncio.run(main())
+
+
+def test_backend_reset_reaches_the_client_as_an_abort(pki: PKI) -> None:
+    async def main() -> None:
+        backend = await start_backend("reset-after-first")
+        async with running(server_tunnel_config(pki, backend.port)) as (_, port, events):
+            stream = await open_connection("127.0.0.1", port, pki.client_config())
+            await stream.send(b"query")
+            assert await stream.readexactly(14) == b"partial answer"
+            with pytest.raises(ConnectionBroken):  # never a clean b"" after a reset
+                await asyncio.wait_for(stream.read(), 5)
+            (event,) = await events.wait(1)
+        assert event["close_reason"] == "backend_reset"
+
+    asyncio.run(main())
+
+
+def test_half_close_is_propagated_both_ways(pki: PKI) -> None:
+    async def main() -> None:
+        backend = await start_backend("reply-after-eof")
+        async with running(server_tunnel_config(pki, backend.port)) as (_, port, events):
+            stream = await open_connection("127.0.0.1", port, pki.client_config())
+            await stream.send(b"request")
+            stream.write_eof()  # close_notify -> the backend sees EOF ...
+            reply = await asyncio.wait_for(stream.read(), 5)  # ... and still answers
+            assert reply == b"reply after your EOF: request"
+            assert await stream.read() == b""
+            (event,) = await events.wait(1)
+            assert backend.eofs == 1
+        assert event["close_reason"] in {"client_close", "backend_close"}
+
+    asyncio.run(main())
+
+
+def test_client_truncation_is_passed_on_as_a_reset(pki: PKI) -> None:
+    async def main() -> None:
+        backend = await start_backend()
+        async with running(server_tunnel_config(pki, backend.port)) as (_, port, events):
+            stream = await open_connection("127.0.0.1", port, pki.client_config())
+            await stream.send(b"abc")
+            assert await stream.readexactly(3) == b"abc"
+            transport = stream._protocol.transport
+            assert transport is not None
+            transport.abort()  # TCP gone without close_notify
+            (event,) = await events.wait(1)
+            await asyncio.sleep(0.05)
+        assert event["close_reason"] == "client_reset"
+        assert backend.eofs == 0  # the backend did not see a clean end of stream
+
+    asyncio.run(main())
+
+
+def test_sni_routing_picks_the_backend(pki: PKI) -> None:
+    async def main() -> None:
+        a, b = await start_backend(), await start_backend()
+        allow = Policy.allow_identities(["any"])
+        routes = (
+            Route(name="a", sni=("a.internal",), target=Target(host="127.0.0.1", port=a.port),
+                  policy=allow),
+            Route(name="fallback", target=Target(host="127.0.0.1", port=b.port), policy=allow),
+        )
+        server = pki.write("multi", dns=["a.internal", "localhost"], usage="server")
+        cfg = server_tunnel_config(pki, 0, routes=routes,
+                                   tls_overrides={"cert": server.cert, "key": server.key})
+        async with running(cfg) as (_, port, events):
+            for name in ("a.internal", "localhost"):
+                stream = await open_connection("127.0.0.1", port,
+                                               pki.client_config(server_name=name))
+                await stream.send(b"hi")
+                assert await stream.readexactly(2) == b"hi"
+                await stream.aclose()
+            lines = await events.wait(2)
+        assert (a.connections, b.connections) == (1, 1)
+        assert sorted(e["route"] for e in lines) == ["a", "fallback"]
+
+    asyncio.run(main())
+
+
+def test_proxy_protocol_tells_the_backend_who_calls(pki: PKI) -> None:
+    async def main() -> None:
+        got: list[bytes] = []
+
+        async def capture(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            got.append(await reader.read(4096))
+            writer.write(b"ok")
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(capture, "127.0.0.1", 0)
+        bport = server.sockets[0].getsockname()[1]
+        cfg = server_tunnel_config(pki, bport, proxy_protocol=True)
+        async with running(cfg) as (_, port, events):
+            stream = await open_connection("127.0.0.1", port, pki.client_config())
+            await stream.send(b"payload")
+            assert await stream.readexactly(2) == b"ok"
+            await stream.aclose()
+            await events.wait(1)
+        server.close()
+        header, used = pull_proxy_v2_untrusted(got[0])
+        assert got[0][used:] == b"payload"
+        assert header.source is not None and header.source[0] == "127.0.0.1"
+        assert header.tlvs[PP2Type.ZEROTLS_SPIFFE_ID] == CLIENT_ID.encode()
+        assert header.ssl_tlvs[PP2Type.SUBTYPE_SSL_VERSION] == b"TLSv1.3"
+
+    asyncio.run(main())
+
+
+def test_per_identity_limit(pki: PKI) -> None:
+    async def main() -> None:
+        backend = await start_backend()
+        cfg = server_tunnel_config(pki, backend.port, limits=Limits(max_per_identity=1))
+        async with running(cfg) as (_, port, events):
+            first = await open_connection("127.0.0.1", port, pki.client_config())
+            await first.send(b"1")
+            assert await first.readexactly(1) == b"1"
+            second = await open_connection("127.0.0.1", port, pki.client_config())
+            with pytest.raises(TLSAlert):
+                await second.send(b"2")
+                await second.read()
+            await first.aclose()
+            lines = await events.wait(2)
+        denied = [e for e in lines if e["decision"] == "deny"]
+        assert len(denied) == 1 and "max_per_identity" in denied[0]["reason"]
+
+    asyncio.run(main())
+
+
+def test_idle_timeout_closes_quiet_connections(pki: PKI) -> None:
+    async def main() -> None:
+        backend = await start_backend()
+        cfg = server_tunnel_config(pki, backend.port, limits=Limits(idle_timeout=0.4))
+        async with running(cfg) as (_, port, events):
+            stream = await open_connection("127.0.0.1", port, pki.client_config())
+            await stream.send(b"x")
+            assert await stream.readexactly(1) == b"x"
+            (event,) = await events.wait(1, timeout=5)
+        assert event["close_reason"] == "timeout"
+
+    asyncio.run(main())
+
+
+def test_garbage_and_http_on_the_tls_port(pki: PKI) -> None:
+    async def main() -> None:
+        backend = await start_backend()
+        async with running(server_tunnel_config(pki, backend.port)) as (tunnel, port, events):
+            for junk in (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"\x16\x03\x01\x00\x05hello",
+                         bytes(range(256))):
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(junk)
+                await writer.drain()
+                reply = await asyncio.wait_for(reader.read(), 5)
+                assert reply[:1] == b"\x15"  # a TLS alert record, not silence
+                writer.close()
+            lines = list(await events.wait(3))
+            # The tunnel is still serving.
+            stream = await open_connection("127.0.0.1", port, pki.client_config())
+            await stream.send(b"ok")
+            assert await stream.readexactly(2) == b"ok"
+            await stream.aclose()
+        assert all(e["close_reason"] == "handshake_failed" for e in lines)
+        assert any("plaintext HTTP" in (e["error"] or "") for e in lines)
+        assert tunnel.metrics.get("zerotls_handshake_failures_total", "front", "other") >= 1
+
+    asyncio.run(main())
