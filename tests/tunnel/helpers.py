@@ -9,7 +9,6 @@ import socket
 import struct
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from tests.conftest import PKI
@@ -106,15 +105,19 @@ def server_tunnel_config(
     route = Route(
         name="db",
         target=Target(host="127.0.0.1", port=backend_port),
-        policy=policy if policy is not None else Policy.allow_identities(
-            ["spiffe://test.zerotls.dev/svc/web"]),
+        policy=policy
+        if policy is not None
+        else Policy.allow_identities(["spiffe://test.zerotls.dev/svc/web"]),
         proxy_protocol=proxy_protocol,
     )
     return TunnelConfig(
         listeners=(
             ListenerConfig(
-                name="front", mode="server", listen=Target(host="127.0.0.1", port=0),
-                tls=pki.server_config(**(tls_overrides or {})), routes=routes or (route,),
+                name="front",
+                mode="server",
+                listen=Target(host="127.0.0.1", port=0),
+                tls=pki.server_config(**(tls_overrides or {})),
+                routes=routes or (route,),
             ),
         ),
         limits=limits or Limits(),
@@ -142,5 +145,3 @@ async def running(config: TunnelConfig) -> AsyncIterator[tuple[Tunnel, int, Even
 
 def run(coro_fn: Callable[[], Any]) -> Any:
     return asyncio.run(coro_fn())
-
-

@@ -21,9 +21,16 @@ def _client_config(pki: PKI, remote_port: int, **tls: object) -> TunnelConfig:
         target=Target(host="127.0.0.1", port=remote_port),
         client_tls=pki.client_config(server_name=None, expect_identity=SERVER_ID, **tls),
     )
-    return TunnelConfig(listeners=(ListenerConfig(
-        name="legacy", mode="client", listen=Target(host="127.0.0.1", port=0), routes=(route,),
-    ),))
+    return TunnelConfig(
+        listeners=(
+            ListenerConfig(
+                name="legacy",
+                mode="client",
+                listen=Target(host="127.0.0.1", port=0),
+                routes=(route,),
+            ),
+        )
+    )
 
 
 def test_legacy_client_through_both_tunnel_modes(pki: PKI) -> None:
@@ -55,11 +62,13 @@ def test_client_mode_refuses_an_unexpected_server(pki: PKI) -> None:
             cfg = _client_config(pki, sport)
             route = dataclasses.replace(
                 cfg.listeners[0].routes[0],
-                client_tls=pki.client_config(server_name=None,
-                                             expect_identity="spiffe://test.zerotls.dev/x"),
+                client_tls=pki.client_config(
+                    server_name=None, expect_identity="spiffe://test.zerotls.dev/x"
+                ),
             )
-            cfg = dataclasses.replace(cfg, listeners=(dataclasses.replace(
-                cfg.listeners[0], routes=(route,)),))
+            cfg = dataclasses.replace(
+                cfg, listeners=(dataclasses.replace(cfg.listeners[0], routes=(route,)),)
+            )
             async with running(cfg) as (_, cport, cevents):
                 reader, writer = await asyncio.open_connection("127.0.0.1", cport)
                 writer.write(b"secret")
@@ -85,8 +94,9 @@ def test_reload_swaps_policy_for_new_connections_only(pki: PKI) -> None:
             assert await old.readexactly(1) == b"1"
             deny = Policy.allow_identities(["spiffe://test.zerotls.dev/svc/nobody"])
             route = dataclasses.replace(cfg.listeners[0].routes[0], policy=deny)
-            new_cfg = dataclasses.replace(cfg, listeners=(dataclasses.replace(
-                cfg.listeners[0], routes=(route,)),))
+            new_cfg = dataclasses.replace(
+                cfg, listeners=(dataclasses.replace(cfg.listeners[0], routes=(route,)),)
+            )
             assert tunnel.reload(new_cfg) is True
             # The open connection continues under the policy it was admitted with ...
             await old.send(b"2")
@@ -110,8 +120,9 @@ def test_broken_reload_keeps_the_old_material(pki: PKI, tmp_path: Path) -> None:
         broken_key = tmp_path / "broken.key"
         broken_key.write_text("not a key")
         tls = dataclasses.replace(cfg.listeners[0].tls, key=broken_key)  # type: ignore[type-var]
-        broken = dataclasses.replace(cfg, listeners=(dataclasses.replace(
-            cfg.listeners[0], tls=tls),))
+        broken = dataclasses.replace(
+            cfg, listeners=(dataclasses.replace(cfg.listeners[0], tls=tls),)
+        )
         async with running(cfg) as (tunnel, port, _events):
             assert tunnel.reload(broken) is False
             assert "broken.key" in tunnel.status()["last_reload"]["error"]

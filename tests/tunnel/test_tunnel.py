@@ -43,7 +43,9 @@ def test_denied_identity_never_reaches_the_backend(pki: PKI) -> None:
         backend = await start_backend()
         policy = Policy.allow_identities(["spiffe://test.zerotls.dev/svc/admin"])
         async with running(server_tunnel_config(pki, backend.port, policy=policy)) as (
-            tunnel, port, events,
+            tunnel,
+            port,
+            events,
         ):
             stream = await open_connection("127.0.0.1", port, pki.client_config())
             with pytest.raises(TLSAlert) as err:
@@ -65,7 +67,9 @@ def test_shadow_mode_logs_but_lets_through(pki: PKI) -> None:
         deny_all = Policy.allow_identities(["spiffe://test.zerotls.dev/svc/admin"])
         shadow = Policy(rules=deny_all.rules, shadow=True)
         async with running(server_tunnel_config(pki, backend.port, policy=shadow)) as (
-            _, port, events,
+            _,
+            port,
+            events,
         ):
             stream = await open_connection("127.0.0.1", port, pki.client_config())
             await stream.send(b"ping")
@@ -81,8 +85,9 @@ def test_client_without_certificate_is_refused_and_audited(pki: PKI) -> None:
     async def main() -> None:
         backend = await start_backend()
         async with running(server_tunnel_config(pki, backend.port)) as (_, port, events):
-            stream = await open_connection("127.0.0.1", port,
-                                           pki.client_config(cert=None, key=None))
+            stream = await open_connection(
+                "127.0.0.1", port, pki.client_config(cert=None, key=None)
+            )
             with pytest.raises(TLSAlert, match="certificate_required"):
                 await stream.send(b"x")
                 await stream.read()
@@ -167,17 +172,23 @@ def test_sni_routing_picks_the_backend(pki: PKI) -> None:
         a, b = await start_backend(), await start_backend()
         allow = Policy.allow_identities(["any"])
         routes = (
-            Route(name="a", sni=("a.internal",), target=Target(host="127.0.0.1", port=a.port),
-                  policy=allow),
+            Route(
+                name="a",
+                sni=("a.internal",),
+                target=Target(host="127.0.0.1", port=a.port),
+                policy=allow,
+            ),
             Route(name="fallback", target=Target(host="127.0.0.1", port=b.port), policy=allow),
         )
         server = pki.write("multi", dns=["a.internal", "localhost"], usage="server")
-        cfg = server_tunnel_config(pki, 0, routes=routes,
-                                   tls_overrides={"cert": server.cert, "key": server.key})
+        cfg = server_tunnel_config(
+            pki, 0, routes=routes, tls_overrides={"cert": server.cert, "key": server.key}
+        )
         async with running(cfg) as (_, port, events):
             for name in ("a.internal", "localhost"):
-                stream = await open_connection("127.0.0.1", port,
-                                               pki.client_config(server_name=name))
+                stream = await open_connection(
+                    "127.0.0.1", port, pki.client_config(server_name=name)
+                )
                 await stream.send(b"hi")
                 assert await stream.readexactly(2) == b"hi"
                 await stream.aclose()
@@ -255,8 +266,11 @@ def test_garbage_and_http_on_the_tls_port(pki: PKI) -> None:
     async def main() -> None:
         backend = await start_backend()
         async with running(server_tunnel_config(pki, backend.port)) as (tunnel, port, events):
-            for junk in (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"\x16\x03\x01\x00\x05hello",
-                         bytes(range(256))):
+            for junk in (
+                b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                b"\x16\x03\x01\x00\x05hello",
+                bytes(range(256)),
+            ):
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 writer.write(junk)
                 await writer.drain()

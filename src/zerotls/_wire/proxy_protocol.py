@@ -64,8 +64,8 @@ def push_proxy_v2(
     body = b""
     if source is not None and destination is not None:
         src, dst = ipaddress.ip_address(source[0]), ipaddress.ip_address(destination[0])
-        if src.version != dst.version:
-            dst = ipaddress.ip_address("::") if src.version == 6 else ipaddress.ip_address("0.0.0.0")  # noqa: S104
+        if src.version != dst.version:  # a v4 client on a v6 socket: unspecified dst
+            dst = ipaddress.ip_address("::" if src.version == 6 else "0.0.0.0")  # noqa: S104
         fam = 0x11 if src.version == 4 else 0x21
         body = src.packed + dst.packed + struct.pack("!HH", source[1], destination[1])
         ver_cmd = 0x21

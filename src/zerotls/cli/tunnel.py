@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -50,28 +51,43 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cmds = parser.add_subparsers(dest="tunnel_command", metavar="MODE")
     cmds.required = True
 
-    p = cmds.add_parser("server", help="accept mTLS, forward cleartext to a local service",
-                        epilog=EPILOG_SERVER,
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cmds.add_parser(
+        "server",
+        help="accept mTLS, forward cleartext to a local service",
+        epilog=EPILOG_SERVER,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--listen", required=True, help="HOST:PORT to accept TLS on")
     p.add_argument("--target", required=True, help="cleartext service: HOST:PORT or unix:/path")
     p.add_argument("--cert", required=True, type=Path, help="our certificate chain (PEM)")
     p.add_argument("--key", required=True, type=Path, help="our private key")
     p.add_argument("--ca", required=True, type=Path, help="CA bundle for client certificates")
-    p.add_argument("--allow", action="append", default=[], metavar="WHO",
-                   help="identity allowed to connect (repeatable; see below)")
-    p.add_argument("--shadow", action="store_true",
-                   help="log what the policy would deny, but let it through")
+    p.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="WHO",
+        help="identity allowed to connect (repeatable; see below)",
+    )
+    p.add_argument(
+        "--shadow", action="store_true", help="log what the policy would deny, but let it through"
+    )
     p.add_argument("--crl", action="append", default=[], type=Path, help="CRL file")
     p.add_argument("--alpn", action="append", default=[], help="ALPN protocol to accept")
-    p.add_argument("--proxy-protocol", action="store_true",
-                   help="send a PROXY v2 header with the caller's identity to the target")
+    p.add_argument(
+        "--proxy-protocol",
+        action="store_true",
+        help="send a PROXY v2 header with the caller's identity to the target",
+    )
     _common(p)
     p.set_defaults(func=_server)
 
-    p = cmds.add_parser("client", help="accept cleartext locally, dial a service over mTLS",
-                        epilog=EPILOG_CLIENT,
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cmds.add_parser(
+        "client",
+        help="accept cleartext locally, dial a service over mTLS",
+        epilog=EPILOG_CLIENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--listen", required=True, help="loopback HOST:PORT for the legacy client")
     p.add_argument("--target", required=True, help="remote HOST:PORT speaking TLS")
     p.add_argument("--cert", type=Path, help="our client certificate")
@@ -84,12 +100,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _common(p)
     p.set_defaults(func=_client)
 
-    p = cmds.add_parser("run", help="run a tunnel from a TOML config (many listeners, SNI "
-                        "routing, a policy per route)", epilog=EPILOG_RUN,
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cmds.add_parser(
+        "run",
+        help="run a tunnel from a TOML config (many listeners, SNI routing, a policy per route)",
+        epilog=EPILOG_RUN,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--config", required=True, type=Path)
-    p.add_argument("--workers", type=int, default=1,
-                   help="processes sharing the ports with SO_REUSEPORT (default 1)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes sharing the ports with SO_REUSEPORT (default 1)",
+    )
     p.add_argument("-v", "--verbose", action="count", default=0)
     p.set_defaults(func=_run)
 
@@ -100,16 +123,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tls12", action="store_true", help="accept TLS 1.2 (ECDHE+AEAD) as floor")
-    p.add_argument("--audit-log", default="-",
-                   help="JSON Lines audit log file ('-' = stdout, default; 'off' = none)")
+    p.add_argument(
+        "--audit-log",
+        default="-",
+        help="JSON Lines audit log file ('-' = stdout, default; 'off' = none)",
+    )
     p.add_argument("--admin", help="loopback HOST:PORT for /metrics, /healthz, /status")
     p.add_argument("--idle-timeout", type=float, default=300.0, help="seconds (default 300)")
     p.add_argument("--handshake-timeout", type=float, default=10.0, help="seconds (default 10)")
     p.add_argument("--max-connections", type=int, default=10_000)
-    p.add_argument("--unsafe-target", action="store_true",
-                   help="allow cleartext to leave this machine (you take the risk by name)")
-    p.add_argument("--workers", type=int, default=1,
-                   help="processes sharing the port with SO_REUSEPORT (default 1)")
+    p.add_argument(
+        "--unsafe-target",
+        action="store_true",
+        help="allow cleartext to leave this machine (you take the risk by name)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes sharing the port with SO_REUSEPORT (default 1)",
+    )
     p.add_argument("-v", "--verbose", action="count", default=0)
 
 
@@ -125,25 +158,43 @@ def _audit(args: argparse.Namespace) -> str | None:
 
 def _server(args: argparse.Namespace) -> int:
     tls = ServerConfig(
-        cert=args.cert, key=args.key, ca=args.ca, crls=tuple(args.crl), alpn=tuple(args.alpn),
+        cert=args.cert,
+        key=args.key,
+        ca=args.ca,
+        crls=tuple(args.crl),
+        alpn=tuple(args.alpn),
         min_version=TLSVersion.TLSv1_2 if args.tls12 else TLSVersion.TLSv1_3,
         handshake_timeout=args.handshake_timeout,
     )
     policy = Policy.allow_identities(args.allow)
     if args.shadow:
         policy = Policy(rules=policy.rules, shadow=True)
-    route = Route(name="default", target=Target.parse(args.target), policy=policy,
-                  proxy_protocol=args.proxy_protocol)
+    route = Route(
+        name="default",
+        target=Target.parse(args.target),
+        policy=policy,
+        proxy_protocol=args.proxy_protocol,
+    )
     config = TunnelConfig(
-        listeners=(ListenerConfig(name="server", mode="server", listen=Target.parse(args.listen),
-                                  tls=tls, routes=(route,)),),
-        limits=_limits(args), audit_log=_audit(args),
+        listeners=(
+            ListenerConfig(
+                name="server",
+                mode="server",
+                listen=Target.parse(args.listen),
+                tls=tls,
+                routes=(route,),
+            ),
+        ),
+        limits=_limits(args),
+        audit_log=_audit(args),
         admin=Target.parse(args.admin) if args.admin else None,
         unsafe_target=args.unsafe_target,
     )
     if not args.allow:
-        print("zerotls: warning: no --allow given: every client will be denied (default deny)",
-              file=sys.stderr)
+        print(
+            "zerotls: warning: no --allow given: every client will be denied (default deny)",
+            file=sys.stderr,
+        )
     return serve_config(config, workers=args.workers, verbose=args.verbose)
 
 
@@ -151,16 +202,24 @@ def _client(args: argparse.Namespace) -> int:
     target = Target.parse(args.target)
     tls = ClientConfig(
         server_name=args.name or (None if args.expect else target.host),
-        expect_identity=args.expect, ca=args.ca, cert=args.cert, key=args.key,
-        pins=frozenset(args.pin), alpn=tuple(args.alpn),
+        expect_identity=args.expect,
+        ca=args.ca,
+        cert=args.cert,
+        key=args.key,
+        pins=frozenset(args.pin),
+        alpn=tuple(args.alpn),
         min_version=TLSVersion.TLSv1_2 if args.tls12 else TLSVersion.TLSv1_3,
         handshake_timeout=args.handshake_timeout,
     )
     route = Route(name="remote", target=target, client_tls=tls)
     config = TunnelConfig(
-        listeners=(ListenerConfig(name="client", mode="client", listen=Target.parse(args.listen),
-                                  routes=(route,)),),
-        limits=_limits(args), audit_log=_audit(args),
+        listeners=(
+            ListenerConfig(
+                name="client", mode="client", listen=Target.parse(args.listen), routes=(route,)
+            ),
+        ),
+        limits=_limits(args),
+        audit_log=_audit(args),
         admin=Target.parse(args.admin) if args.admin else None,
         unsafe_target=args.unsafe_target,
     )
@@ -210,10 +269,8 @@ def serve_config(config: TunnelConfig, *, workers: int = 1, verbose: int = 0) ->
 
     def forward(signum: int, _frame: Any) -> None:
         for child in children:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signum)
-            except ProcessLookupError:
-                pass
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, forward)
@@ -239,13 +296,22 @@ async def _serve(config: TunnelConfig, *, reuse_port: bool, admin: bool) -> int:
         admin_server = await start_admin(tunnel, config.admin.host, config.admin.port)
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
-    loop.add_signal_handler(signal.SIGTERM, lambda: stop.done() or stop.set_result("SIGTERM"))
-    loop.add_signal_handler(signal.SIGINT, lambda: stop.done() or stop.set_result("SIGINT"))
+
+    def request_stop(why: str) -> None:
+        if not stop.done():
+            stop.set_result(why)
+
+    loop.add_signal_handler(signal.SIGTERM, request_stop, "SIGTERM")
+    loop.add_signal_handler(signal.SIGINT, request_stop, "SIGINT")
     loop.add_signal_handler(signal.SIGHUP, tunnel.reload)
     watcher = loop.create_task(watch_files(tunnel)) if config.source is not None else None
     why = await stop
-    log.warning("%s: draining %d connection(s) for up to %g s", why, len(tunnel.sessions),
-                config.limits.drain_timeout)
+    log.warning(
+        "%s: draining %d connection(s) for up to %g s",
+        why,
+        len(tunnel.sessions),
+        config.limits.drain_timeout,
+    )
     aborted = await tunnel.drain()
     if aborted:
         log.warning("aborted %d connection(s) still open at the drain deadline", aborted)

@@ -8,6 +8,7 @@ head read under a timeout, loopback by default (the config refuses anything else
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import TYPE_CHECKING
 
@@ -27,8 +28,12 @@ async def start_admin(tunnel: Tunnel, host: str, port: int) -> asyncio.Server:
         try:
             async with asyncio.timeout(_TIMEOUT):
                 head = await reader.readuntil(b"\r\n\r\n")
-        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-                ConnectionError):
+        except (
+            TimeoutError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+            ConnectionError,
+        ):
             writer.close()
             return
         line = head.split(b"\r\n", 1)[0].decode("latin-1")
@@ -47,15 +52,18 @@ async def start_admin(tunnel: Tunnel, host: str, port: int) -> asyncio.Server:
             status, ctype = "200 OK", "application/json"
             body = (json.dumps(tunnel.status(), indent=2) + "\n").encode()
         else:
-            status, ctype, body = "404 Not Found", "text/plain", b"try /metrics, /healthz, /status\n"
+            status, ctype, body = (
+                "404 Not Found",
+                "text/plain",
+                b"try /metrics, /healthz, /status\n",
+            )
         writer.write(
             f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
-            "Connection: close\r\n\r\n".encode() + body
+            "Connection: close\r\n\r\n".encode()
+            + body
         )
-        try:
+        with contextlib.suppress(ConnectionError):
             await writer.drain()
-        except ConnectionError:
-            pass
         writer.close()
 
     return await asyncio.start_server(handle, host, port, limit=_MAX_HEAD)

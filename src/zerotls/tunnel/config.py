@@ -273,7 +273,8 @@ def _only(data: Mapping[str, Any], allowed: set[str], where: str) -> None:
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise ConfigError(
-            f"unknown setting(s) {', '.join(unknown)} in {where}; known: {', '.join(sorted(allowed))}"
+            f"unknown setting(s) {', '.join(unknown)} in {where}; "
+            f"known: {', '.join(sorted(allowed))}"
         )
 
 
@@ -295,8 +296,14 @@ def _seconds(value: Any, name: str) -> float:
 
 
 def _limits(data: Mapping[str, Any]) -> Limits:
-    names = {"idle_timeout", "max_lifetime", "max_connections", "max_per_identity",
-             "drain_timeout", "connect_timeout"}
+    names = {
+        "idle_timeout",
+        "max_lifetime",
+        "max_connections",
+        "max_per_identity",
+        "drain_timeout",
+        "connect_timeout",
+    }
     _only(data, names, "[limits]")
     values: dict[str, Any] = {}
     for key in ("idle_timeout", "max_lifetime", "drain_timeout", "connect_timeout"):
@@ -330,8 +337,7 @@ def _listener(data: Mapping[str, Any], base: Path) -> ListenerConfig:
     routes = tuple(
         _route(item, base, mode, name) for item in _tables(data, "route", f"listener {name!r}")
     )
-    return ListenerConfig(name=name, mode=mode, listen=Target.parse(listen), tls=tls,
-                          routes=routes)
+    return ListenerConfig(name=name, mode=mode, listen=Target.parse(listen), tls=tls, routes=routes)
 
 
 def _route(data: Mapping[str, Any], base: Path, mode: str, listener: str) -> Route:

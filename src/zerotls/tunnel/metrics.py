@@ -14,38 +14,54 @@ __all__ = ["Metrics"]
 
 _DEFS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "zerotls_connections_total": (
-        "counter", "Connections that reached a policy decision.", ("listener", "route", "decision"),
+        "counter",
+        "Connections that reached a policy decision.",
+        ("listener", "route", "decision"),
     ),
     "zerotls_denied_total": (
-        "counter", "Connections refused by policy, by the rule that decided (default = no "
-        "rule allowed).", ("listener", "route", "rule"),
+        "counter",
+        "Connections refused by policy, by the rule that decided (default = no rule allowed).",
+        ("listener", "route", "rule"),
     ),
     "zerotls_handshake_failures_total": (
-        "counter", "TLS handshakes that failed, by the alert sent or received.",
+        "counter",
+        "TLS handshakes that failed, by the alert sent or received.",
         ("listener", "alert"),
     ),
     "zerotls_backend_errors_total": (
-        "counter", "Connections whose target could not be reached or reset.",
+        "counter",
+        "Connections whose target could not be reached or reset.",
         ("listener", "route", "reason"),
     ),
     "zerotls_bytes_total": (
-        "counter", "Application bytes relayed.", ("listener", "route", "direction"),
+        "counter",
+        "Application bytes relayed.",
+        ("listener", "route", "direction"),
     ),
     "zerotls_closed_total": (
-        "counter", "Connections closed, by close reason.", ("listener", "reason"),
+        "counter",
+        "Connections closed, by close reason.",
+        ("listener", "reason"),
     ),
     "zerotls_active_connections": (
-        "gauge", "Connections open now.", ("listener",),
+        "gauge",
+        "Connections open now.",
+        ("listener",),
     ),
     "zerotls_certificate_not_after_seconds": (
-        "gauge", "Expiry (Unix time) of the certificate each listener presents.",
+        "gauge",
+        "Expiry (Unix time) of the certificate each listener presents.",
         ("listener",),
     ),
     "zerotls_reloads_total": (
-        "counter", "Configuration reloads, by result.", ("result",),
+        "counter",
+        "Configuration reloads, by result.",
+        ("result",),
     ),
     "zerotls_config_last_reload_timestamp_seconds": (
-        "gauge", "When the configuration in service was loaded.", (),
+        "gauge",
+        "When the configuration in service was loaded.",
+        (),
     ),
 }
 
@@ -77,7 +93,8 @@ class Metrics:
             for labels, value in sorted(self._values.get(name, {}).items()):
                 if label_names:
                     pairs = ",".join(
-                        f'{key}="{_escape(val)}"' for key, val in zip(label_names, labels, strict=True)
+                        f'{key}="{_escape(val)}"'
+                        for key, val in zip(label_names, labels, strict=True)
                     )
                     out.append(f"{name}{{{pairs}}} {_num(value)}")
                 else:

@@ -150,6 +150,7 @@ class Session:
         self.tls_in_closed = False  # close_notify received from the TLS peer
         self.plain_in_closed = False  # FIN received from the plain peer
         self.finished = False
+        self.tls_bytes_seen = False
         self.identity_key: str | None = None
         self._timer: asyncio.TimerHandle | None = None
 
@@ -169,8 +170,10 @@ class Session:
             self.conn = self.runtime.context.connection(authorize=self._authorize)
         else:
             route = self.route
-            assert route is not None and self.runtime.client_contexts is not None  # noqa: S101
-            self.conn = self.runtime.client_contexts[route.name].connection()
+            contexts = self.runtime.client_contexts
+            assert route is not None  # noqa: S101 - client mode always has its one route
+            assert contexts is not None  # noqa: S101
+            self.conn = contexts[route.name].connection()
         loop = asyncio.get_running_loop()
         timeout = self.conn.config.handshake_timeout
         self._timer = loop.call_later(timeout, self._handshake_timeout, timeout)
@@ -209,6 +212,13 @@ class Session:
         if conn is None or self.finished:
             return
         self.last_activity = time.monotonic()
+        if not data and not self.tls_bytes_seen:
+            # Closed before sending a byte: a TCP health check or port scan, not a failed
+            # handshake. Still one audit event (every connection is recorded).
+            self.event.error = "closed before sending any TLS data (a TCP probe?)"
+            self._close(reason="client_close" if self.server_mode else "backend_close", abort=False)
+            return
+        self.tls_bytes_seen = True
         try:
             events = conn.receive_data(data)
         except ZeroTLSError as exc:
@@ -269,7 +279,8 @@ class Session:
                     self._close(reason="denied", abort=True)
                     return
             route = self.route
-            assert route is not None and self.tls is not None  # noqa: S101
+            assert route is not None  # noqa: S101 - set by _authorize
+            assert self.tls is not None  # noqa: S101
             tls_transport = self.tls.transport
             if tls_transport is not None:
                 tls_transport.pause_reading()  # until the target answers
@@ -339,12 +350,17 @@ class Session:
     def on_tls_lost(self, exc: Exception | None) -> None:
         if self.finished:
             return
-        if self.conn is not None and self.conn.handshake is None and self.event.close_reason is None:
+        if (
+            self.conn is not None
+            and self.conn.handshake is None
+            and self.event.close_reason is None
+            and self.tls_bytes_seen
+        ):
             self.event.error = self.event.error or "connection lost during the handshake"
             self.tunnel.handshake_failed(self, ConnectionBroken(self.event.error))
             self._close(reason="handshake_failed", abort=True)
             return
-        clean = self.tls_in_closed and exc is None
+        clean = (self.tls_in_closed or not self.tls_bytes_seen) and exc is None
         if not clean:
             self._close(reason="client_reset" if self.server_mode else "backend_reset", abort=True)
         else:
@@ -395,13 +411,14 @@ class Session:
             reason: CloseReason = "backend_reset" if self.server_mode else "client_reset"
             self._close(reason=reason, abort=True)
         else:
-            self._close(reason="backend_close" if self.server_mode else "client_close",
-                        abort=False)
+            self._close(reason="backend_close" if self.server_mode else "client_close", abort=False)
 
     def plain_connect_failed(self, exc: OSError | TimeoutError) -> None:
         self.event.error = f"cannot reach {self.event.target}: {exc}"
         self.tunnel.metrics.inc(
-            "zerotls_backend_errors_total", self.event.listener, self.event.route or "",
+            "zerotls_backend_errors_total",
+            self.event.listener,
+            self.event.route or "",
             "unreachable",
         )
         log.warning("%s: %s", self.event.conn_id, self.event.error)
@@ -422,9 +439,7 @@ class Session:
             reason: CloseReason = "client_close" if self.server_mode else "backend_close"
             self._close(reason=reason, abort=False)
 
-    def _close(
-        self, *, reason: CloseReason, abort: bool, half_close: bool = False
-    ) -> None:
+    def _close(self, *, reason: CloseReason, abort: bool, half_close: bool = False) -> None:
         if self.finished:
             return
         self.finished = True

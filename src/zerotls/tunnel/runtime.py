@@ -12,12 +12,10 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import os
 import resource
 import time
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from zerotls.errors import ConfigError, TLSAlert, TransportError, ZeroTLSError
@@ -50,8 +48,9 @@ class ListenerRuntime:
             assert config.tls is not None  # noqa: S101 - checked by TunnelConfig
             ctx = TLSContext(config.tls)
             certs = load_pem_certificates(config.tls.cert) if config.tls.cert else []
-            return cls(config, ctx, None,
-                       certs[0].not_valid_after_utc.timestamp() if certs else None)
+            return cls(
+                config, ctx, None, certs[0].not_valid_after_utc.timestamp() if certs else None
+            )
         contexts: dict[str, TLSContext] = {}
         not_after = None
         for route in config.routes:
@@ -77,8 +76,9 @@ def raise_fd_limit() -> int:
 class Tunnel:
     """A running tunnel. ``await start()``, then ``reload()``, ``drain()``, ``close()``."""
 
-    def __init__(self, config: TunnelConfig, *, metrics: Metrics | None = None,
-                 audit: AuditLog | None = None) -> None:
+    def __init__(
+        self, config: TunnelConfig, *, metrics: Metrics | None = None, audit: AuditLog | None = None
+    ) -> None:
         self.config = config
         self.metrics = metrics or Metrics()
         self.audit = audit if audit is not None else AuditLog(config.audit_log)
@@ -112,11 +112,15 @@ class Tunnel:
             )
             try:
                 if lst.listen.unix is not None:
-                    server = await loop.create_unix_server(factory, str(lst.listen.unix),
-                                                           backlog=4096)
+                    server = await loop.create_unix_server(
+                        factory, str(lst.listen.unix), backlog=4096
+                    )
                 else:
                     server = await loop.create_server(
-                        factory, lst.listen.host, lst.listen.port, backlog=4096,
+                        factory,
+                        lst.listen.host,
+                        lst.listen.port or 0,
+                        backlog=4096,
                         reuse_port=reuse_port or None,
                     )
             except OSError as exc:
@@ -153,7 +157,9 @@ class Tunnel:
         except ZeroTLSError as exc:
             self.metrics.inc("zerotls_reloads_total", "failure")
             self.last_reload = {"time": _iso(time.time()), "result": "failure", "error": str(exc)}
-            log.error("reload failed, the previous configuration stays in service: %s", exc)
+            log.error(  # noqa: TRY400 - an expected failure: one line, no traceback
+                "reload failed, the previous configuration stays in service: %s", exc
+            )
             return False
         self.config, self.runtimes = config, runtimes
         self.config_version += 1
@@ -173,8 +179,9 @@ class Tunnel:
         self.accepting = False
         for server in self.servers:
             server.close()
-        deadline = time.monotonic() + (timeout if timeout is not None
-                                       else self.config.limits.drain_timeout)
+        deadline = time.monotonic() + (
+            timeout if timeout is not None else self.config.limits.drain_timeout
+        )
         while self.sessions and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         leftover = list(self.sessions)
@@ -200,7 +207,8 @@ class Tunnel:
         limit = self.config.limits.max_connections
         if not self.accepting or len(self.sessions) >= limit:
             session.event.error = (
-                "tunnel is shutting down" if not self.accepting
+                "tunnel is shutting down"
+                if not self.accepting
                 else f"max_connections ({limit}) reached"
             )
             session._close(reason="limit", abort=True)
@@ -237,9 +245,14 @@ class Tunnel:
             m.inc("zerotls_connections_total", ev.listener, route, ev.decision)
             if ev.decision == "deny":
                 m.inc("zerotls_denied_total", ev.listener, route, ev.rule or "default")
-                log.warning("%s denied %s from %s on route %s: %s", ev.conn_id,
-                            ev.identity.name if ev.identity else "anonymous", ev.source,
-                            route, ev.reason)
+                log.warning(
+                    "%s denied %s from %s on route %s: %s",
+                    ev.conn_id,
+                    ev.identity.name if ev.identity else "anonymous",
+                    ev.source,
+                    route,
+                    ev.reason,
+                )
         if ev.bytes_in:
             m.inc("zerotls_bytes_total", ev.listener, route, "in", value=ev.bytes_in)
         if ev.bytes_out:
@@ -253,8 +266,9 @@ class Tunnel:
         alert = exc.description if isinstance(exc, TLSAlert) else _alert_we_sent(exc)
         session.event.alert = session.event.alert or alert
         self.metrics.inc("zerotls_handshake_failures_total", session.event.listener, alert)
-        log.info("%s handshake with %s failed: %s", session.event.conn_id,
-                 session.event.source, exc)
+        log.info(
+            "%s handshake with %s failed: %s", session.event.conn_id, session.event.source, exc
+        )
 
     def dial_plain(self, session: Session, route: Route) -> None:
         asyncio.get_running_loop().create_task(
@@ -266,15 +280,14 @@ class Tunnel:
             self._dial(session, route.target, lambda: TLSSide(session), plain=False)
         )
 
-    async def _dial(self, session: Session, target: Target, factory: Any, *,
-                    plain: bool) -> None:
+    async def _dial(self, session: Session, target: Target, factory: Any, *, plain: bool) -> None:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self.config.limits.connect_timeout):
                 if target.unix is not None:
                     await loop.create_unix_connection(factory, str(target.unix))
                 else:
-                    await loop.create_connection(factory, target.host, target.port)
+                    await loop.create_connection(factory, target.host or "", target.port or 0)
         except (OSError, TimeoutError) as exc:
             if session.finished:
                 return
@@ -290,14 +303,17 @@ class Tunnel:
             await asyncio.sleep(interval)
             now = time.monotonic()
             for session in list(self.sessions):
-                session.idle_check(now, self.config.limits.idle_timeout,
-                                   self.config.limits.max_lifetime)
+                session.idle_check(
+                    now, self.config.limits.idle_timeout, self.config.limits.max_lifetime
+                )
 
     # -- status ---------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        certs = {name: (_iso(rt.not_after) if rt.not_after else None)
-                 for name, rt in self.runtimes.items()}
+        certs = {
+            name: (_iso(rt.not_after) if rt.not_after else None)
+            for name, rt in self.runtimes.items()
+        }
         return {
             "config_version": self.config_version,
             "config_file": str(self.config.source) if self.config.source else None,
@@ -321,10 +337,13 @@ class Tunnel:
             # per ten seconds, with how many were suppressed, instead of a flood.
             now = time.monotonic()
             if now - self._fd_log_at >= 10.0:
-                log.error("out of file descriptors (%s); refusing new connections for now"
-                          "%s", exc.strerror,
-                          f" ({self._fd_suppressed} similar messages suppressed)"
-                          if self._fd_suppressed else "")
+                log.error(
+                    "out of file descriptors (%s); refusing new connections for now%s",
+                    exc.strerror,
+                    f" ({self._fd_suppressed} similar messages suppressed)"
+                    if self._fd_suppressed
+                    else "",
+                )
                 self._fd_log_at = now
                 self._fd_suppressed = 0
             else:
@@ -366,5 +385,3 @@ def _alert_we_sent(exc: ZeroTLSError) -> str:
 
 def _iso(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="seconds")
-
-

@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from zerotls.tls.config import ClientConfig, ServerConfig
+
 if TYPE_CHECKING:
     from zerotls.tunnel.runtime import Tunnel
 
@@ -27,7 +29,7 @@ def files_of(tunnel: Tunnel) -> list[Path]:
     config = tunnel.config
     paths: list[Path] = [config.source] if config.source is not None else []
     for lst in config.listeners:
-        tls_configs = [lst.tls] if lst.tls is not None else []
+        tls_configs: list[ServerConfig | ClientConfig] = [lst.tls] if lst.tls is not None else []
         tls_configs += [r.client_tls for r in lst.routes if r.client_tls is not None]
         for tls in tls_configs:
             paths += [p for p in (tls.cert, tls.key, tls.ca) if p is not None]
