@@ -13,7 +13,6 @@ import sys
 import textwrap
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,6 +35,7 @@ class EchoBackend:
         self.sock.listen()
         self.port = self.sock.getsockname()[1]
         self.connections = 0
+        self.accepted: list[socket.socket] = []
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
@@ -45,6 +45,7 @@ class EchoBackend:
             except OSError:
                 return
             self.connections += 1
+            self.accepted.append(conn)
             threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
 
     def _echo(self, conn: socket.socket) -> None:
@@ -56,6 +57,8 @@ class EchoBackend:
 
     def close(self) -> None:
         self.sock.close()
+        for conn in self.accepted:
+            conn.close()
 
 
 @pytest.fixture
@@ -214,6 +217,19 @@ def test_our_client_mode_to_our_server_mode(pki: PKI, backend: EchoBackend) -> N
     assert event["mode"] == "client" and event["bytes_in"] == len(payload)
 
 
+def http_get(url: str) -> tuple[int, str]:
+    """A plain HTTP/1.1 GET over a socket we own (the admin listener closes after replying)."""
+    hostport, _, path = url.removeprefix("http://").partition("/")
+    host, port = hostport.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as s:
+        s.sendall(f"GET /{path} HTTP/1.1\r\nHost: {hostport}\r\n\r\n".encode())
+        raw = b""
+        while chunk := s.recv(65536):
+            raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body.decode()
+
+
 def test_sighup_reload_and_admin_endpoints(pki: PKI, backend: EchoBackend, tmp_path: Path) -> None:
     port, admin = free_port(), free_port()
     policy = tmp_path / "policy.toml"
@@ -261,9 +277,7 @@ def test_sighup_reload_and_admin_endpoints(pki: PKI, backend: EchoBackend, tmp_p
         deadline = time.monotonic() + 10
         status: dict[str, object] = {}
         while time.monotonic() < deadline:
-            status = json.loads(
-                urllib.request.urlopen(f"http://127.0.0.1:{admin}/status", timeout=5).read()
-            )
+            status = json.loads(http_get(f"http://127.0.0.1:{admin}/status")[1])
             if status["config_version"] == 2:
                 break
             time.sleep(0.1)
@@ -271,16 +285,13 @@ def test_sighup_reload_and_admin_endpoints(pki: PKI, backend: EchoBackend, tmp_p
         with connect("127.0.0.1", port, pki.client_config()) as tls, pytest.raises(TLSAlert):
             tls.sendall(b"2")
             tls.recv()
-        metrics = (
-            urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics", timeout=5).read().decode()
-        )
+        metrics = http_get(f"http://127.0.0.1:{admin}/metrics")[1]
         assert (
             'zerotls_connections_total{listener="front",route="echo",decision="allow"} 1' in metrics
         )
         assert 'zerotls_denied_total{listener="front",route="echo",rule="default"} 1' in metrics
         assert "zerotls_certificate_not_after_seconds" in metrics
-        health = urllib.request.urlopen(f"http://127.0.0.1:{admin}/healthz", timeout=5)
-        assert health.status == 200
+        assert http_get(f"http://127.0.0.1:{admin}/healthz") == (200, "ok\n")
     finally:
         code, _, err = finish(proc)
     assert code == 0, err
@@ -297,7 +308,8 @@ def test_sigterm_drains_open_connections(pki: PKI, backend: EchoBackend) -> None
         proc.send_signal(signal.SIGTERM)
         time.sleep(0.3)
         with pytest.raises(OSError):  # no longer accepting
-            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            probe = socket.create_connection(("127.0.0.1", port), timeout=2)
+            probe.close()
         tls.sendall(b"during drain")  # the open connection still works
         assert tls.recv() == b"during drain"
     out, err = proc.communicate(timeout=30)
