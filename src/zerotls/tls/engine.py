@@ -29,9 +29,10 @@ import datetime as dt
 import enum
 import functools
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from OpenSSL import SSL
@@ -376,10 +377,20 @@ class TLSConnection:
             raise LocalProtocolError("cannot send after close(): close_notify was sent")
         if not data:
             return
-        try:
-            self._ssl.sendall(data)
-        except SSL.Error as exc:
-            self._fail(self._translate(exc))
+        # One SSL_write for the whole buffer (partial writes are off, see the context), no
+        # per-record Python round trip; the memory BIO takes everything.
+        ssl = self._ssl._ssl
+        view = _ffi.from_buffer(data)
+        total, done = len(data), 0
+        while done < total:
+            n = _lib.SSL_write(ssl, view + done, total - done)
+            if n <= 0:
+                try:
+                    self._ssl._raise_ssl_error(ssl, n)
+                except SSL.Error as exc:
+                    self._fail(self._translate(exc))
+                raise LocalProtocolError("SSL_write made no progress")  # pragma: no cover
+            done += n
 
     def close(self) -> None:
         """Send close_notify (idempotent). Write out :meth:`data_to_send` afterwards.
@@ -482,20 +493,41 @@ class TLSConnection:
         )
 
     def _read_into(self, events: list[Event]) -> None:
+        # SSL_read returns one record (at most 16 KiB) per call. Decrypt them straight into
+        # one reusable per-thread buffer and copy out once, instead of one allocation, one
+        # bytes object and one Python exception per record.
+        ssl = self._ssl._ssl
+        buf, ptr = _read_buffer()
+        cap = len(buf)
         chunks: list[bytes] = []
+        used = 0
         closed = False
         while True:
-            try:
-                chunks.append(self._ssl.recv(_READ_SIZE))
-            except SSL.WantReadError:
+            n = _lib.SSL_read(ssl, ptr + used, cap - used)
+            if n > 0:
+                used += n
+                if used == cap:
+                    chunks.append(bytes(buf))
+                    used = 0
+                continue
+            err = _lib.SSL_get_error(ssl, n)
+            if err == _lib.SSL_ERROR_WANT_READ:
                 break
-            except SSL.ZeroReturnError:
+            if err == _lib.SSL_ERROR_ZERO_RETURN:
                 closed = True
                 break
+            if used:
+                chunks.append(bytes(buf[:used]))
+                used = 0
+            if chunks:
+                events.append(DataReceived(b"".join(chunks)))
+            try:
+                self._ssl._raise_ssl_error(ssl, n)
             except SSL.Error as exc:
-                if chunks:
-                    events.append(DataReceived(b"".join(chunks)))
                 self._fail(self._translate(exc))
+            raise ConnectionBroken("SSL_read failed without an error")  # pragma: no cover
+        if used:
+            chunks.append(bytes(buf[:used]))
         if chunks:
             events.append(DataReceived(chunks[0] if len(chunks) == 1 else b"".join(chunks)))
         if closed:
@@ -585,6 +617,21 @@ def _canonical_group(name: str | None) -> str | None:
     if name is None:
         return None
     return _GROUP_ALIASES.get(name.lower(), name)
+
+
+_thread_buffers = threading.local()
+_READ_BUFFER_SIZE = 256 * 1024
+
+
+def _read_buffer() -> tuple[bytearray, Any]:
+    """This thread's decryption buffer and a C pointer to it (shared by its connections:
+    each read copies out before returning, so idle connections hold no buffer)."""
+    pair = getattr(_thread_buffers, "pair", None)
+    if pair is None:
+        buf = bytearray(_READ_BUFFER_SIZE)
+        pair = (buf, _ffi.from_buffer(buf))
+        _thread_buffers.pair = pair
+    return pair  # type: ignore[no-any-return]
 
 
 def _plaintext_alert(description: AlertDescription) -> bytes:
