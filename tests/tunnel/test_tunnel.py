@@ -56,6 +56,7 @@ def test_denied_identity_never_reaches_the_backend(pki: PKI) -> None:
             assert backend.connections == 0
         assert event["decision"] == "deny" and event["rule"] is None
         assert CLIENT_ID in event["reason"] and event["close_reason"] == "denied"
+        assert event["spiffe_id"] == CLIENT_ID  # who was refused is recorded
         assert tunnel.metrics.get("zerotls_denied_total", "front", "db", "default") == 1
 
     asyncio.run(main())
@@ -286,5 +287,51 @@ def test_garbage_and_http_on_the_tls_port(pki: PKI) -> None:
         assert all(e["close_reason"] == "handshake_failed" for e in lines)
         assert any("plaintext HTTP" in (e["error"] or "") for e in lines)
         assert tunnel.metrics.get("zerotls_handshake_failures_total", "front", "other") >= 1
+
+    asyncio.run(main())
+
+
+def test_resumed_sessions_are_authorized_again(pki: PKI) -> None:
+    """TLS 1.3 resumption skips certificate verification; the policy must still decide."""
+    import ssl
+
+    from zerotls import to_ssl_context
+
+    async def main() -> None:
+        backend = await start_backend()
+        cfg = server_tunnel_config(pki, backend.port)
+        async with running(cfg) as (tunnel, port, events):
+            ctx = to_ssl_context(pki.client_config())
+
+            def session_roundtrip(session: ssl.SSLSession | None) -> tuple[bool, object]:
+                with (
+                    socket.create_connection(("127.0.0.1", port)) as raw,
+                    ctx.wrap_socket(raw, server_hostname="localhost", session=session) as tls,
+                ):
+                    tls.sendall(b"ping")
+                    assert tls.recv(4) == b"ping"
+                    return tls.session_reused, tls.session
+
+            loop = asyncio.get_running_loop()
+            reused, session = await loop.run_in_executor(None, session_roundtrip, None)
+            assert not reused
+            reused, _ = await loop.run_in_executor(None, session_roundtrip, session)
+            assert reused
+            lines = await events.wait(2)
+            assert [e["decision"] for e in lines] == ["allow", "allow"]
+            assert lines[1]["resumed"] is True and lines[1]["spiffe_id"] == CLIENT_ID
+            # Now deny web: a ticket issued before must not get around the new policy.
+            deny = Policy.allow_identities(["spiffe://test.zerotls.dev/svc/nobody"])
+            import dataclasses
+
+            route = dataclasses.replace(cfg.listeners[0].routes[0], policy=deny)
+            listener = dataclasses.replace(cfg.listeners[0], routes=(route,))
+            tunnel.runtimes["front"] = dataclasses.replace(
+                tunnel.runtimes["front"], config=listener
+            )  # same TLS context (same ticket keys), new policy
+            with pytest.raises((ssl.SSLError, OSError, AssertionError)):
+                await loop.run_in_executor(None, session_roundtrip, session)
+            lines = await events.wait(3)
+            assert lines[2]["decision"] == "deny" and lines[2]["resumed"] is True
 
     asyncio.run(main())

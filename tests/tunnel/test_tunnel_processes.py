@@ -315,3 +315,17 @@ def test_sigterm_drains_open_connections(pki: PKI, backend: EchoBackend) -> None
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert tls_events(out.decode())[0]["close_reason"] == "client_close"
+
+
+def test_two_workers_share_the_port(pki: PKI, backend: EchoBackend) -> None:
+    port = free_port()
+    proc = tunnel_server(pki, port, backend.port, "--workers", "2", "--audit-log", "off")
+    try:
+        for i in range(6):
+            with connect("127.0.0.1", port, pki.client_config()) as tls:
+                tls.sendall(b"w%d" % i)
+                assert tls.recv() == b"w%d" % i
+    finally:
+        code, _, err = finish(proc)
+    assert code == 0, err
+    assert "Traceback" not in err

@@ -253,17 +253,18 @@ def serve_config(config: TunnelConfig, *, workers: int = 1, verbose: int = 0) ->
     from zerotls.tunnel.runtime import ListenerRuntime, raise_fd_limit
 
     raise_fd_limit()
-    for lst in config.listeners:  # fail fast, before forking, with the file named
-        ListenerRuntime.build(lst)
     if workers < 1:
         raise ConfigError("--workers must be at least 1")
+    # Built once, before forking: a bad file fails here with its name, and every worker
+    # inherits the same TLS contexts (and session-ticket keys).
+    runtimes = {lst.name: ListenerRuntime.build(lst) for lst in config.listeners}
     if workers == 1:
-        return asyncio.run(_serve(config, reuse_port=False, admin=True))
+        return asyncio.run(_serve(config, runtimes, reuse_port=False, admin=True))
     children = []
     for index in range(workers):
         pid = os.fork()
         if pid == 0:  # pragma: no cover - exercised by the multi-worker test as a process
-            code = asyncio.run(_serve(config, reuse_port=True, admin=index == 0))
+            code = asyncio.run(_serve(config, runtimes, reuse_port=True, admin=index == 0))
             os._exit(code)
         children.append(pid)
 
@@ -281,12 +282,14 @@ def serve_config(config: TunnelConfig, *, workers: int = 1, verbose: int = 0) ->
     return status
 
 
-async def _serve(config: TunnelConfig, *, reuse_port: bool, admin: bool) -> int:
+async def _serve(
+    config: TunnelConfig, runtimes: dict[str, Any], *, reuse_port: bool, admin: bool
+) -> int:
     from zerotls.tunnel.admin import start_admin
     from zerotls.tunnel.runtime import Tunnel
     from zerotls.tunnel.watch import watch_files
 
-    tunnel = Tunnel(config)
+    tunnel = Tunnel(config, runtimes=runtimes)
     await tunnel.start(reuse_port=reuse_port)
     log = logging.getLogger("zerotls.tunnel")
     for name, addr in tunnel.addresses().items():

@@ -429,6 +429,11 @@ class TLSConnection:
         return _ffi.buffer(buf, got)[:] if got > 0 else b""
 
     @property
+    def resumed(self) -> bool:
+        """Whether the handshake resumed a session (a ticket) rather than running in full."""
+        return bool(_lib.SSL_session_reused(self._ssl._ssl))
+
+    @property
     def server_name(self) -> str | None:
         """The SNI name: the one the client sent (server side) or asked for (client side)."""
         name = self._ssl.get_servername()
@@ -475,9 +480,30 @@ class TLSConnection:
             return None
         except SSL.Error as exc:
             self._fail(self._translate(exc))
+        handshake = self._completed()
+        if handshake.resumed and self._check.leaf_checks:
+            self._recheck_resumed()
         self.state = State.OPEN
-        self.handshake = self._completed()
-        return self.handshake
+        self.handshake = handshake
+        return handshake
+
+    def _recheck_resumed(self) -> None:
+        """A resumed session skips certificate verification, and so our verify callback: the
+        certificate comes from the ticket. Pins, identity and policy may have changed since
+        the ticket was issued, so they are checked again on the remembered certificate. A
+        refusal here comes after the handshake, so the peer sees the connection close."""
+        leaf = self._ssl.get_peer_certificate(as_cryptography=True)
+        if leaf is None:
+            return
+        check = self._check
+        check.seen_pins.add(_identity_of(leaf).spki_pin)
+        for cert in self._ssl.get_peer_cert_chain(as_cryptography=True) or []:
+            check.seen_pins.add(_identity_of(cert).spki_pin)
+        if not check.check_leaf(leaf):
+            self._fail(
+                check.failure
+                or VerificationError("the resumed session's certificate is no longer accepted")
+            )
 
     def _completed(self) -> HandshakeCompleted:
         ssl = self._ssl
@@ -631,7 +657,7 @@ def _read_buffer() -> tuple[bytearray, Any]:
         buf = bytearray(_READ_BUFFER_SIZE)
         pair = (buf, _ffi.from_buffer(buf))
         _thread_buffers.pair = pair
-    return pair  # type: ignore[no-any-return]
+    return pair
 
 
 def _plaintext_alert(description: AlertDescription) -> bytes:

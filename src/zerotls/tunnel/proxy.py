@@ -273,8 +273,9 @@ class Session:
         if self.server_mode:
             if ev.decision is None:
                 # Only reachable without a client certificate (require_client_cert = false):
-                # the policy still decides, with no identity.
-                refusal = self._authorize(None)
+                # the policy still decides, with no identity. (A resumed session was
+                # re-authorized by the engine on the certificate its ticket remembers.)
+                refusal = self._authorize(hs.identity)
                 if refusal is not None:
                     self._close(reason="denied", abort=True)
                     return
@@ -304,6 +305,7 @@ class Session:
         conn = self.conn
         assert conn is not None  # noqa: S101
         ev = self.event
+        ev.identity = identity  # recorded for denials too: who was refused matters most
         ev.sni = conn.server_name
         route = self.runtime.config.route_for(ev.sni)
         if route is None:
@@ -339,6 +341,7 @@ class Session:
         ev.error = str(exc)
         conn = self.conn
         if conn is not None and conn.handshake is None:
+            ev.resumed = conn.resumed
             reason: CloseReason = "denied" if isinstance(exc, PolicyDenied) else "handshake_failed"
             if reason == "handshake_failed":
                 self.tunnel.handshake_failed(self, exc)

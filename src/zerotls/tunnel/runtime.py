@@ -77,12 +77,19 @@ class Tunnel:
     """A running tunnel. ``await start()``, then ``reload()``, ``drain()``, ``close()``."""
 
     def __init__(
-        self, config: TunnelConfig, *, metrics: Metrics | None = None, audit: AuditLog | None = None
+        self,
+        config: TunnelConfig,
+        *,
+        metrics: Metrics | None = None,
+        audit: AuditLog | None = None,
+        runtimes: dict[str, ListenerRuntime] | None = None,
     ) -> None:
         self.config = config
         self.metrics = metrics or Metrics()
         self.audit = audit if audit is not None else AuditLog(config.audit_log)
-        self.runtimes: dict[str, ListenerRuntime] = {
+        # Prebuilt runtimes let forked workers share one set of TLS contexts, and so the
+        # session-ticket keys OpenSSL drew for them.
+        self.runtimes: dict[str, ListenerRuntime] = runtimes or {
             lst.name: ListenerRuntime.build(lst) for lst in config.listeners
         }
         self.sessions: set[Session] = set()
