@@ -7,6 +7,7 @@ specific error that broke the stream.
 
 from __future__ import annotations
 
+import collections
 import logging
 import socket
 import threading
@@ -40,7 +41,14 @@ _RECV = 65536
 
 
 class TLSSocket(Negotiated):
-    """A verified, blocking TLS connection."""
+    """A verified, blocking TLS connection.
+
+    Like a socket, it is full duplex across threads: one thread may ``sendall`` while another
+    ``recv``s. One lock guards the TLS state (OpenSSL's SSL object must not be used by two
+    threads at once); encrypted output is queued in the order it was produced and written by
+    one thread at a time, because TLS records carry sequence numbers and must not be
+    reordered. A reader never waits for a writer blocked on a full socket.
+    """
 
     def __init__(
         self, sock: socket.socket, conn: TLSConnection, early: list[Event] | None = None
@@ -49,6 +57,10 @@ class TLSSocket(Negotiated):
         self._conn = conn
         self._buffer = bytearray()
         self._eof = False
+        self._state_lock = threading.Lock()  # the engine and the receive buffer
+        self._write_lock = threading.Lock()  # held by the one thread writing to the socket
+        self._read_lock = threading.Lock()  # one reader at a time
+        self._outq: collections.deque[bytes] = collections.deque()
         self._take(early or [])
         hs = conn.handshake
         if hs is None:  # pragma: no cover - constructed only after a handshake
@@ -63,28 +75,34 @@ class TLSSocket(Negotiated):
 
     def sendall(self, data: bytes) -> None:
         """Encrypt and send all of ``data``."""
-        self._conn.send(data)
+        with self._state_lock:
+            self._conn.send(data)
+            self._queue_output()
         self._flush()
 
     send = sendall
 
     def recv(self, bufsize: int = _RECV) -> bytes:
         """Up to ``bufsize`` bytes; ``b""`` only after the peer's close_notify."""
-        while not self._buffer and not self._eof:
-            self._pump()
-        chunk = bytes(self._buffer[:bufsize])
-        del self._buffer[:bufsize]
-        return chunk
+        with self._read_lock:
+            while not self._buffer and not self._eof:
+                self._pump()
+            with self._state_lock:
+                chunk = bytes(self._buffer[:bufsize])
+                del self._buffer[:bufsize]
+            return chunk
 
     def recv_exactly(self, n: int) -> bytes:
         """Exactly ``n`` bytes, or ``ConnectionBroken`` if the stream ends first."""
-        while len(self._buffer) < n and not self._eof:
-            self._pump()
-        if len(self._buffer) < n:
-            raise ConnectionBroken(f"stream ended after {len(self._buffer)} of {n} bytes")
-        chunk = bytes(self._buffer[:n])
-        del self._buffer[:n]
-        return chunk
+        with self._read_lock:
+            while len(self._buffer) < n and not self._eof:
+                self._pump()
+            with self._state_lock:
+                if len(self._buffer) < n:
+                    raise ConnectionBroken(f"stream ended after {len(self._buffer)} of {n} bytes")
+                chunk = bytes(self._buffer[:n])
+                del self._buffer[:n]
+            return chunk
 
     def await_verdict(self, timeout: float = 1.0) -> None:
         """Wait briefly for the server's verdict on our certificate (TLS 1.3).
@@ -107,15 +125,19 @@ class TLSSocket(Negotiated):
 
     def shutdown_write(self) -> None:
         """Send close_notify: we are done sending (the peer may still send, TLS 1.3)."""
-        self._conn.close()
+        with self._state_lock:
+            self._conn.close()
+            self._queue_output()
         self._flush()
 
     def close(self) -> None:
         """Send close_notify if not yet sent, then close the socket."""
         try:
-            if self._conn.error is None and not self._conn.local_closed:
-                self._conn.close()
-                self._flush()
+            with self._state_lock:
+                if self._conn.error is None and not self._conn.local_closed:
+                    self._conn.close()
+                    self._queue_output()
+            self._flush()
         except (OSError, ZeroTLSError):
             pass
         finally:
@@ -139,13 +161,15 @@ class TLSSocket(Negotiated):
             raise
         except OSError as exc:
             raise ConnectionBroken(f"connection lost: {exc.strerror or exc}") from exc
-        try:
-            events = self._conn.receive_data(data)
-        except ZeroTLSError:
-            _send_alert_and_close(self._sock, self._conn)
-            raise
-        self._take(events)
-        self._flush()
+        with self._state_lock:
+            try:
+                events = self._conn.receive_data(data)
+            except ZeroTLSError:
+                _send_alert_and_close(self._sock, self._conn)
+                raise
+            self._take(events)
+            self._queue_output()
+        self._flush(blocking=False)
 
     def _take(self, events: list[Event]) -> None:
         for event in events:
@@ -154,12 +178,30 @@ class TLSSocket(Negotiated):
             elif isinstance(event, ConnectionClosed):
                 self._eof = True
 
-    def _flush(self) -> None:
+    def _queue_output(self) -> None:
+        """Queue what the engine produced (call with the state lock held: keeps the order)."""
         out = self._conn.data_to_send()
         if out:
+            self._outq.append(out)
+
+    def _flush(self, *, blocking: bool = True) -> None:
+        """Write queued records in order. A reader passes ``blocking=False``: if a writer is
+        busy, that writer sends our records too, since it re-checks the queue under the state
+        lock before it lets go of the socket."""
+        if not self._write_lock.acquire(blocking):
+            return
+        while True:
+            self._state_lock.acquire()
+            if not self._outq:
+                self._write_lock.release()  # released under the state lock: see above
+                self._state_lock.release()
+                return
+            out = self._outq.popleft()
+            self._state_lock.release()
             try:
                 self._sock.sendall(out)
             except OSError as exc:
+                self._write_lock.release()
                 raise ConnectionBroken(f"connection lost: {exc.strerror or exc}") from exc
 
 
