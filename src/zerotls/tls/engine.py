@@ -524,6 +524,7 @@ class TLSConnection:
         # bytes object and one Python exception per record.
         ssl = self._ssl._ssl
         buf, ptr = _read_buffer()
+        view = memoryview(buf)  # slices of a view copy once (bytes()), not twice
         cap = len(buf)
         chunks: list[bytes] = []
         used = 0
@@ -543,7 +544,7 @@ class TLSConnection:
                 closed = True
                 break
             if used:
-                chunks.append(bytes(buf[:used]))
+                chunks.append(bytes(view[:used]))
                 used = 0
             if chunks:
                 events.append(DataReceived(b"".join(chunks)))
@@ -553,7 +554,7 @@ class TLSConnection:
                 self._fail(self._translate(exc))
             raise ConnectionBroken("SSL_read failed without an error")  # pragma: no cover
         if used:
-            chunks.append(bytes(buf[:used]))
+            chunks.append(bytes(view[:used]))
         if chunks:
             events.append(DataReceived(chunks[0] if len(chunks) == 1 else b"".join(chunks)))
         if closed:
