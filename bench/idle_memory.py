@@ -37,7 +37,7 @@ def main() -> int:
     )
     ap.add_argument("--connections", type=int, default=1000)
     args = ap.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
     from zerotls import ClientConfig, connect
