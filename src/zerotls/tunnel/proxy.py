@@ -160,9 +160,12 @@ class Session:
         return self.plain if side is self.tls else self.tls
 
     def tls_connected(self, side: TLSSide) -> None:
-        self.tls = side
         transport = side.transport
         assert transport is not None  # noqa: S101
+        if self.finished:  # client mode: the legacy client left while we dialed
+            transport.abort()
+            return
+        self.tls = side
         if self.server_mode:
             self.event.source = _addr(transport.get_extra_info("peername"))
             if not self.tunnel.admit(self):
@@ -180,9 +183,12 @@ class Session:
         self._flush_tls()
 
     def plain_connected(self, side: PlainSide) -> None:
-        self.plain = side
         transport = side.transport
         assert transport is not None  # noqa: S101
+        if self.finished:  # the client left while we dialed: do not leave the target open
+            transport.abort()
+            return
+        self.plain = side
         if self.server_mode:
             route = self.route
             if route is not None and route.proxy_protocol:

@@ -295,9 +295,11 @@ class Tunnel:
                     await loop.create_unix_connection(factory, str(target.unix))
                 else:
                     await loop.create_connection(factory, target.host or "", target.port or 0)
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:  # ValueError: unusable address
             if session.finished:
                 return
+            if isinstance(exc, ValueError):
+                exc = OSError(str(exc))
             if plain:
                 session.plain_connect_failed(exc)
             else:
