@@ -331,7 +331,7 @@ class TLSConnection:
 
     # -- inputs -------------------------------------------------------------------------------
 
-    def receive_data(self, data: bytes) -> list[Event]:
+    def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
         """Feed bytes from the network (``b""`` means the peer closed the transport).
 
         Returns:
@@ -364,7 +364,7 @@ class TLSConnection:
         self._read_into(events)
         return events
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes | bytearray | memoryview) -> None:
         """Encrypt application data; then write out :meth:`data_to_send`.
 
         Raises:
@@ -424,9 +424,13 @@ class TLSConnection:
             extra, self._extra_out = self._extra_out, b""
             return extra
         self._sent_any = True
-        buf = _alloc("char[]", pending)
-        got = _lib.BIO_read(self._ssl._from_ssl, buf, pending)
-        return _ffi.buffer(buf, got)[:] if got > 0 else b""
+        if pending > _READ_BUFFER_SIZE:
+            buf = _alloc("char[]", pending)  # rare: more than one read's worth queued
+            got = _lib.BIO_read(self._ssl._from_ssl, buf, pending)
+            return _ffi.buffer(buf, got)[:] if got > 0 else b""
+        scratch, ptr = _write_buffer()  # reused: the bytes() below is the only allocation
+        got = _lib.BIO_read(self._ssl._from_ssl, ptr, pending)
+        return bytes(scratch[:got]) if got > 0 else b""
 
     @property
     def resumed(self) -> bool:
@@ -658,6 +662,16 @@ def _read_buffer() -> tuple[bytearray, Any]:
         buf = bytearray(_READ_BUFFER_SIZE)
         pair = (buf, _ffi.from_buffer(buf))
         _thread_buffers.pair = pair
+    return pair
+
+
+def _write_buffer() -> tuple[memoryview, Any]:
+    """This thread's scratch buffer for draining the outgoing BIO (copied out at once)."""
+    pair = getattr(_thread_buffers, "out", None)
+    if pair is None:
+        buf = bytearray(_READ_BUFFER_SIZE)
+        pair = (memoryview(buf), _ffi.from_buffer(buf))
+        _thread_buffers.out = pair
     return pair
 
 

@@ -66,7 +66,15 @@ def _addr(peer: Any) -> str:
     return str(peer) if peer else "unix"
 
 
-class _Side(asyncio.Protocol):
+# One receive buffer for every connection of this event loop: asyncio reads the socket into
+# it (recv_into) and each callback consumes the bytes before returning (the engine copies
+# them into its BIO; the plain side hands them to SSL_write or copies what must wait), so no
+# 256 KiB bytes object is allocated and freed per read, and idle connections own no buffer.
+_RECV_SIZE = 256 * 1024
+_recv_buffer = memoryview(bytearray(_RECV_SIZE))
+
+
+class _Side(asyncio.BufferedProtocol):
     """Common pump logic for either side."""
 
     __slots__ = ("session", "transport")
@@ -94,8 +102,11 @@ class TLSSide(_Side):
         self.transport = transport
         self.session.tls_connected(self)
 
-    def data_received(self, data: bytes) -> None:
-        self.session.on_tls_bytes(data)
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return _recv_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.session.on_tls_bytes(_recv_buffer[:nbytes])
 
     def eof_received(self) -> bool:
         self.session.on_tls_bytes(b"")
@@ -113,8 +124,11 @@ class PlainSide(_Side):
         self.transport = transport
         self.session.plain_connected(self)
 
-    def data_received(self, data: bytes) -> None:
-        self.session.on_plain_bytes(data)
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return _recv_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.session.on_plain_bytes(_recv_buffer[:nbytes])
 
     def eof_received(self) -> bool:
         self.session.on_plain_eof()
@@ -213,7 +227,7 @@ class Session:
 
     # -- TLS side ------------------------------------------------------------------------------
 
-    def on_tls_bytes(self, data: bytes) -> None:
+    def on_tls_bytes(self, data: bytes | memoryview) -> None:
         conn = self.conn
         if conn is None or self.finished:
             return
@@ -385,13 +399,14 @@ class Session:
 
     # -- plain side ----------------------------------------------------------------------------
 
-    def on_plain_bytes(self, data: bytes) -> None:
+    def on_plain_bytes(self, data: bytes | memoryview) -> None:
         conn = self.conn
         if self.finished:
             return
         self.last_activity = time.monotonic()
         if conn is None or conn.handshake is None:
-            self.pending.append(data)  # client mode, before the remote is ready
+            self.pending.append(bytes(data))  # client mode, before the remote is ready (a copy:
+            # data lives in the shared receive buffer)
             return
         if self.server_mode:
             self.event.bytes_out += len(data)
