@@ -424,8 +424,8 @@ class TLSConnection:
             extra, self._extra_out = self._extra_out, b""
             return extra
         self._sent_any = True
-        if pending > _READ_BUFFER_SIZE:
-            buf = _alloc("char[]", pending)  # rare: more than one read's worth queued
+        if pending > _WRITE_BUFFER_SIZE:
+            buf = _alloc("char[]", pending)  # rare: more than a megabyte queued
             got = _lib.BIO_read(self._ssl._from_ssl, buf, pending)
             return _ffi.buffer(buf, got)[:] if got > 0 else b""
         scratch, ptr = _write_buffer()  # reused: the bytes() below is the only allocation
@@ -652,6 +652,8 @@ def _canonical_group(name: str | None) -> str | None:
 
 _thread_buffers = threading.local()
 _READ_BUFFER_SIZE = 256 * 1024
+# Encrypting one 256 KiB read yields a little more than 256 KiB of records: room for several.
+_WRITE_BUFFER_SIZE = 1024 * 1024
 
 
 def _read_buffer() -> tuple[bytearray, Any]:
@@ -669,7 +671,7 @@ def _write_buffer() -> tuple[memoryview, Any]:
     """This thread's scratch buffer for draining the outgoing BIO (copied out at once)."""
     pair = getattr(_thread_buffers, "out", None)
     if pair is None:
-        buf = bytearray(_READ_BUFFER_SIZE)
+        buf = bytearray(_WRITE_BUFFER_SIZE)
         pair = (memoryview(buf), _ffi.from_buffer(buf))
         _thread_buffers.out = pair
     return pair
