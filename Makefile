@@ -41,6 +41,7 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(PY) bench/handshakes.py
+	$(PY) bench/idle_memory.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -7,6 +7,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from zerotls.errors import ConfigError
 
@@ -102,3 +103,24 @@ def parse_hostport(text: str, *, default_port: int | None = None) -> tuple[str, 
     if not host:
         raise ConfigError(f"{text!r} has no host")
     return host, int(port_text)
+
+
+def read_toml(path: Path, what: str = "config", *, table: str | None = None) -> dict[str, Any]:
+    """Read a TOML file (optionally one ``[table]`` of it); every failure is a ConfigError
+    that names the file and what is wrong."""
+    import tomllib
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} {path} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{what} {path} is not valid TOML: {exc}") from None
+    if table is not None:
+        section = data.get(table)
+        if not isinstance(section, dict):
+            raise ConfigError(f"{path} has no [{table}] table")
+        return section
+    return data

@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import textwrap
 import threading
@@ -260,35 +259,11 @@ def test_slowloris_is_cut_at_the_handshake_timeout(pki: PKI) -> None:
 def test_fd_exhaustion_backs_off_and_logs_once(pki: PKI) -> None:
     backend = EchoBackend()
     port = free_port()
-    cmd = [
-        "prlimit",
-        "--nofile=48:48",
-        sys.executable,
-        "-m",
-        "zerotls",
-        "tunnel",
-        "server",
-        "--listen",
-        f"127.0.0.1:{port}",
-        "--target",
-        f"127.0.0.1:{backend.port}",
-        "--cert",
-        str(pki.server.cert),
-        "--key",
-        str(pki.server.key),
-        "--ca",
-        str(pki.ca_path),
-        "--allow",
-        CLIENT_ID,
-        "--audit-log",
-        "off",
-    ]
-    proc = subprocess.Popen(
-        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    proc = tunnel_server(
+        pki, port, backend.port, "--audit-log", "off", wrapper=("prlimit", "--nofile=48:48")
     )
     held: list[socket.socket] = []
     try:
-        wait_for_port(port, proc)
         for _ in range(120):  # more than the tunnel has descriptors for
             try:
                 held.append(socket.create_connection(("127.0.0.1", port), timeout=2))

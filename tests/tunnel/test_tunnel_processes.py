@@ -68,16 +68,19 @@ def backend() -> Iterator[EchoBackend]:
     be.close()
 
 
-def zerotls(*args: str) -> subprocess.Popen[bytes]:
+def zerotls(*args: str, wrapper: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+    """``python -m zerotls ARGS`` as a process (``wrapper``: e.g. a prlimit prefix)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "zerotls", *args],
+        [*wrapper, sys.executable, "-m", "zerotls", *args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
 
 
-def tunnel_server(pki: PKI, port: int, backend_port: int, *extra: str) -> subprocess.Popen[bytes]:
+def tunnel_server(
+    pki: PKI, port: int, backend_port: int, *extra: str, wrapper: tuple[str, ...] = ()
+) -> subprocess.Popen[bytes]:
     proc = zerotls(
         "tunnel",
         "server",
@@ -94,6 +97,7 @@ def tunnel_server(pki: PKI, port: int, backend_port: int, *extra: str) -> subpro
         "--allow",
         CLIENT_ID,
         *extra,
+        wrapper=wrapper,
     )
     wait_for_port(port, proc)
     return proc

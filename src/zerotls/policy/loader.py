@@ -18,13 +18,12 @@ keys are errors: a misspelt ``sources`` must not leave a rule open to every addr
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from zerotls._util import parse_duration
+from zerotls._util import parse_duration, read_toml
 from zerotls.errors import ConfigError
 from zerotls.policy._patterns import compile_dns, compile_spiffe, normalize_issuer
 from zerotls.policy.rules import Policy, Rule
@@ -139,19 +138,7 @@ def policy_from_toml(path: str | Path, *, table: str | None = None) -> Policy:
         ConfigError: unreadable file, invalid TOML or an invalid policy, naming the file.
     """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read policy {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"policy {path} is not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"policy {path} is not valid TOML: {exc}") from None
-    if table is not None:
-        section = data.get(table)
-        if not isinstance(section, dict):
-            raise ConfigError(f"{path} has no [{table}] table")
-        data = section
+    data = read_toml(path, "policy", table=table)
     return policy_from_dict(data, source=str(path))
 
 

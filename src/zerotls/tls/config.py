@@ -15,12 +15,12 @@ import base64
 import binascii
 import enum
 import ipaddress
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Self
 
+from zerotls._util import read_toml
 from zerotls.errors import ConfigError
 from zerotls.tls.identity import parse_spiffe_id
 
@@ -226,17 +226,7 @@ class _Common:
             ConfigError: the file is missing, not TOML, or holds invalid settings.
         """
         path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-        if table is not None:
-            section = data.get(table)
-            if not isinstance(section, dict):
-                raise ConfigError(f"{path} has no [{table}] table")
-            data = section
+        data = read_toml(path, table=table)
         return cls.from_dict(data, base_dir=path.parent)
 
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import fnmatch
 import ipaddress
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from zerotls._util import parse_duration, parse_hostport
+from zerotls._util import parse_duration, parse_hostport, read_toml
 from zerotls.errors import ConfigError
 from zerotls.policy import Policy
 from zerotls.tls.config import ClientConfig, ServerConfig
@@ -197,12 +196,7 @@ class TunnelConfig:
     def from_toml(cls, path: str | Path) -> TunnelConfig:
         """Load and check a tunnel config file (see docs/tunnel.md for the format)."""
         path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+        data = read_toml(path, "tunnel config")
         return cls.from_dict(data, base_dir=path.parent, source=path)
 
     @classmethod
