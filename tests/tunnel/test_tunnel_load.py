@@ -176,7 +176,7 @@ def test_reloads_under_load_with_a_certificate_swap(pki: PKI, tmp_path: Path) ->
         spiffe = ["{CLIENT_ID}"]
     """)
     )
-    proc = zerotls("tunnel", "run", "--config", str(config))
+    proc = zerotls("tunnel", "run", "--config", str(config), "--workers", "2")
     wait_for_port(port, proc)
     results: list[tuple[str, str]] = []
     failures: list[BaseException] = []

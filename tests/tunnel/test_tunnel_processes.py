@@ -96,7 +96,7 @@ def tunnel_server(
         str(pki.ca_path),
         "--allow",
         CLIENT_ID,
-        *extra,
+        *(extra if "--workers" in extra else (*extra, "--workers", "1")),
         wrapper=wrapper,
     )
     wait_for_port(port, proc)
@@ -201,6 +201,8 @@ def test_our_client_mode_to_our_server_mode(pki: PKI, backend: EchoBackend) -> N
         str(pki.client.cert),
         "--key",
         str(pki.client.key),
+        "--workers",
+        "1",
     )
     try:
         wait_for_port(cport, client)
@@ -265,7 +267,7 @@ def test_sighup_reload_and_admin_endpoints(pki: PKI, backend: EchoBackend, tmp_p
     )
     assert check.returncode == 0, check.stderr
     assert "route echo" in check.stdout and "default deny" in check.stdout
-    proc = zerotls("tunnel", "run", "--config", str(config))
+    proc = zerotls("tunnel", "run", "--config", str(config), "--workers", "1")
     try:
         wait_for_port(port, proc)
         wait_for_port(admin, proc)
@@ -321,14 +323,37 @@ def test_sigterm_drains_open_connections(pki: PKI, backend: EchoBackend) -> None
     assert tls_events(out.decode())[0]["close_reason"] == "client_close"
 
 
-def test_two_workers_share_the_port(pki: PKI, backend: EchoBackend) -> None:
-    port = free_port()
-    proc = tunnel_server(pki, port, backend.port, "--workers", "2", "--audit-log", "off")
+def test_two_workers_share_the_port_and_the_metrics_add_up(pki: PKI, backend: EchoBackend) -> None:
+    port, admin = free_port(), free_port()
+    proc = tunnel_server(
+        pki,
+        port,
+        backend.port,
+        "--workers",
+        "2",
+        "--audit-log",
+        "off",
+        "--admin",
+        f"127.0.0.1:{admin}",
+    )
     try:
-        for i in range(6):
+        wait_for_port(admin, proc)
+        for i in range(12):  # fresh connections: the kernel spreads them over both workers
             with connect("127.0.0.1", port, pki.client_config()) as tls:
                 tls.sendall(b"w%d" % i)
                 assert tls.recv() == b"w%d" % i
+        line = 'zerotls_connections_total{listener="server",route="default",decision="allow"}'
+        deadline, total = time.monotonic() + 10, 0
+        while time.monotonic() < deadline:
+            metrics = http_get(f"http://127.0.0.1:{admin}/metrics")[1]
+            found = [x for x in metrics.splitlines() if x.startswith(line)]
+            total = int(found[0].split()[-1]) if found else 0
+            if total == 12:
+                break
+            time.sleep(0.2)
+        assert total == 12  # both workers' connections, counted once each
+        status = json.loads(http_get(f"http://127.0.0.1:{admin}/status")[1])
+        assert [w["worker"] for w in status["workers"]] == [0, 1]
     finally:
         code, _, err = finish(proc)
     assert code == 0, err

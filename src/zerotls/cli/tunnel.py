@@ -7,8 +7,10 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -110,8 +112,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="processes sharing the ports with SO_REUSEPORT (default 1)",
+        default=0,
+        help="processes sharing the ports with SO_REUSEPORT (default: one per core)",
     )
     p.add_argument("-v", "--verbose", action="count", default=0)
     p.set_defaults(func=_run)
@@ -140,8 +142,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="processes sharing the port with SO_REUSEPORT (default 1)",
+        default=0,
+        help="processes sharing the port with SO_REUSEPORT (default: one per core)",
     )
     p.add_argument("-v", "--verbose", action="count", default=0)
 
@@ -243,8 +245,9 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
-def serve_config(config: TunnelConfig, *, workers: int = 1, verbose: int = 0) -> int:
-    """Run a tunnel until SIGTERM/SIGINT; ``workers`` processes share the ports."""
+def serve_config(config: TunnelConfig, *, workers: int = 0, verbose: int = 0) -> int:
+    """Run a tunnel until SIGTERM/SIGINT; ``workers`` processes (0: one per core) share the
+    ports."""
     logging.basicConfig(
         level=logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -253,18 +256,22 @@ def serve_config(config: TunnelConfig, *, workers: int = 1, verbose: int = 0) ->
     from zerotls.tunnel.runtime import ListenerRuntime, raise_fd_limit
 
     raise_fd_limit()
-    if workers < 1:
-        raise ConfigError("--workers must be at least 1")
+    if workers < 0:
+        raise ConfigError("--workers must be 0 (one per core) or more")
+    if workers == 0:
+        workers = len(os.sched_getaffinity(0)) or 1
     # Built once, before forking: a bad file fails here with its name, and every worker
     # inherits the same TLS contexts (and session-ticket keys).
     runtimes = {lst.name: ListenerRuntime.build(lst) for lst in config.listeners}
     if workers == 1:
-        return asyncio.run(_serve(config, runtimes, reuse_port=False, admin=True))
+        return asyncio.run(_serve(config, runtimes, reuse_port=False, worker=0, share=None))
+    # Workers leave snapshots of their figures here for the admin worker to add up.
+    share = Path(tempfile.mkdtemp(prefix="zerotls-workers-"))
     children = []
     for index in range(workers):
         pid = os.fork()
         if pid == 0:  # pragma: no cover - exercised by the multi-worker test as a process
-            code = asyncio.run(_serve(config, runtimes, reuse_port=True, admin=index == 0))
+            code = asyncio.run(_serve(config, runtimes, reuse_port=True, worker=index, share=share))
             os._exit(code)
         children.append(pid)
 
@@ -279,17 +286,24 @@ def serve_config(config: TunnelConfig, *, workers: int = 1, verbose: int = 0) ->
     for child in children:
         _, code = os.waitpid(child, 0)
         status = status or os.waitstatus_to_exitcode(code)
+    shutil.rmtree(share, ignore_errors=True)
     return status
 
 
 async def _serve(
-    config: TunnelConfig, runtimes: dict[str, Any], *, reuse_port: bool, admin: bool
+    config: TunnelConfig,
+    runtimes: dict[str, Any],
+    *,
+    reuse_port: bool,
+    worker: int,
+    share: Path | None,
 ) -> int:
     from zerotls.tunnel.admin import start_admin
     from zerotls.tunnel.runtime import Tunnel
     from zerotls.tunnel.watch import watch_files
 
-    tunnel = Tunnel(config, runtimes=runtimes)
+    tunnel = Tunnel(config, runtimes=runtimes, worker=worker, share_dir=share)
+    admin = worker == 0
     await tunnel.start(reuse_port=reuse_port)
     log = logging.getLogger("zerotls.tunnel")
     for name, addr in tunnel.addresses().items():
@@ -308,6 +322,7 @@ async def _serve(
     loop.add_signal_handler(signal.SIGINT, request_stop, "SIGINT")
     loop.add_signal_handler(signal.SIGHUP, tunnel.reload)
     watcher = loop.create_task(watch_files(tunnel)) if config.source is not None else None
+    snapshots = loop.create_task(_snapshots(tunnel)) if share is not None else None
     why = await stop
     log.warning(
         "%s: draining %d connection(s) for up to %g s",
@@ -320,8 +335,17 @@ async def _serve(
         log.warning("aborted %d connection(s) still open at the drain deadline", aborted)
     if watcher is not None:
         watcher.cancel()
+    if snapshots is not None:
+        snapshots.cancel()
     if admin_server is not None:
         admin_server.close()
     tunnel.close()
     tunnel.audit.close()
     return 0
+
+
+async def _snapshots(tunnel: Any, interval: float = 1.0) -> None:
+    """Every second, leave this worker's figures for the admin worker (bounded staleness)."""
+    while True:
+        tunnel.write_snapshot()
+        await asyncio.sleep(interval)

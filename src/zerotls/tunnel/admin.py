@@ -43,7 +43,7 @@ async def start_admin(tunnel: Tunnel, host: str, port: int) -> asyncio.Server:
             status, ctype, body = "405 Method Not Allowed", "text/plain", b"GET only\n"
         elif path == "/metrics":
             status, ctype = "200 OK", "text/plain; version=0.0.4"
-            body = tunnel.metrics.render().encode()
+            body = tunnel.metrics.render(s["metrics"] for s in tunnel.peer_snapshots()).encode()
         elif path == "/healthz":
             ok = tunnel.accepting and bool(tunnel.servers)
             status = "200 OK" if ok else "503 Service Unavailable"

@@ -9,6 +9,8 @@ the series count stays small.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
 
 __all__ = ["Metrics"]
 
@@ -66,6 +68,13 @@ _DEFS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 }
 
 
+# With several workers, each keeps its own figures; the admin listener adds the others'
+# latest snapshots to its own. Most series add up; a few are the same in every worker.
+_TAKE_MAX = frozenset(
+    {"zerotls_certificate_not_after_seconds", "zerotls_config_last_reload_timestamp_seconds"}
+)
+
+
 class Metrics:
     """Counters and gauges with fixed label names."""
 
@@ -84,13 +93,39 @@ class Metrics:
     def get(self, name: str, *labels: str) -> float:
         return self._values.get(name, {}).get(labels, 0.0)
 
-    def render(self) -> str:
-        """The exposition text for ``/metrics``."""
+    def snapshot(self) -> dict[str, list[list[Any]]]:
+        """A JSON-friendly copy of every series (for the admin worker to aggregate)."""
+        return {
+            name: [[list(labels), value] for labels, value in series.items()]
+            for name, series in self._values.items()
+        }
+
+    def merged(
+        self, others: Iterable[dict[str, list[list[Any]]]]
+    ) -> dict[str, dict[tuple[str, ...], float]]:
+        """This worker's series combined with other workers' snapshots."""
+        total = {name: dict(series) for name, series in self._values.items()}
+        for snap in others:
+            for name, series in snap.items():
+                if name not in _DEFS:
+                    continue
+                target = total.setdefault(name, {})
+                for labels, value in series:
+                    key = tuple(str(v) for v in labels)
+                    if name in _TAKE_MAX:
+                        target[key] = max(target.get(key, value), value)
+                    else:
+                        target[key] = target.get(key, 0.0) + float(value)
+        return total
+
+    def render(self, others: Iterable[dict[str, list[list[Any]]]] = ()) -> str:
+        """The exposition text for ``/metrics`` (plus other workers' snapshots, if given)."""
+        values = self.merged(others)
         out: list[str] = []
         for name, (kind, help_text, label_names) in _DEFS.items():
             out.append(f"# HELP {name} {help_text}")
             out.append(f"# TYPE {name} {kind}")
-            for labels, value in sorted(self._values.get(name, {}).items()):
+            for labels, value in sorted(values.get(name, {}).items()):
                 if label_names:
                     pairs = ",".join(
                         f'{key}="{_escape(val)}"'

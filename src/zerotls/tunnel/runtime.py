@@ -11,13 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import logging
+import os
 import resource
 import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from zerotls._util import atomic_write
 from zerotls.errors import ConfigError, TLSAlert, TransportError, ZeroTLSError
 from zerotls.tls.context import TLSContext, load_pem_certificates
 from zerotls.tls.identity import Identity
@@ -83,8 +87,15 @@ class Tunnel:
         metrics: Metrics | None = None,
         audit: AuditLog | None = None,
         runtimes: dict[str, ListenerRuntime] | None = None,
+        worker: int = 0,
+        share_dir: Path | None = None,
     ) -> None:
         self.config = config
+        self.worker = worker
+        """This process's index among the workers sharing the ports."""
+        self.share_dir = share_dir
+        """Where workers leave snapshots of their figures for the admin listener (None: one
+        worker)."""
         self.metrics = metrics or Metrics()
         self.audit = audit if audit is not None else AuditLog(config.audit_log)
         # Prebuilt runtimes let forked workers share one set of TLS contexts, and so the
@@ -319,19 +330,57 @@ class Tunnel:
     # -- status ---------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
+        """What ``/status`` shows: this worker, and the others from their snapshots."""
         certs = {
             name: (_iso(rt.not_after) if rt.not_after else None)
             for name, rt in self.runtimes.items()
         }
+        mine = self._worker_status()
+        workers = [mine] + [snap["status"] for snap in self.peer_snapshots()]
+        workers.sort(key=lambda w: int(w["worker"]))
         return {
-            "config_version": self.config_version,
+            # The version every worker has reached: a reload is complete when this moves.
+            "config_version": min(int(w["config_version"]) for w in workers),
             "config_file": str(self.config.source) if self.config.source else None,
             "last_reload": self.last_reload,
             "accepting": self.accepting,
-            "active_connections": len(self.sessions),
+            "active_connections": sum(int(w["active_connections"]) for w in workers),
             "certificate_not_after": certs,
             "listeners": {k: str(v) for k, v in self.addresses().items()},
+            "workers": workers,
         }
+
+    def _worker_status(self) -> dict[str, Any]:
+        return {
+            "worker": self.worker,
+            "pid": os.getpid(),
+            "config_version": self.config_version,
+            "last_reload": self.last_reload,
+            "active_connections": len(self.sessions),
+        }
+
+    def write_snapshot(self) -> None:
+        """Leave this worker's figures where the admin worker reads them."""
+        if self.share_dir is None:
+            return
+        data = {"metrics": self.metrics.snapshot(), "status": self._worker_status()}
+        atomic_write(
+            self.share_dir / f"worker-{self.worker}.json", json.dumps(data).encode(), mode=0o600
+        )
+
+    def peer_snapshots(self) -> list[dict[str, Any]]:
+        """The other workers' latest snapshots (none with a single worker)."""
+        if self.share_dir is None:
+            return []
+        snaps = []
+        for path in sorted(self.share_dir.glob("worker-*.json")):
+            if path.name == f"worker-{self.worker}.json":
+                continue
+            try:
+                snaps.append(json.loads(path.read_text()))
+            except (OSError, ValueError):
+                continue  # a worker that has not written yet, or is mid-exit
+        return snaps
 
     def _publish_cert_metrics(self) -> None:
         for name, rt in self.runtimes.items():
