@@ -256,11 +256,19 @@ def test_slowloris_is_cut_at_the_handshake_timeout(pki: PKI) -> None:
 
 
 @pytest.mark.skipif(shutil.which("prlimit") is None, reason="needs util-linux prlimit")
-def test_fd_exhaustion_backs_off_and_logs_once(pki: PKI) -> None:
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_fd_exhaustion_backs_off_and_logs_once(pki: PKI, loop: str) -> None:
     backend = EchoBackend()
     port = free_port()
     proc = tunnel_server(
-        pki, port, backend.port, "--audit-log", "off", wrapper=("prlimit", "--nofile=48:48")
+        pki,
+        port,
+        backend.port,
+        "--audit-log",
+        "off",
+        "--loop",
+        loop,
+        wrapper=("prlimit", "--nofile=48:48"),
     )
     held: list[socket.socket] = []
     try:

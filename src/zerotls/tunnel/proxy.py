@@ -31,7 +31,7 @@ import socket
 import struct
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from zerotls._wire.proxy_protocol import proxy_v2_header
 from zerotls.errors import (
@@ -98,8 +98,8 @@ class TLSSide(_Side):
     __slots__ = ()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)  # noqa: S101 - asyncio contract
-        self.transport = transport
+        # A stream transport by asyncio's contract (uvloop's is not a subclass: no isinstance).
+        self.transport = cast(asyncio.Transport, transport)
         self.session.tls_connected(self)
 
     def get_buffer(self, sizehint: int) -> memoryview:
@@ -120,8 +120,8 @@ class PlainSide(_Side):
     __slots__ = ()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)  # noqa: S101 - asyncio contract
-        self.transport = transport
+        # A stream transport by asyncio's contract (uvloop's is not a subclass: no isinstance).
+        self.transport = cast(asyncio.Transport, transport)
         self.session.plain_connected(self)
 
     def get_buffer(self, sizehint: int) -> memoryview:
@@ -439,6 +439,10 @@ class Session:
 
     def plain_connect_failed(self, exc: OSError | TimeoutError) -> None:
         self.event.error = f"cannot reach {self.event.target}: {exc}"
+        if isinstance(exc, OSError) and exc.errno in (23, 24):  # ENFILE, EMFILE: ours
+            self.tunnel._fd_exhausted(str(exc.strerror))
+            self._close(reason="limit", abort=True)
+            return
         self.tunnel.metrics.inc(
             "zerotls_backend_errors_total",
             self.event.listener,

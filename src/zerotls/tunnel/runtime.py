@@ -326,6 +326,39 @@ class Tunnel:
                 session.idle_check(
                     now, self.config.limits.idle_timeout, self.config.limits.max_lifetime
                 )
+            self._check_fds()
+
+    def _check_fds(self) -> None:
+        """Warn (rate-limited) when descriptors run short. uvloop (libuv) copes with EMFILE
+        by itself and tells nobody, so this check is what makes exhaustion visible there."""
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        if 2 * len(self.sessions) + 32 < 0.8 * limit:  # cheap estimate first: two per session
+            return
+        try:
+            in_use = len(os.listdir("/proc/self/fd"))
+        except OSError as exc:
+            if exc.errno in (23, 24):  # could not even open the directory: that is the answer
+                self._fd_exhausted(f"all {limit} in use")
+            return
+        if in_use >= 0.9 * limit:
+            self._fd_exhausted(f"{in_use} of {limit} in use")
+
+    def _fd_exhausted(self, detail: str) -> None:
+        # One line per ten seconds, with how many were suppressed, instead of a flood.
+        now = time.monotonic()
+        if now - self._fd_log_at >= 10.0:
+            log.error(
+                "out of file descriptors (%s); new connections are refused until some close; "
+                "raise the limit (ulimit -n, LimitNOFILE=) or add workers%s",
+                detail,
+                f" ({self._fd_suppressed} similar messages suppressed)"
+                if self._fd_suppressed
+                else "",
+            )
+            self._fd_log_at = now
+            self._fd_suppressed = 0
+        else:
+            self._fd_suppressed += 1
 
     # -- status ---------------------------------------------------------------------------------
 
@@ -391,21 +424,8 @@ class Tunnel:
     def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         exc = context.get("exception")
         if isinstance(exc, OSError) and exc.errno in (24, 23):  # EMFILE, ENFILE
-            # asyncio already backs accept off for a second; we keep the log to one line
-            # per ten seconds, with how many were suppressed, instead of a flood.
-            now = time.monotonic()
-            if now - self._fd_log_at >= 10.0:
-                log.error(
-                    "out of file descriptors (%s); refusing new connections for now%s",
-                    exc.strerror,
-                    f" ({self._fd_suppressed} similar messages suppressed)"
-                    if self._fd_suppressed
-                    else "",
-                )
-                self._fd_log_at = now
-                self._fd_suppressed = 0
-            else:
-                self._fd_suppressed += 1
+            # asyncio already backs accept off for a second; we only keep the log quiet.
+            self._fd_exhausted(exc.strerror or "EMFILE")
             return
         loop.default_exception_handler(context)
 
