@@ -160,3 +160,56 @@ def test_drain_lets_open_connections_finish(pki: PKI) -> None:
         tunnel.close()
 
     asyncio.run(main())
+
+
+def test_file_watch_reloads_on_a_kubernetes_style_symlink_swap(pki: PKI, tmp_path: Path) -> None:
+    """Secrets mounted by Kubernetes change by re-pointing ..data; the paths stay the same."""
+    import os
+    import shutil
+
+    from zerotls.tunnel.watch import watch_files
+
+    mount = tmp_path / "secret"
+    mount.mkdir()
+    first = mount / "..2026_11_28_v1"
+    first.mkdir()
+    shutil.copy(pki.server.cert, first / "tls.crt")
+    shutil.copy(pki.server.key, first / "tls.key")
+    os.symlink(first.name, mount / "..data")
+    for name in ("tls.crt", "tls.key"):
+        os.symlink(f"..data/{name}", mount / name)
+    config_file = tmp_path / "tunnel.toml"
+
+    async def main() -> None:
+        backend = await start_backend()
+        config_file.write_text(
+            '[[listener]]\nname = "front"\nlisten = "127.0.0.1:0"\n[listener.tls]\n'
+            f'cert = "{mount / "tls.crt"}"\nkey = "{mount / "tls.key"}"\nca = "{pki.ca_path}"\n'
+            f'[[listener.route]]\nname = "db"\ntarget = "127.0.0.1:{backend.port}"\n'
+            f'[[listener.route.rule]]\nname = "any"\neffect = "allow"\nany_identity = true\n'
+        )
+        cfg = TunnelConfig.from_toml(config_file)
+        async with running(cfg) as (tunnel, port, _events):
+            watcher = asyncio.create_task(watch_files(tunnel, interval=0.1))
+            before = await open_connection("127.0.0.1", port, pki.client_config())
+            old_pin = before.identity.spki_pin if before.identity else None
+            await before.aclose()
+            rotated = pki.write(
+                "k8s-rotated", spiffe_id=SERVER_ID, dns=["localhost"], usage="server"
+            )
+            second = mount / "..2026_11_28_v2"
+            second.mkdir()
+            shutil.copy(rotated.cert, second / "tls.crt")
+            shutil.copy(rotated.key, second / "tls.key")
+            os.symlink(second.name, mount / "..data_tmp")
+            os.replace(mount / "..data_tmp", mount / "..data")  # the atomic swap
+            async with asyncio.timeout(10):
+                while tunnel.config_version < 2:
+                    await asyncio.sleep(0.05)
+            after = await open_connection("127.0.0.1", port, pki.client_config())
+            assert after.identity is not None
+            assert after.identity.spki_pin == rotated.issued.pin != old_pin
+            await after.aclose()
+            watcher.cancel()
+
+    asyncio.run(main())

@@ -335,3 +335,45 @@ def test_resumed_sessions_are_authorized_again(pki: PKI) -> None:
             assert lines[2]["decision"] == "deny" and lines[2]["resumed"] is True
 
     asyncio.run(main())
+
+
+def test_max_lifetime_ends_long_connections(pki: PKI) -> None:
+    async def main() -> None:
+        backend = await start_backend()
+        cfg = server_tunnel_config(pki, backend.port, limits=Limits(max_lifetime=0.5))
+        async with running(cfg) as (_, port, events):
+            stream = await open_connection("127.0.0.1", port, pki.client_config())
+            ended_after = None
+            for i in range(20):  # busy, never idle: only the lifetime can end it
+                try:
+                    await stream.send(b"k")
+                    if await stream.read(1) != b"k":
+                        ended_after = i
+                        break
+                except ConnectionBroken:
+                    ended_after = i
+                    break
+                await asyncio.sleep(0.1)
+            assert ended_after is not None and ended_after >= 3  # lived about 0.5 s, not less
+            (event,) = await events.wait(1, timeout=5)
+        assert event["close_reason"] == "lifetime"
+
+    asyncio.run(main())
+
+
+def test_max_connections_refuses_at_accept(pki: PKI) -> None:
+    async def main() -> None:
+        backend = await start_backend()
+        cfg = server_tunnel_config(pki, backend.port, limits=Limits(max_connections=1))
+        async with running(cfg) as (_, port, events):
+            first = await open_connection("127.0.0.1", port, pki.client_config())
+            await first.send(b"1")
+            assert await first.readexactly(1) == b"1"
+            with pytest.raises((ConnectionBroken, OSError)):
+                await open_connection("127.0.0.1", port, pki.client_config())
+            await first.aclose()
+            lines = list(await events.wait(2))
+        limited = [e for e in lines if e["close_reason"] == "limit"]
+        assert len(limited) == 1 and "max_connections" in limited[0]["error"]
+
+    asyncio.run(main())
