@@ -110,19 +110,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--config", required=True, type=Path)
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=0,
-        help="processes sharing the ports with SO_REUSEPORT (default: one per core)",
-    )
-    p.add_argument(
-        "--loop",
-        choices=["auto", "uvloop", "asyncio"],
-        default="auto",
-        help="event loop: uvloop when installed (auto, measured faster), or asyncio",
-    )
-    p.add_argument("-v", "--verbose", action="count", default=0)
+    _process_options(p)
     p.set_defaults(func=_run)
 
     p = cmds.add_parser("check", help="validate a config, load its files, print what it does")
@@ -146,11 +134,16 @@ def _common(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="allow cleartext to leave this machine (you take the risk by name)",
     )
+    _process_options(p)
+
+
+def _process_options(p: argparse.ArgumentParser) -> None:
+    """How the tunnel runs: workers, event loop, log level (every mode takes these)."""
     p.add_argument(
         "--workers",
         type=int,
         default=0,
-        help="processes sharing the port with SO_REUSEPORT (default: one per core)",
+        help="processes sharing the ports with SO_REUSEPORT (default: one per core)",
     )
     p.add_argument(
         "--loop",
@@ -158,7 +151,7 @@ def _common(p: argparse.ArgumentParser) -> None:
         default="auto",
         help="event loop: uvloop when installed (auto, measured faster), or asyncio",
     )
-    p.add_argument("-v", "--verbose", action="count", default=0)
+    p.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv debug")
 
 
 def _limits(args: argparse.Namespace) -> Any:
