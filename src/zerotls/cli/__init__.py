@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zerotls",
         description="Secure network programming the zero-trust way: mutual TLS with workload "
-        "identities, pinning, a local PKI and HMAC integrity. TLS 1.3 by default.",
+        "identities, pinning, a local PKI, HMAC integrity, and a tunnel that puts it all in "
+        "front of cleartext services. TLS 1.3 by default.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

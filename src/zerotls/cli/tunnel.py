@@ -128,7 +128,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--admin", help="loopback HOST:PORT for /metrics, /healthz, /status")
     p.add_argument("--idle-timeout", type=float, default=300.0, help="seconds (default 300)")
     p.add_argument("--handshake-timeout", type=float, default=10.0, help="seconds (default 10)")
-    p.add_argument("--max-connections", type=int, default=10_000)
+    p.add_argument(
+        "--max-connections",
+        type=int,
+        default=10_000,
+        help="concurrent connections per worker; more are refused at accept (default 10000)",
+    )
     p.add_argument(
         "--unsafe-target",
         action="store_true",
