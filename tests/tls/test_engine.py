@@ -326,3 +326,47 @@ def test_eof_during_handshake(pki: PKI) -> None:
     conn.data_to_send()
     with pytest.raises(ConnectionBroken, match="during the handshake"):
         conn.receive_data(b"")
+
+
+def test_client_checks_cannot_be_skipped_by_sending_no_certificate(pki: PKI) -> None:
+    from zerotls.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="require_client_cert"):
+        pki.server_config(require_client_cert=False, pins=frozenset({pki.client.issued.pin}))
+    with pytest.raises(ConfigError, match="require_client_cert"):
+        pki.server_config(require_client_cert=False, allowed_identities=frozenset({CLIENT_ID}))
+
+
+def test_server_without_client_ca_requests_no_client_certificate(pki: PKI) -> None:
+    # Without a named client CA the server must not fall back to the system trust store
+    # for client identities: it asks for no certificate at all.
+    p = pair(pki.client_config(), pki.server_config(require_client_cert=False, ca=None))
+    assert p.server_error is None
+    assert p.server.handshake is not None and p.server.identity is None
+
+
+def test_pinned_client_keys_turn_session_tickets_off(pki: PKI) -> None:
+    from OpenSSL import SSL
+
+    ctx = TLSContext(pki.server_config(pins=frozenset({pki.client.issued.pin})))
+    assert ctx.ssl_context.get_session_cache_mode() == SSL.SESS_CACHE_OFF
+
+
+def test_failed_ticket_rotation_keeps_the_context_in_service(pki: PKI, tmp_path: object) -> None:
+    import shutil
+    from pathlib import Path
+
+    root = Path(str(tmp_path))
+    cert, key = root / "s.pem", root / "s.key"
+    shutil.copy(pki.server.cert, cert)
+    shutil.copy(pki.server.key, key)
+    now = [0.0]
+    ctx = TLSContext(
+        pki.server_config(cert=cert, key=key, ticket_key_lifetime=60), clock=lambda: now[0]
+    )
+    first = ctx.ssl_context
+    key.write_text("half-written during a rotation")
+    now[0] = 61.0
+    assert ctx.ssl_context is first  # kept, not an exception on every accept
+    p = Pair(TLSContext(pki.client_config()).connection(), ctx.connection()).run()
+    assert p.client_error is None

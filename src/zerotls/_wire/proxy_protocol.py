@@ -79,7 +79,7 @@ def proxy_v2_header(peer: Any, local: Any, event: Any) -> bytes:
     """The header for one tunnelled connection, from its audit event."""
     tlvs: list[tuple[int, bytes]] = [(PP2Type.UNIQUE_ID, event.conn_id.encode())]
     if event.sni:
-        tlvs.append((PP2Type.AUTHORITY, event.sni.encode("idna")))
+        tlvs.append((PP2Type.AUTHORITY, event.sni.encode("ascii", "replace")))
     if event.alpn:
         tlvs.append((PP2Type.ALPN, event.alpn.encode()))
     ident = event.identity

@@ -284,10 +284,13 @@ def serve_config(
     for index in range(workers):
         pid = os.fork()
         if pid == 0:  # pragma: no cover - exercised by the multi-worker test as a process
-            code = _run_loop(
-                loop, _serve(config, runtimes, reuse_port=True, worker=index, share=share)
-            )
-            os._exit(code)
+            code = 1
+            try:  # a worker must never fall back into the parent's code
+                code = _run_loop(
+                    loop, _serve(config, runtimes, reuse_port=True, worker=index, share=share)
+                )
+            finally:
+                os._exit(code)
         children.append(pid)
 
     def forward(signum: int, _frame: Any) -> None:

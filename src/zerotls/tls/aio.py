@@ -74,7 +74,9 @@ class _TLSProtocol(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         self._feed(b"")
-        return False  # let the transport close itself
+        # After a clean close_notify + FIN we may still answer (TLS 1.3 half-close): keep
+        # the transport open for writing until we close too. Otherwise let it close.
+        return self.conn.peer_closed and not self.conn.local_closed and self.conn.error is None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
@@ -419,13 +421,24 @@ async def _serve_one(
     try:
         await handler(stream)
     except ZeroTLSError as exc:
+        # The stream broke (or the handler gave up on it): abort, never a close_notify that
+        # would tell the peer the conversation ended normally.
         log.info("connection from %s ended: %s", _addr(protocol.peername), exc)
+        _abort(protocol)
+        return
     except Exception:
         log.exception("handler failed for %s", _addr(protocol.peername))
-        if protocol.transport is not None:
-            protocol.transport.abort()
+        _abort(protocol)
         return
+    except BaseException:  # cancelled (server closing): do not leave the socket open
+        _abort(protocol)
+        raise
     stream.close()
+
+
+def _abort(protocol: _TLSProtocol) -> None:
+    if protocol.transport is not None and not protocol.transport.is_closing():
+        protocol.transport.abort()
 
 
 def _addr(peer: Any) -> str:

@@ -141,7 +141,8 @@ class _Common:
     """PEM bundle of the CAs we trust to vouch for the peer. None on a client means the
     system trust store; a server that requires client certificates must name one."""
     crls: tuple[Path, ...] = ()
-    """PEM or DER CRL files; when given, every certificate of the peer's chain is checked."""
+    """PEM or DER CRL files; when given, the peer's certificate is checked against its
+    issuer's CRL (a missing or expired CRL fails closed)."""
     min_version: TLSVersion = TLSVersion.TLSv1_3
     """Lowest protocol accepted. TLS 1.3 by default; ``"1.2"`` is an explicit floor."""
     groups: tuple[str, ...] = DEFAULT_GROUPS
@@ -302,6 +303,12 @@ class ServerConfig(_Common):
             raise ConfigError(
                 "require_client_cert is on (the default) but no ca is set: name the CA bundle "
                 "that issues client certificates, or set require_client_cert = false explicitly"
+            )
+        if not self.require_client_cert and (self.pins or self.allowed_identities):
+            raise ConfigError(
+                "pins and allowed_identities judge client certificates, but "
+                "require_client_cert is off: a client without one would skip them. Keep "
+                "require_client_cert = true"
             )
         if self.ticket_key_lifetime <= 0:
             raise ConfigError("ticket_key_lifetime must be positive")

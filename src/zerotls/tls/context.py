@@ -12,6 +12,7 @@ a ticket from an older context simply gets a full handshake.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import time
 import weakref
 from collections.abc import Callable
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from zerotls.tls.engine import Authorizer, TLSConnection
 
 __all__ = ["TLSContext"]
+
+log = logging.getLogger("zerotls.tls")
 
 _VERSION = {TLSVersion.TLSv1_2: SSL.TLS1_2_VERSION, TLSVersion.TLSv1_3: SSL.TLS1_3_VERSION}
 
@@ -100,8 +103,15 @@ class TLSContext:
             lifetime = self.config.ticket_key_lifetime  # type: ignore[union-attr]
             now = self._clock()
             if now - self._built_at >= lifetime:
-                self._ssl_context = self._build()
                 self._built_at = now
+                try:
+                    self._ssl_context = self._build()
+                except ConfigError as exc:
+                    # A file caught mid-rotation must not break accepts: keep the context in
+                    # service (and its ticket keys) and try again next period.
+                    log.error(  # noqa: TRY400 - expected: one line, no traceback
+                        "keeping the current TLS context: rebuilding it failed: %s", exc
+                    )
         return self._ssl_context
 
     def connection(self, *, authorize: Authorizer | None = None) -> TLSConnection:
@@ -176,7 +186,12 @@ class TLSContext:
     def _load_trust(self, ctx: SSL.Context) -> None:
         cfg = self.config
         if cfg.ca is None:
-            ctx.set_default_verify_paths()  # client only (server config requires ca)
+            if isinstance(cfg, ServerConfig):
+                # No client CA named (client certificates optional): request none, rather
+                # than trusting every publicly trusted certificate as a client identity.
+                _lib.SSL_CTX_set_verify(ctx._context, SSL.VERIFY_NONE, _ffi.NULL)
+                return
+            ctx.set_default_verify_paths()  # a client with no ca: the system trust store
         else:
             store = ctx.get_cert_store()
             assert store is not None  # noqa: S101 - pyOpenSSL types it optional; never None
@@ -193,12 +208,9 @@ class TLSContext:
                 store.add_crl(_load_crl(path))
             # Check the leaf against its issuer's CRL; a missing CRL fails closed.
             store.set_flags(crypto.X509StoreFlags.CRL_CHECK)
-        mode = SSL.VERIFY_PEER
-        if isinstance(cfg, ServerConfig):
-            if not cfg.require_client_cert:
-                mode = SSL.VERIFY_PEER  # verify a certificate if one is offered
-            else:
-                mode |= SSL.VERIFY_FAIL_IF_NO_PEER_CERT
+        mode = SSL.VERIFY_PEER  # verify the peer's certificate (a client's if it offers one)
+        if isinstance(cfg, ServerConfig) and cfg.require_client_cert:
+            mode |= SSL.VERIFY_FAIL_IF_NO_PEER_CERT
         # Our own C-level verify callback (not pyOpenSSL's set_verify wrapper) so that a
         # refusal can set the X.509 error code, which picks the alert the peer receives.
         _lib.SSL_CTX_set_verify(ctx._context, mode, _VERIFY_CALLBACK)
@@ -207,9 +219,11 @@ class TLSContext:
     def _configure_server(self, ctx: SSL.Context, cfg: ServerConfig) -> None:
         # A session id context is required to resume sessions that carried a client cert.
         ctx.set_session_id(b"zerotls")
-        if cfg.session_tickets:
+        if cfg.session_tickets and not cfg.pins:
             ctx.set_session_cache_mode(SSL.SESS_CACHE_SERVER)
         else:
+            # Off by request, or because client keys are pinned: a ticket remembers only the
+            # client's leaf, so a pin on its CA could not be checked again on resumption.
             ctx.set_options(SSL.OP_NO_TICKET)
             ctx.set_session_cache_mode(SSL.SESS_CACHE_OFF)
         if cfg.alpn:

@@ -186,8 +186,8 @@ class _PeerCheck:
         cfg = self.config
         peer = "server" if isinstance(cfg, ClientConfig) else "client"
         if isinstance(cfg, ClientConfig) and cfg.expect_identity is not None:
-            identity = Identity.from_certificate(leaf)
-            if cfg.expect_identity not in identity.uris:
+            identity = _identity_of(leaf)
+            if identity.spiffe_id != cfg.expect_identity:
                 self.failure = VerificationError(
                     f"{peer} identity mismatch: expected {cfg.expect_identity}, the certificate "
                     f"carries {_describe(identity)}; check expect_identity or the server's "
@@ -441,7 +441,8 @@ class TLSConnection:
     def server_name(self) -> str | None:
         """The SNI name: the one the client sent (server side) or asked for (client side)."""
         name = self._ssl.get_servername()
-        return name.decode("idna") if name else None
+        # SNI carries A-labels (RFC 6066 §3): ASCII; anything else is shown, never trusted.
+        return name.decode("ascii", "replace") if name else None
 
     @property
     def error(self) -> ZeroTLSError | None:

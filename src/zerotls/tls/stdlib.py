@@ -125,7 +125,7 @@ def check_peer(
                 f"peer public key sha256/{identity.spki_pin} is not among the configured pins"
             )
     expected = config.expect_identity if isinstance(config, ClientConfig) else None
-    if expected is not None and expected not in identity.uris:
+    if expected is not None and identity.spiffe_id != expected:
         raise VerificationError(
             f"peer identity mismatch: expected {expected}, got "
             f"{identity.spiffe_id or identity.name}"

@@ -8,8 +8,10 @@ specific error that broke the stream.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -129,6 +131,13 @@ class TLSSocket(Negotiated):
             self._conn.close()
             self._queue_output()
         self._flush()
+
+    def abort(self) -> None:
+        """Close with a TCP reset and no close_notify: the peer must not take what it got
+        for a complete stream."""
+        with contextlib.suppress(OSError):
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self._sock.close()
 
     def close(self) -> None:
         """Send close_notify if not yet sent, then close the socket."""
@@ -364,9 +373,11 @@ class TLSThreadingServer:
             self._handler(tls)
         except ZeroTLSError as exc:
             log.info("connection from %s ended: %s", addr, exc)
+            tls.abort()
         except Exception:
             log.exception("handler failed for %s", addr)
-        finally:
+            tls.abort()
+        else:
             tls.close()
 
 

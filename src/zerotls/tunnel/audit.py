@@ -9,6 +9,7 @@ metrics and, later, the monitor; field names are stable.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import threading
@@ -19,6 +20,8 @@ from typing import IO, Any, Literal
 from zerotls.tls.identity import Identity
 
 __all__ = ["SCHEMA_VERSION", "AuditEvent", "AuditLog", "CloseReason"]
+
+_log = logging.getLogger("zerotls.tunnel")
 
 SCHEMA_VERSION = 1
 
@@ -136,6 +139,8 @@ class AuditLog:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
             self._file = os.fdopen(fd, "a", buffering=1, encoding="utf-8")
         self.listeners: list[Any] = []
+        self.write_errors = 0
+        """Events that could not be written (logged at the first and every 1000th)."""
 
     def write(self, event: AuditEvent, end: float) -> None:
         line = event.to_json(end)
@@ -143,7 +148,17 @@ class AuditLog:
             listener(event, line)
         if self._file is not None:
             with self._lock:
-                self._file.write(line + "\n")
+                try:
+                    self._file.write(line + "\n")
+                except OSError as exc:  # disk full, file gone: never take the tunnel down
+                    self.write_errors += 1
+                    if self.write_errors == 1 or self.write_errors % 1000 == 0:
+                        _log.error(
+                            "cannot write the audit log %s (%d events lost so far): %s",
+                            self.path or "stdout",
+                            self.write_errors,
+                            exc,
+                        )
 
     def close(self) -> None:
         if self._file is not None and self._file is not sys.stdout:

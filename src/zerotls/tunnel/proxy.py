@@ -77,18 +77,21 @@ _recv_buffer = memoryview(bytearray(_RECV_SIZE))
 class _Side(asyncio.BufferedProtocol):
     """Common pump logic for either side."""
 
-    __slots__ = ("session", "transport")
+    __slots__ = ("session", "transport", "write_paused")
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self.transport: asyncio.Transport | None = None
+        self.write_paused = False
 
     def pause_writing(self) -> None:  # our write buffer is full: stop reading the other side
+        self.write_paused = True
         other = self.session.other(self)
         if other is not None and other.transport is not None:
             other.transport.pause_reading()
 
     def resume_writing(self) -> None:
+        self.write_paused = False
         other = self.session.other(self)
         if other is not None and other.transport is not None and not other.transport.is_closing():
             other.transport.resume_reading()
@@ -212,8 +215,8 @@ class Session:
                 self.pending.clear()
             if self.pending_eof and transport.can_write_eof():
                 transport.write_eof()
-            if self.tls is not None and self.tls.transport is not None:
-                self.tls.transport.resume_reading()
+            if self.tls is not None and self.tls.transport is not None and not side.write_paused:
+                self.tls.transport.resume_reading()  # unless the backlog just filled us up
         else:
             self.event.source = _addr(transport.get_extra_info("peername"))
             if not self.tunnel.admit(self):
@@ -232,7 +235,7 @@ class Session:
         if conn is None or self.finished:
             return
         self.last_activity = time.monotonic()
-        if not data and not self.tls_bytes_seen:
+        if not data and not self.tls_bytes_seen and self.server_mode:
             # Closed before sending a byte: a TCP health check or port scan, not a failed
             # handshake. Still one audit event (every connection is recorded).
             self.event.error = "closed before sending any TLS data (a TCP probe?)"
@@ -317,7 +320,8 @@ class Session:
                 conn.close()
             self._flush_tls()
             plain = self.plain
-            if plain is not None and plain.transport is not None:
+            tls_paused = self.tls is not None and self.tls.write_paused
+            if plain is not None and plain.transport is not None and not tls_paused:
                 plain.transport.resume_reading()
 
     def _authorize(self, identity: Identity | None) -> ZeroTLSError | None:
@@ -508,11 +512,12 @@ class Session:
         if self.finished:
             return
         if now - self.last_activity > idle:
+            # A reset, not a FIN: neither side may take the cut for a complete stream.
             self.event.error = f"idle for more than {idle:g} s"
-            self._close(reason="timeout", abort=False)
+            self._close(reason="timeout", abort=True)
         elif lifetime is not None and now - self.started > lifetime:
             self.event.error = f"connection older than max_lifetime {lifetime:g} s"
-            self._close(reason="lifetime", abort=False)
+            self._close(reason="lifetime", abort=True)
 
     def shutdown(self) -> None:
         self.event.error = "tunnel shutting down"

@@ -57,5 +57,8 @@ async def watch_files(tunnel: Tunnel, interval: float = 2.0) -> None:
             changed = [str(p) for p in seen if now.get(p) != seen[p]]
             log.warning("files changed (%s): reloading", ", ".join(changed))
             await asyncio.sleep(0.2)  # let a writer finish a multi-file update
+            # Fingerprint before loading: a file that changes during the reload is then
+            # seen as changed again next round, and the reload retried.
+            before = {p: _fingerprint(p) for p in files_of(tunnel)}
             tunnel.reload()
-            seen = {p: _fingerprint(p) for p in files_of(tunnel)}
+            seen = {p: before.get(p, _fingerprint(p)) for p in files_of(tunnel)}
