@@ -124,3 +124,11 @@ def read_toml(path: Path, what: str = "config", *, table: str | None = None) -> 
             raise ConfigError(f"{path} has no [{table}] table")
         return section
     return data
+
+
+def format_address(peer: object) -> str:
+    """``ip:port`` or ``[v6]:port`` for a socket address, for logs and audit events."""
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        host = str(peer[0])
+        return f"[{host}]:{peer[1]}" if ":" in host else f"{host}:{peer[1]}"
+    return str(peer) if peer else "unix"

@@ -88,7 +88,7 @@ class Events:
     async def wait(self, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:
         async with asyncio.timeout(timeout):
             while len(self.lines) < n:
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(0.1)  # let closing transports finish before the loop ends
         return self.lines
 
 
@@ -140,7 +140,7 @@ async def running(config: TunnelConfig) -> AsyncIterator[tuple[Tunnel, int, Even
             server = OPEN_SERVERS.pop()
             server.close()
             await server.wait_closed()
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)  # let closing transports finish before the loop ends
 
 
 def run(coro_fn: Callable[[], Any]) -> Any:

@@ -158,6 +158,7 @@ def test_drain_lets_open_connections_finish(pki: PKI) -> None:
         with pytest.raises(OSError):
             await asyncio.open_connection("127.0.0.1", port)
         tunnel.close()
+        await asyncio.sleep(0.1)  # let the closing transports finish before the loop ends
 
     asyncio.run(main())
 

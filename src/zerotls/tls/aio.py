@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Self
 
+from zerotls._util import format_address
 from zerotls.errors import (
     ConnectionBroken,
     HandshakeTimeout,
@@ -52,6 +53,7 @@ class _TLSProtocol(asyncio.Protocol):
         self.reader = asyncio.StreamReader(limit=_READ_LIMIT)
         loop = asyncio.get_running_loop()
         self.handshake: asyncio.Future[HandshakeCompleted] = loop.create_future()
+        self.closed: asyncio.Future[None] = loop.create_future()
         self._timer: asyncio.TimerHandle | None = None
         self._paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
@@ -80,6 +82,8 @@ class _TLSProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
+        if not self.closed.done():
+            self.closed.set_result(None)
         self._cancel_timer()
         if not self.handshake.done():
             error = self.conn.error or ConnectionBroken(
@@ -265,8 +269,8 @@ class TLSStream(Negotiated):
         return t is None or t.is_closing()
 
     async def wait_closed(self) -> None:
-        while not self._protocol._lost:
-            await asyncio.sleep(0.005)
+        await asyncio.shield(self._protocol.closed)
+        await asyncio.sleep(0)  # let the transport's own close callbacks run first
 
     async def aclose(self) -> None:
         self.close()
@@ -282,10 +286,6 @@ class TLSStream(Negotiated):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-
-def _context_for(config: ClientConfig | ServerConfig | TLSContext) -> TLSContext:
-    return config if isinstance(config, TLSContext) else TLSContext(config)
 
 
 async def open_connection(
@@ -309,7 +309,7 @@ async def open_connection(
         HandshakeTimeout: no handshake within ``handshake_timeout``.
         TransportError: the TCP connection failed.
     """
-    ctx = _context_for(config)
+    ctx = TLSContext.of(config)
     if ctx.is_server:
         raise LocalProtocolError("open_connection needs a ClientConfig, not a ServerConfig")
     loop = asyncio.get_running_loop()
@@ -385,7 +385,7 @@ async def start_server(
         on_handshake_failure: called with the error and the peer address of each refusal.
         **kwargs: passed to ``loop.create_server`` (``reuse_port``, ``backlog`` ...).
     """
-    ctx = _context_for(config)
+    ctx = TLSContext.of(config)
     if not ctx.is_server:
         raise LocalProtocolError("start_server needs a ServerConfig, not a ClientConfig")
     loop = asyncio.get_running_loop()
@@ -413,7 +413,7 @@ async def _serve_one(
     try:
         handshake = await protocol.handshake
     except ZeroTLSError as exc:
-        log.warning("refused TLS client %s: %s", _addr(protocol.peername), exc)
+        log.warning("refused TLS client %s: %s", format_address(protocol.peername), exc)
         if on_failure is not None:
             on_failure(exc, protocol.peername)
         return
@@ -423,11 +423,11 @@ async def _serve_one(
     except ZeroTLSError as exc:
         # The stream broke (or the handler gave up on it): abort, never a close_notify that
         # would tell the peer the conversation ended normally.
-        log.info("connection from %s ended: %s", _addr(protocol.peername), exc)
+        log.info("connection from %s ended: %s", format_address(protocol.peername), exc)
         _abort(protocol)
         return
     except Exception:
-        log.exception("handler failed for %s", _addr(protocol.peername))
+        log.exception("handler failed for %s", format_address(protocol.peername))
         _abort(protocol)
         return
     except BaseException:  # cancelled (server closing): do not leave the socket open
@@ -439,10 +439,3 @@ async def _serve_one(
 def _abort(protocol: _TLSProtocol) -> None:
     if protocol.transport is not None and not protocol.transport.is_closing():
         protocol.transport.abort()
-
-
-def _addr(peer: Any) -> str:
-    if isinstance(peer, tuple) and len(peer) >= 2:
-        host = peer[0]
-        return f"[{host}]:{peer[1]}" if ":" in str(host) else f"{host}:{peer[1]}"
-    return str(peer)

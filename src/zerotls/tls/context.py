@@ -96,6 +96,11 @@ class TLSContext:
         self._ssl_context = self._build()
         self._built_at = clock()
 
+    @classmethod
+    def of(cls, config: ClientConfig | ServerConfig | TLSContext) -> TLSContext:
+        """The context for ``config`` (a prebuilt context is returned as it is)."""
+        return config if isinstance(config, TLSContext) else cls(config)
+
     @property
     def ssl_context(self) -> SSL.Context:
         """The current pyOpenSSL context (servers replace it as ticket keys rotate)."""

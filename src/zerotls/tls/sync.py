@@ -259,10 +259,6 @@ def _handshake(sock: socket.socket, conn: TLSConnection, timeout: float) -> list
     return events
 
 
-def _context_for(config: ClientConfig | ServerConfig | TLSContext) -> TLSContext:
-    return config if isinstance(config, TLSContext) else TLSContext(config)
-
-
 def connect(
     host: str,
     port: int,
@@ -282,7 +278,7 @@ def connect(
         VerificationError, TLSAlert, HandshakeTimeout, TransportError: as for
         :func:`zerotls.open_connection`.
     """
-    ctx = _context_for(config)
+    ctx = TLSContext.of(config)
     if ctx.is_server:
         raise LocalProtocolError("connect needs a ClientConfig, not a ServerConfig")
     try:
@@ -395,7 +391,7 @@ def serve(
     ``handler(tls_socket)`` runs in its own thread for every client that passes all checks;
     the socket is closed (close_notify first) when it returns.
     """
-    ctx = _context_for(config)
+    ctx = TLSContext.of(config)
     if not ctx.is_server:
         raise LocalProtocolError("serve needs a ServerConfig, not a ClientConfig")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -29,10 +29,12 @@ import logging
 import os
 import socket
 import struct
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
+from zerotls._util import format_address
 from zerotls._wire.proxy_protocol import proxy_v2_header
 from zerotls.errors import (
     ConnectionBroken,
@@ -59,19 +61,19 @@ __all__ = ["Session"]
 log = logging.getLogger("zerotls.tunnel")
 
 
-def _addr(peer: Any) -> str:
-    if isinstance(peer, tuple) and len(peer) >= 2:
-        host = str(peer[0])
-        return f"[{host}]:{peer[1]}" if ":" in host else f"{host}:{peer[1]}"
-    return str(peer) if peer else "unix"
-
-
-# One receive buffer for every connection of this event loop: asyncio reads the socket into
-# it (recv_into) and each callback consumes the bytes before returning (the engine copies
-# them into its BIO; the plain side hands them to SSL_write or copies what must wait), so no
+# One receive buffer per thread (so per event loop): asyncio reads the socket into it
+# (recv_into) and each callback consumes the bytes before returning (the engine copies them
+# into its BIO; the plain side hands them to SSL_write or copies what must wait), so no
 # 256 KiB bytes object is allocated and freed per read, and idle connections own no buffer.
 _RECV_SIZE = 256 * 1024
-_recv_buffer = memoryview(bytearray(_RECV_SIZE))
+_local = threading.local()
+
+
+def _recv_buffer() -> memoryview:
+    buf: memoryview | None = getattr(_local, "buf", None)
+    if buf is None:
+        buf = _local.buf = memoryview(bytearray(_RECV_SIZE))
+    return buf
 
 
 class _Side(asyncio.BufferedProtocol):
@@ -106,10 +108,10 @@ class TLSSide(_Side):
         self.session.tls_connected(self)
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return _recv_buffer
+        return _recv_buffer()
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.session.on_tls_bytes(_recv_buffer[:nbytes])
+        self.session.on_tls_bytes(_recv_buffer()[:nbytes])
 
     def eof_received(self) -> bool:
         self.session.on_tls_bytes(b"")
@@ -128,10 +130,10 @@ class PlainSide(_Side):
         self.session.plain_connected(self)
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return _recv_buffer
+        return _recv_buffer()
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.session.on_plain_bytes(_recv_buffer[:nbytes])
+        self.session.on_plain_bytes(_recv_buffer()[:nbytes])
 
     def eof_received(self) -> bool:
         self.session.on_plain_eof()
@@ -184,7 +186,7 @@ class Session:
             return
         self.tls = side
         if self.server_mode:
-            self.event.source = _addr(transport.get_extra_info("peername"))
+            self.event.source = format_address(transport.get_extra_info("peername"))
             if not self.tunnel.admit(self):
                 return
             self.conn = self.runtime.context.connection(authorize=self._authorize)
@@ -218,7 +220,7 @@ class Session:
             if self.tls is not None and self.tls.transport is not None and not side.write_paused:
                 self.tls.transport.resume_reading()  # unless the backlog just filled us up
         else:
-            self.event.source = _addr(transport.get_extra_info("peername"))
+            self.event.source = format_address(transport.get_extra_info("peername"))
             if not self.tunnel.admit(self):
                 return
             transport.pause_reading()  # until the TLS side is up
