@@ -17,51 +17,36 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CLIENT_ID, PKI
+from tests.peers.backends import EchoBackend, ThreadedBackend
 from tests.peers.openssl import free_port, wait_for_port
-from tests.tunnel.test_tunnel_processes import EchoBackend, finish, tunnel_server, zerotls
+from tests.tunnel.test_tunnel_processes import finish, tunnel_server, zerotls
 from zerotls import connect
 
 pytestmark = pytest.mark.peers
 
 
-class HashBackend:
+class HashBackend(ThreadedBackend):
     """Receives a stream, hashes it, and sends back a deterministic stream of the same length."""
 
     def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
         self.digests: list[str] = []
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__(backlog=64)
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
-
-    def _one(self, conn: socket.socket) -> None:
-        with conn:
-            header = _recv_exactly(conn, 8)
-            size = int.from_bytes(header, "big")
-            sender = threading.Thread(target=_send_stream, args=(conn, size, b"down"))
-            sender.start()
-            digest = hashlib.sha256()
-            left = size
-            while left:
-                chunk = conn.recv(min(left, 1 << 20))
-                if not chunk:
-                    break
-                digest.update(chunk)
-                left -= len(chunk)
-            sender.join()
-            self.digests.append(digest.hexdigest())
-
-    def close(self) -> None:
-        self.sock.close()
+    def handle(self, conn: socket.socket) -> None:
+        header = _recv_exactly(conn, 8)
+        size = int.from_bytes(header, "big")
+        sender = threading.Thread(target=_send_stream, args=(conn, size, b"down"))
+        sender.start()
+        digest = hashlib.sha256()
+        left = size
+        while left:
+            chunk = conn.recv(min(left, 1 << 20))
+            if not chunk:
+                break
+            digest.update(chunk)
+            left -= len(chunk)
+        sender.join()
+        self.digests.append(digest.hexdigest())
 
 
 def _recv_exactly(sock: socket.socket, n: int) -> bytes:

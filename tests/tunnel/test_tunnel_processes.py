@@ -3,7 +3,6 @@ and our own client mode; signals (SIGHUP reload, SIGTERM drain) and the admin li
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -19,46 +18,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CLIENT_ID, PKI
+from tests.peers.backends import EchoBackend
 from tests.peers.openssl import free_port, s_client, stop, wait_for_port
 from zerotls import TLSAlert, connect
 
 pytestmark = pytest.mark.peers
-
-
-class EchoBackend:
-    """A threaded cleartext echo server (the legacy service behind the tunnel)."""
-
-    def __init__(self, *, once: bool = False) -> None:
-        self.once = once
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        self.accepted: list[socket.socket] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            self.accepted.append(conn)
-            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
-
-    def _echo(self, conn: socket.socket) -> None:
-        with conn, contextlib.suppress(ConnectionResetError, BrokenPipeError):
-            while data := conn.recv(65536):
-                conn.sendall(data)
-                if self.once:
-                    break
-
-    def close(self) -> None:
-        self.sock.close()
-        for conn in self.accepted:
-            conn.close()
 
 
 @pytest.fixture
