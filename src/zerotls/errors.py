@@ -60,7 +60,14 @@ __all__ = [
 
 
 class ZeroTLSError(Exception):
-    """Root of every error zerotls raises."""
+    """Root of every error zerotls raises.
+
+    Attributes:
+        alert_sent: the TLS alert our side sent to the peer for this refusal (RFC 8446 name),
+            when there was one; set where the refusal is made, read by logs and metrics.
+    """
+
+    alert_sent: str | None = None
 
 
 class ConfigError(ZeroTLSError, ValueError):

@@ -92,6 +92,8 @@ class TLSContext:
         self.config = config
         self.is_server = isinstance(config, ServerConfig)
         self._clock = clock
+        self.certificate: x509.Certificate | None = None
+        """The certificate we present (the leaf of ``config.cert``), once loaded."""
         # Validate the files once, eagerly, so a bad config fails at start, not at accept.
         self._ssl_context = self._build()
         self._built_at = clock()
@@ -169,6 +171,7 @@ class TLSContext:
         if cfg.cert is None or cfg.key is None:
             return
         chain = load_pem_certificates(cfg.cert)
+        self.certificate = chain[0]
         key_data = _read(cfg.key, "private key")
         try:
             key = serialization.load_pem_private_key(key_data, password=None)
@@ -243,7 +246,6 @@ class TLSContext:
             ctx.set_alpn_select_callback(select)
 
     def _configure_client(self, ctx: SSL.Context, cfg: ClientConfig) -> None:
-        ctx.set_session_cache_mode(SSL.SESS_CACHE_CLIENT)
         if cfg.alpn:
             ctx.set_alpn_protos([p.encode() for p in cfg.alpn])
         if cfg.server_name is not None:

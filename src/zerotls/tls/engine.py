@@ -175,8 +175,11 @@ class _PeerCheck:
             # OpenSSL cannot send access_denied from inside the handshake; an X.509 error
             # outside its alert table yields certificate_unknown, the closest it can say
             # (and "no explicit policy" is what our logs would call it anyway).
+            self.failure.alert_sent = "certificate_unknown"
             return int(_lib.X509_V_ERR_NO_EXPLICIT_POLICY)
-        return int(_lib.X509_V_ERR_CERT_REJECTED)  # bad_certificate
+        if self.failure is not None:
+            self.failure.alert_sent = "bad_certificate"
+        return int(_lib.X509_V_ERR_CERT_REJECTED)
 
     def record_chain_error(self, errno: int, depth: int, cert: x509.Certificate) -> None:
         if self.failure is None:
@@ -238,6 +241,35 @@ def _ago(moment: dt.datetime) -> str:
 
 
 def _chain_error(
+    cfg: ClientConfig | ServerConfig, errno: int, depth: int, cert: x509.Certificate
+) -> VerificationError:
+    """The error for an OpenSSL chain-verification failure, with the alert OpenSSL sent."""
+    error = _chain_error_message(cfg, errno, depth, cert)
+    error.alert_sent = _CHAIN_ALERTS.get(errno, "bad_certificate")
+    return error
+
+
+# What OpenSSL sends for the verification errors we explain (its x509 error -> alert table).
+_CHAIN_ALERTS = {
+    _lib.X509_V_ERR_CERT_HAS_EXPIRED: "certificate_expired",
+    _lib.X509_V_ERR_CRL_HAS_EXPIRED: "certificate_expired",
+    _lib.X509_V_ERR_CERT_REVOKED: "certificate_revoked",
+    _lib.X509_V_ERR_UNABLE_TO_GET_CRL: "unknown_ca",
+    _lib.X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "unknown_ca",
+    _lib.X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT: "unknown_ca",
+    _lib.X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT: "unknown_ca",
+    _lib.X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN: "unknown_ca",
+    _lib.X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE: "unknown_ca",
+    _lib.X509_V_ERR_INVALID_PURPOSE: "unsupported_certificate",
+}
+
+
+def _sent(error: ZeroTLSError, alert: str) -> ZeroTLSError:
+    error.alert_sent = alert
+    return error
+
+
+def _chain_error_message(
     cfg: ClientConfig | ServerConfig, errno: int, depth: int, cert: x509.Certificate
 ) -> VerificationError:
     from zerotls.tls.context import x509_error_text
@@ -603,28 +635,43 @@ class TLSConnection:
                 f"peer certificate failed verification: {x509_error_text(errno)}"
             )
         if "peer did not return a certificate" in text:
-            return VerificationError(
-                "the client presented no certificate, but this server requires one (mutual "
-                "TLS); the client was sent the certificate_required alert"
+            return _sent(
+                VerificationError(
+                    "the client presented no certificate, but this server requires one "
+                    "(mutual TLS); the client was sent the certificate_required alert"
+                ),
+                "certificate_required",
             )
         if any(k in text for k in ("unsupported protocol", "no protocols available")):
-            return RemoteProtocolError(
-                f"no TLS version in common: this side accepts TLS "
-                f"{self.config.min_version.value} and newer, the peer offered only older "
-                "versions; upgrade the peer (find such peers with `zerotls audit`)"
+            return _sent(
+                RemoteProtocolError(
+                    f"no TLS version in common: this side accepts TLS "
+                    f"{self.config.min_version.value} and newer, the peer offered only older "
+                    "versions; upgrade the peer (find such peers with `zerotls audit`)"
+                ),
+                "protocol_version",
             )
         if "http request" in text or "https proxy request" in text:
-            return RemoteProtocolError(
-                "the peer sent plaintext HTTP to a TLS port: use https:// or a TLS client"
+            return _sent(
+                RemoteProtocolError(
+                    "the peer sent plaintext HTTP to a TLS port: use https:// or a TLS client"
+                ),
+                "unexpected_message",  # our plaintext alert (see _fail)
             )
         if "wrong version number" in text or "packet length too long" in text:
-            return RemoteProtocolError(
-                "the peer does not speak TLS (garbage or plaintext on a TLS port)"
+            return _sent(
+                RemoteProtocolError(
+                    "the peer does not speak TLS (garbage or plaintext on a TLS port)"
+                ),
+                "unexpected_message",
             )
         if any(k in text for k in ("no shared cipher", "no suitable key share", "no shared group")):
-            return RemoteProtocolError(
-                f"no cipher suite or key-exchange group in common ({text}); zerotls offers "
-                "only ECDHE with AEAD"
+            return _sent(
+                RemoteProtocolError(
+                    f"no cipher suite or key-exchange group in common ({text}); zerotls "
+                    "offers only ECDHE with AEAD"
+                ),
+                "handshake_failure",
             )
         if "unexpected eof" in text:
             return ConnectionBroken(

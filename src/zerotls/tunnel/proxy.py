@@ -31,7 +31,6 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from zerotls._util import format_address
@@ -542,6 +541,3 @@ def _utcnow() -> Any:
     import datetime as dt
 
     return dt.datetime.now(dt.UTC)
-
-
-Factory = Callable[[], asyncio.Protocol]

@@ -22,8 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from zerotls._util import atomic_write
-from zerotls.errors import ConfigError, TLSAlert, TransportError, ZeroTLSError
-from zerotls.tls.context import TLSContext, load_pem_certificates
+from zerotls.errors import (
+    ConfigError,
+    HandshakeTimeout,
+    TLSAlert,
+    TransportError,
+    ZeroTLSError,
+)
+from zerotls.tls.context import TLSContext
 from zerotls.tls.identity import Identity
 from zerotls.tunnel.audit import AuditLog
 from zerotls.tunnel.config import ListenerConfig, Route, Target, TunnelConfig
@@ -51,20 +57,21 @@ class ListenerRuntime:
         if config.mode == "server":
             assert config.tls is not None  # noqa: S101 - checked by TunnelConfig
             ctx = TLSContext(config.tls)
-            certs = load_pem_certificates(config.tls.cert) if config.tls.cert else []
-            return cls(
-                config, ctx, None, certs[0].not_valid_after_utc.timestamp() if certs else None
-            )
+            return cls(config, ctx, None, _expiry(ctx))
         contexts: dict[str, TLSContext] = {}
         not_after = None
         for route in config.routes:
             assert route.client_tls is not None  # noqa: S101
             contexts[route.name] = TLSContext(route.client_tls)
-            if route.client_tls.cert is not None:
-                cert = load_pem_certificates(route.client_tls.cert)[0]
-                not_after = cert.not_valid_after_utc.timestamp()
+            not_after = _expiry(contexts[route.name]) or not_after
         first = contexts[config.routes[0].name]
         return cls(config, first, contexts, not_after)
+
+
+def _expiry(ctx: TLSContext) -> float | None:
+    """When the certificate a context presents expires (Unix time), if it presents one."""
+    cert = ctx.certificate
+    return cert.not_valid_after_utc.timestamp() if cert is not None else None
 
 
 def raise_fd_limit() -> int:
@@ -281,7 +288,12 @@ class Tunnel:
         self.audit.write(ev, time.time())
 
     def handshake_failed(self, session: Session, exc: ZeroTLSError) -> None:
-        alert = exc.description if isinstance(exc, TLSAlert) else _alert_we_sent(exc)
+        if isinstance(exc, TLSAlert):
+            alert = exc.description  # the peer's alert
+        elif isinstance(exc, HandshakeTimeout):
+            alert = "timeout"  # no alert: we just stop waiting
+        else:
+            alert = exc.alert_sent or "other"  # what the engine sent when it refused
         session.event.alert = session.event.alert or alert
         self.metrics.inc("zerotls_handshake_failures_total", session.event.listener, alert)
         log.info(
@@ -428,37 +440,6 @@ class Tunnel:
             self._fd_exhausted(exc.strerror or "EMFILE")
             return
         loop.default_exception_handler(context)
-
-
-def _alert_we_sent(exc: ZeroTLSError) -> str:
-    from zerotls.errors import (
-        HandshakeTimeout,
-        PinMismatch,
-        PolicyDenied,
-        RevocationError,
-        VerificationError,
-    )
-
-    text = str(exc)
-    if isinstance(exc, HandshakeTimeout):
-        return "timeout"
-    if isinstance(exc, PolicyDenied):
-        return "certificate_unknown"
-    if isinstance(exc, RevocationError):
-        return "certificate_revoked"
-    if isinstance(exc, PinMismatch):
-        return "bad_certificate"
-    if isinstance(exc, VerificationError):
-        if "no certificate" in text:
-            return "certificate_required"
-        if "expired" in text:
-            return "certificate_expired"
-        if "not issued by a CA" in text:
-            return "unknown_ca"
-        return "bad_certificate"
-    if "version" in text:
-        return "protocol_version"
-    return "other"
 
 
 def _iso(epoch: float) -> str:
