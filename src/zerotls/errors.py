@@ -14,7 +14,10 @@ reaches a user as a bare traceback::
     │       └── TLSAlert                     the peer sent a fatal alert (carries its description)
     ├── VerificationError                    chain, hostname, identity, expiry
     │   ├── PinMismatch                      chain valid, but the SPKI is not pinned
-    │   └── RevocationError                  revoked, stale or missing OCSP staple / CRL entry
+    │   └── RevocationError                  revoked (CRL or OCSP), or status unknown
+    │       ├── StapleMissing                OCSP required, but the server stapled nothing
+    │       ├── StapleStale                  the OCSP response is outside its validity window
+    │       └── StapleInvalid                bad signature or signer, or about another cert
     ├── PolicyDenied                         carries the decision and its reason
     ├── TransportError
     │   ├── HandshakeTimeout
@@ -51,6 +54,9 @@ __all__ = [
     "RemoteProtocolError",
     "ReplayDetected",
     "RevocationError",
+    "StapleInvalid",
+    "StapleMissing",
+    "StapleStale",
     "TLSAlert",
     "TransportError",
     "UnknownKey",
@@ -111,7 +117,30 @@ class PinMismatch(VerificationError):
 
 
 class RevocationError(VerificationError):
-    """The certificate is revoked, or its revocation status could not be established."""
+    """The certificate is revoked, or its revocation status could not be established.
+
+    Attributes:
+        reason: the revocation reason (a CRL ``ReasonFlags`` name) when it is revoked.
+        revoked_at: when it was revoked (UTC), when known.
+    """
+
+    def __init__(self, message: str, *, reason: str | None = None, revoked_at: Any = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.revoked_at = revoked_at
+
+
+class StapleMissing(RevocationError):
+    """OCSP is required (by config or a must-staple certificate) but nothing was stapled."""
+
+
+class StapleStale(RevocationError):
+    """The OCSP response is not yet valid or past its nextUpdate (beyond the clock skew)."""
+
+
+class StapleInvalid(RevocationError):
+    """The OCSP response is malformed, badly signed, from an unauthorized signer, or about
+    another certificate."""
 
 
 class PolicyDenied(ZeroTLSError):

@@ -57,6 +57,11 @@ class AlertDescription(enum.IntEnum):
 
 
 _ADVICE: dict[AlertDescription, str] = {
+    AlertDescription.bad_certificate_status_response: (
+        "the peer refused our stapled OCSP response (revoked, stale, badly signed, or missing "
+        "while it requires one): check that our certificate is not revoked and that the "
+        "staple source (responder URL or staple file) is fresh"
+    ),
     AlertDescription.certificate_required: (
         "the peer requires a client certificate: set cert and key (issue one with "
         "`zerotls pki issue NAME --client`)"

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from zerotls._util import atomic_write, format_duration, parse_duration
 from zerotls.errors import ConfigError
 from zerotls.pki import PKIStore, default_pki_dir
+from zerotls.pki.ocsp import OCSPResponder
 from zerotls.tls.context import load_pem_certificates
 from zerotls.tls.identity import Identity
 
@@ -27,6 +28,9 @@ examples:
   zerotls pki pin ./pki/certs/db.pem                # SHA-256 SPKI pin for `pins = [...]`
   zerotls pki revoke db --reason key_compromise     # and rewrites crl.pem
   zerotls pki crl > crl.pem
+  zerotls pki ocsp serve --listen 127.0.0.1:8080    # an OCSP responder for this CA
+  zerotls pki issue api --dns api.internal --server --must-staple \
+      --ocsp-url http://127.0.0.1:8080               # servers staple, clients require it
 
 The directory is --dir, else $ZEROTLS_PKI_DIR, else $XDG_STATE_HOME/zerotls/pki
 (~/.local/state/zerotls/pki). Private keys are written 0600, the directory 0700."""
@@ -72,6 +76,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--ip", action="append", default=[], help="IP SAN (repeatable)")
     p.add_argument("--ttl", default="24h", help="validity, e.g. 15m, 24h, 30d (default 24h)")
     p.add_argument("--key-type", choices=["ec", "ed25519", "rsa"], default="ec")
+    p.add_argument(
+        "--ocsp-url",
+        metavar="URL",
+        help="OCSP responder URL to write into the certificate (authorityInfoAccess); servers "
+        "fetch their staple from it",
+    )
+    p.add_argument("--crl-url", metavar="URL", help="CRL distribution point URL to write in")
+    p.add_argument(
+        "--must-staple",
+        action="store_true",
+        help="mark the certificate must-staple (RFC 7633): clients refuse it without a valid "
+        "stapled OCSP response (needs --ocsp-url or a staple file on the server)",
+    )
     usage = p.add_mutually_exclusive_group()
     usage.add_argument("--server", dest="usage", action="store_const", const="server")
     usage.add_argument("--client", dest="usage", action="store_const", const="client")
@@ -104,6 +121,115 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--next-update", default="24h", help="CRL validity (default 24h)")
     p.set_defaults(func=_crl)
 
+    ocsp_parser = cmds.add_parser(
+        "ocsp",
+        help="an OCSP responder for this CA (serve over HTTP, or sign one response)",
+        description="Answer OCSP queries about certificates this PKI issued (RFC 6960, GET and "
+        "POST as in RFC 5019). Answers come from the index, so `zerotls pki revoke` shows at "
+        "the next query.",
+        epilog=OCSP_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ocsp_cmds = ocsp_parser.add_subparsers(dest="ocsp_command", metavar="ACTION")
+    ocsp_cmds.required = True
+    for name, helptext, func in (
+        ("serve", "run the responder over HTTP until stopped", _ocsp_serve),
+        ("respond", "sign one response (DER) for a serial: a staple file", _ocsp_respond),
+    ):
+        p = ocsp_cmds.add_parser(name, help=helptext)
+        if name == "serve":
+            p.add_argument(
+                "--listen",
+                default="127.0.0.1:8080",
+                metavar="HOST:PORT",
+                help="address to listen on (default 127.0.0.1:8080; port 0 picks one)",
+            )
+        else:
+            p.add_argument("serial", help="serial number (hex) or certificate name")
+            p.add_argument("--out", type=Path, help="write the DER response here (default: stdout)")
+        p.add_argument(
+            "--validity",
+            default="4h",
+            help="nextUpdate - thisUpdate of each response (default 4h); servers refresh "
+            "their staple at half of it",
+        )
+        p.add_argument(
+            "--delegated",
+            action="store_true",
+            help="sign with a delegated responder certificate (id-kp-OCSPSigning, created "
+            "and renewed in the PKI directory) instead of the CA key",
+        )
+        p.set_defaults(func=func)
+
+
+OCSP_EPILOG = """\
+examples:
+  zerotls pki ocsp serve --listen 127.0.0.1:8080
+  zerotls pki ocsp serve --listen 127.0.0.1:8080 --delegated --validity 1h
+  zerotls pki ocsp respond api --out api.ocsp.der   # for ocsp_staple_file = "api.ocsp.der"
+  openssl ocsp -issuer ca.pem -cert api.pem -url http://127.0.0.1:8080 -CAfile ca.pem
+
+Certificates name their responder with `zerotls pki issue ... --ocsp-url URL`."""
+
+
+def _responder(args: argparse.Namespace) -> tuple[PKIStore, OCSPResponder]:
+    store = PKIStore(_dir(args))
+    validity = parse_duration(args.validity)
+    return store, store.ocsp_responder(delegated=args.delegated, validity=validity)
+
+
+def _ocsp_serve(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from zerotls._util import parse_hostport
+    from zerotls.pki.ocsp import serve
+
+    store, responder = _responder(args)
+    host, port = parse_hostport(args.listen, default_port=8080)
+    server = serve(responder, host, port)
+    signer = (
+        responder.signer_certificate.subject.rfc4514_string() if responder.signer else "the CA key"
+    )
+    print(f"OCSP responder for {store.issuing_ca().name} at {server.url}/", flush=True)
+    print(f"  signing with {signer}; responses valid {args.validity}", flush=True)
+    print(f"  issue certificates with: --ocsp-url {server.url}", flush=True)
+    print("  stop with Ctrl-C or SIGTERM", flush=True)
+
+    def stop(_signum: int, _frame: object) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    print(f"OCSP responder stopped after {server.requests_served} request(s)", flush=True)
+    return 0
+
+
+def _ocsp_respond(args: argparse.Namespace) -> int:
+    import sys
+
+    store, responder = _responder(args)
+    record = store.find(args.serial)
+    der = responder.response(int(record.serial, 16))
+    if args.out is not None:
+        atomic_write(args.out, der, mode=0o644)
+        print(
+            f"wrote the OCSP response for {record.name} (serial {record.serial}, "
+            f"{'revoked' if record.revoked else 'good'}) to {args.out}",
+            file=sys.stderr,
+        )
+        return 0
+    if sys.stdout.isatty():
+        raise ConfigError("the response is binary (DER): use --out FILE or redirect stdout")
+    sys.stdout.buffer.write(der)
+    sys.stdout.flush()
+    return 0
+
 
 def _dir(args: argparse.Namespace) -> Path:
     return Path(args.dir) if args.dir is not None else default_pki_dir()
@@ -133,6 +259,9 @@ def _issue(args: argparse.Namespace) -> int:
         usage=args.usage,
         ttl=ttl,
         key_type=args.key_type,
+        ocsp_url=args.ocsp_url,
+        crl_url=args.crl_url,
+        must_staple=args.must_staple,
     )
     ident = issued.identity
     print(

@@ -18,7 +18,7 @@ from typing import Literal
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from zerotls._util import atomic_write
 from zerotls.errors import ConfigError, PKIError
@@ -211,6 +211,9 @@ class CA:
         ttl: dt.timedelta = DEFAULT_LEAF_TTL,
         key_type: KeyType = "ec",
         now: dt.datetime | None = None,
+        ocsp_url: str | None = None,
+        crl_url: str | None = None,
+        must_staple: bool = False,
     ) -> IssuedCert:
         """Issue a leaf certificate for a workload.
 
@@ -224,9 +227,14 @@ class CA:
             key_type: ``"ec"``, ``"ed25519"`` or ``"rsa"``.
             now: the issuing time (injected for tests: pass a past time to mint an expired
                 certificate).
+            ocsp_url: the OCSP responder's URL, written to authorityInfoAccess: where
+                servers fetch their staple and relying parties ask about this certificate.
+            crl_url: a CRL distribution point (an http:// URL serving the issuer's CRL).
+            must_staple: add the TLS Feature extension status_request (RFC 7633): clients
+                then refuse this certificate without a valid stapled OCSP response.
 
         Raises:
-            ConfigError: an invalid SPIFFE ID, DNS name or IP, or no identity at all.
+            ConfigError: an invalid SPIFFE ID, DNS name or IP, URL, or no identity at all.
         """
         sans: list[x509.GeneralName] = []
         if spiffe_id is not None:
@@ -271,10 +279,68 @@ class CA:
             )
             .add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
             .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        )
+        if ocsp_url is not None:
+            access = x509.AccessDescription(
+                AuthorityInformationAccessOID.OCSP,
+                x509.UniformResourceIdentifier(_check_url(ocsp_url, "ocsp_url")),
+            )
+            cert = cert.add_extension(x509.AuthorityInformationAccess([access]), critical=False)
+        if crl_url is not None:
+            point = x509.DistributionPoint(
+                full_name=[x509.UniformResourceIdentifier(_check_url(crl_url, "crl_url"))],
+                relative_name=None,
+                reasons=None,
+                crl_issuer=None,
+            )
+            cert = cert.add_extension(x509.CRLDistributionPoints([point]), critical=False)
+        if must_staple:
+            cert = cert.add_extension(
+                x509.TLSFeature([x509.TLSFeatureType.status_request]), critical=False
+            )
+        signed = cert.sign(self.key, _hash_for(self.key))
+        chain = (self.cert, *self.parents) if not _is_root(self.cert) else ()
+        return IssuedCert(cert=signed, key=key, chain=chain)
+
+    def issue_ocsp_responder(
+        self,
+        name: str = "zerotls OCSP responder",
+        *,
+        ttl: dt.timedelta = dt.timedelta(days=7),
+        now: dt.datetime | None = None,
+    ) -> IssuedCert:
+        """Issue a delegated OCSP responder certificate (RFC 6960 §4.2.2.2).
+
+        It may sign OCSP responses for this CA and nothing else (extendedKeyUsage
+        id-kp-OCSPSigning), and carries id-pkix-ocsp-nocheck: clients do not ask about the
+        responder's own status, so it is kept short-lived instead.
+        """
+        key = generate_key("ec")
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name[:64])])
+        cert = (
+            self._builder(subject, key, _now(now), ttl)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(
+                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False
+            )
+            .add_extension(x509.OCSPNoCheck(), critical=False)
             .sign(self.key, _hash_for(self.key))
         )
-        chain = (self.cert, *self.parents) if not _is_root(self.cert) else ()
-        return IssuedCert(cert=cert, key=key, chain=chain)
+        return IssuedCert(cert=cert, key=key, chain=())
 
     def crl(
         self,
@@ -347,6 +413,16 @@ def parse_reason(reason: str) -> x509.ReasonFlags:
     except KeyError:
         names = ", ".join(sorted(n for n in _REASONS if n != "remove_from_crl"))
         raise ConfigError(f"unknown revocation reason {reason!r}; use one of {names}") from None
+
+
+def _check_url(url: str, what: str) -> str:
+    if (
+        not url.startswith(("http://", "https://"))
+        or len(url) > 2048
+        or any(c.isspace() for c in url)
+    ):
+        raise ConfigError(f"{what} {url!r} must be an http:// URL (OCSP and CRLs are signed)")
+    return url
 
 
 def _ca_key_usage() -> x509.KeyUsage:

@@ -8,6 +8,7 @@ Layout (the directory is 0700, every private key 0600)::
     certs/NAME.pem         leaf + intermediates, what an endpoint presents
     certs/NAME.key         its private key
     crl.pem                the current CRL of the issuing CA
+    ocsp-responder.pem/.key  the delegated OCSP signer, when ``ocsp serve --delegated`` made one
     index.json             what was issued and revoked (serial, name, SANs, dates, reason)
 
 Every write is atomic (temp file + rename), so a crash never leaves half a key or index.
@@ -29,6 +30,7 @@ from cryptography.hazmat.primitives import serialization
 from zerotls._util import atomic_write
 from zerotls.errors import PKIError
 from zerotls.pki.ca import CA, DEFAULT_LEAF_TTL, IssuedCert, KeyType, Usage, parse_reason
+from zerotls.pki.ocsp import DEFAULT_VALIDITY, CertStatus, OCSPResponder
 
 __all__ = ["CertRecord", "PKIStore", "default_pki_dir"]
 
@@ -73,6 +75,7 @@ class PKIStore:
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
+        self._status_cache: tuple[tuple[int, int], dict[int, CertStatus]] | None = None
         if not (self.root / "ca.pem").exists():
             raise PKIError(
                 f"no PKI in {self.root}: create one with `zerotls pki init --dir {self.root}`"
@@ -170,8 +173,14 @@ class PKIStore:
         ttl: dt.timedelta = DEFAULT_LEAF_TTL,
         key_type: KeyType = "ec",
         now: dt.datetime | None = None,
+        ocsp_url: str | None = None,
+        crl_url: str | None = None,
+        must_staple: bool = False,
     ) -> tuple[CertRecord, IssuedCert]:
-        """Issue a leaf, write ``certs/NAME.pem`` and ``certs/NAME.key`` and index it."""
+        """Issue a leaf, write ``certs/NAME.pem`` and ``certs/NAME.key`` and index it.
+
+        ``ocsp_url``, ``crl_url`` and ``must_staple`` are as for :meth:`CA.issue`.
+        """
         issued = self.issuing_ca().issue(
             name,
             spiffe_id=spiffe_id,
@@ -181,6 +190,9 @@ class PKIStore:
             ttl=ttl,
             key_type=key_type,
             now=now,
+            ocsp_url=ocsp_url,
+            crl_url=crl_url,
+            must_staple=must_staple,
         )
         cert_path, key_path = self.cert_path(name), self.key_path(name)
         issued.write(cert_path, key_path)
@@ -237,7 +249,59 @@ class PKIStore:
         atomic_write(self.crl_path, crl.public_bytes(serialization.Encoding.PEM))
         return self.crl_path
 
+    def status_of(self, serial: int) -> CertStatus:
+        """What the index says of ``serial``: good, revoked (when, why) or unknown."""
+        stamp = self._index_stamp()
+        if self._status_cache is None or self._status_cache[0] != stamp:
+            table: dict[int, CertStatus] = {}
+            for r in self.records():
+                if r.revoked_at is not None:
+                    when = dt.datetime.fromisoformat(r.revoked_at)
+                    table[int(r.serial, 16)] = CertStatus("revoked", when, r.reason)
+                else:
+                    table[int(r.serial, 16)] = CertStatus("good")
+            self._status_cache = (stamp, table)
+        return self._status_cache[1].get(serial, CertStatus("unknown"))
+
+    def ocsp_responder(
+        self,
+        *,
+        delegated: bool = False,
+        validity: dt.timedelta = DEFAULT_VALIDITY,
+        now: dt.datetime | None = None,
+    ) -> OCSPResponder:
+        """A responder for the issuing CA that answers from this store's index.
+
+        With ``delegated``, responses are signed by ``ocsp-responder.pem`` (created, or
+        renewed when less than a day is left) so the CA key is used only to certify it.
+        """
+        ca = self.issuing_ca()
+        signer = None
+        if delegated:
+            cert_path, key_path = self.root / "ocsp-responder.pem", self.root / "ocsp-responder.key"
+            moment = now or dt.datetime.now(dt.UTC)
+            fresh = False
+            if cert_path.exists() and key_path.exists():
+                cert = self._cert(cert_path)
+                fresh = (
+                    cert.issuer == ca.cert.subject
+                    and cert.not_valid_after_utc - moment > dt.timedelta(days=1)
+                )
+            if not fresh:
+                ca.issue_ocsp_responder(f"{ca.name} OCSP responder", now=now).write(
+                    cert_path, key_path
+                )
+            signer = (self._cert(cert_path), self._key(key_path))
+        return OCSPResponder(ca, self.status_of, signer=signer, validity=validity)
+
     # -- internals ------------------------------------------------------------------------
+
+    def _index_stamp(self) -> tuple[int, int]:
+        try:
+            st = (self.root / "index.json").stat()
+        except OSError as exc:
+            raise PKIError(f"cannot read the PKI index in {self.root}: {exc.strerror}") from None
+        return st.st_mtime_ns, st.st_size
 
     def _index(self) -> dict[str, Any]:
         path = self.root / "index.json"

@@ -26,6 +26,7 @@ from zerotls.tls.identity import parse_spiffe_id
 
 __all__ = [
     "DEFAULT_GROUPS",
+    "OCSP_MODES",
     "TLS12_CIPHERS",
     "TLS13_CIPHERSUITES",
     "ClientConfig",
@@ -88,6 +89,9 @@ TLS12_CIPHERS = (
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"
 )
+
+
+OCSP_MODES = ("require", "if-stapled", "off")
 
 
 def parse_pin(value: str) -> str:
@@ -154,6 +158,9 @@ class _Common:
     """ALPN protocols to offer (client) or accept (server), in preference order."""
     handshake_timeout: float = 10.0
     """Seconds a handshake may take before it is abandoned (slowloris protection)."""
+    ocsp_skew: float = 300.0
+    """Seconds of clock difference tolerated when judging an OCSP response's thisUpdate and
+    nextUpdate."""
 
     def _validate_common(self) -> None:
         object.__setattr__(self, "min_version", TLSVersion.parse(self.min_version))
@@ -185,6 +192,8 @@ class _Common:
         object.__setattr__(self, "alpn", alpn)
         if not isinstance(self.handshake_timeout, int | float) or self.handshake_timeout <= 0:
             raise ConfigError("handshake_timeout must be a positive number of seconds")
+        if not isinstance(self.ocsp_skew, int | float) or not 0 <= self.ocsp_skew <= 3600:
+            raise ConfigError("ocsp_skew must be between 0 and 3600 seconds")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, base_dir: Path | None = None) -> Self:
@@ -201,7 +210,7 @@ class _Common:
                 f"known: {', '.join(sorted(names))}"
             )
         values = dict(data)
-        for key in ("cert", "key", "ca"):
+        for key in ("cert", "key", "ca", "ocsp_staple_file"):
             if isinstance(values.get(key), str) and base_dir is not None:
                 values[key] = base_dir / values[key]
         if "crls" in values:
@@ -246,9 +255,19 @@ class ClientConfig(_Common):
     a DNS name is also sent as SNI."""
     expect_identity: str | None = None
     """A SPIFFE ID the server must carry as its URI SAN, instead of or beside a DNS name."""
+    ocsp: str = "if-stapled"
+    """The server's stapled OCSP response: ``"require"`` refuses a server that staples none;
+    ``"if-stapled"`` (default) checks one when it comes; ``"off"`` does not ask. A
+    certificate marked must-staple (RFC 7633) is always treated as ``"require"``. A stapled
+    response is checked in full (signer, signature, certificate, freshness, status) and any
+    failure sends the ``bad_certificate_status_response`` alert."""
 
     def __post_init__(self) -> None:
         self._validate_common()
+        if self.ocsp not in OCSP_MODES:
+            raise ConfigError(
+                f"ocsp = {self.ocsp!r}: use 'require', 'if-stapled' (default) or 'off'"
+            )
         if not self.server_name and not self.expect_identity:
             raise ConfigError(
                 "a client must say whom it expects: give server_name (a DNS name or IP) "
@@ -294,9 +313,29 @@ class ServerConfig(_Common):
     allowed_identities: frozenset[str] = field(default_factory=frozenset)
     """If not empty, only clients whose SPIFFE ID is listed finish the handshake. Fuller
     policies (globs, context, deny rules) live in ``zerotls.policy``."""
+    ocsp_stapling: bool = True
+    """Staple an OCSP response for our certificate when there is a source: ``ocsp_staple_file``,
+    ``ocsp_responder``, or the responder URL in the certificate (authorityInfoAccess)."""
+    ocsp_staple_file: Path | None = None
+    """A DER OCSP response for our certificate, kept fresh by something else; re-read when it
+    changes. Checked before it is stapled, like a fetched one."""
+    ocsp_responder: str | None = None
+    """An http:// URL to fetch our staple from, overriding the certificate's own."""
 
     def __post_init__(self) -> None:
         self._validate_common()
+        object.__setattr__(
+            self, "ocsp_staple_file", _path(self.ocsp_staple_file, "ocsp_staple_file")
+        )
+        if self.ocsp_responder is not None and not str(self.ocsp_responder).startswith(
+            ("http://", "https://")
+        ):
+            raise ConfigError(f"ocsp_responder {self.ocsp_responder!r} must be an http:// URL")
+        if not self.ocsp_stapling and (self.ocsp_staple_file or self.ocsp_responder):
+            raise ConfigError(
+                "ocsp_stapling is off but ocsp_staple_file or ocsp_responder is set: "
+                "remove one or the other"
+            )
         if self.cert is None:
             raise ConfigError("a server needs cert and key: issue one with `zerotls pki issue`")
         if self.require_client_cert and self.ca is None:

@@ -11,6 +11,7 @@ a ticket from an older context simply gets a full handshake.
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import logging
 import time
@@ -20,12 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from OpenSSL import SSL, crypto
 from OpenSSL._util import ffi as _ffi
 from OpenSSL._util import lib as _lib
 
-from zerotls.errors import ConfigError
+from zerotls.errors import ConfigError, ZeroTLSError
 from zerotls.tls.config import (
     TLS12_CIPHERS,
     TLS13_CIPHERSUITES,
@@ -37,6 +39,7 @@ from zerotls.tls.identity import spki_pin
 
 if TYPE_CHECKING:
     from zerotls.tls.engine import Authorizer, TLSConnection
+    from zerotls.tls.ocsp import Stapler
 
 __all__ = ["TLSContext"]
 
@@ -94,9 +97,15 @@ class TLSContext:
         self._clock = clock
         self.certificate: x509.Certificate | None = None
         """The certificate we present (the leaf of ``config.cert``), once loaded."""
+        self.chain: list[x509.Certificate] = []
+        """Our certificate chain as presented: leaf first, then intermediates."""
+        self.stapler: Stapler | None = None
+        """Servers: the OCSP response stapled for our certificate, kept fresh."""
         # Validate the files once, eagerly, so a bad config fails at start, not at accept.
         self._ssl_context = self._build()
         self._built_at = clock()
+        if isinstance(config, ServerConfig) and config.ocsp_stapling:
+            self.stapler = self._make_stapler(config)
 
     @classmethod
     def of(cls, config: ClientConfig | ServerConfig | TLSContext) -> TLSContext:
@@ -134,6 +143,59 @@ class TLSContext:
 
     # -- building ---------------------------------------------------------------------------
 
+    def _make_stapler(self, cfg: ServerConfig) -> Stapler | None:
+        """The staple source for our certificate, with a first response fetched now."""
+        from zerotls.tls.ocsp import Stapler, must_staple, ocsp_url_of
+
+        leaf = self.certificate
+        assert leaf is not None  # noqa: S101 - a ServerConfig always has cert
+        url = cfg.ocsp_responder or ocsp_url_of(leaf)
+        explicit = cfg.ocsp_staple_file is not None or cfg.ocsp_responder is not None
+        if cfg.ocsp_staple_file is None and url is None:
+            if must_staple(leaf):
+                log.error(
+                    "certificate %s is marked must-staple but has no OCSP responder URL and no "
+                    "ocsp_staple_file is set: every client will refuse it",
+                    cfg.cert,
+                )
+            return None
+        issuer = self._issuer_of(leaf)
+        if issuer is None:
+            message = (
+                f"cannot staple OCSP for {cfg.cert}: its issuer certificate is needed to check "
+                "responses; append the issuing CA's certificate to the cert file (after the "
+                "leaf) or add it to the ca bundle"
+            )
+            if explicit:
+                raise ConfigError(message)
+            log.warning("%s", message)
+            return None
+        stapler = Stapler(
+            leaf,
+            issuer,
+            url=None if cfg.ocsp_staple_file is not None else url,
+            staple_file=cfg.ocsp_staple_file,
+            skew=dt.timedelta(seconds=cfg.ocsp_skew),
+        )
+        try:
+            stapler.refresh()  # the first handshakes get a staple too
+        except ZeroTLSError as exc:
+            log.warning("no OCSP staple for %s yet: %s; retrying in the background", cfg.cert, exc)
+        return stapler
+
+    def _issuer_of(self, leaf: x509.Certificate) -> x509.Certificate | None:
+        candidates = list(self.chain[1:])
+        if self.config.ca is not None:
+            candidates += load_pem_certificates(self.config.ca, "CA bundle")
+        for cert in candidates:
+            if cert.subject == leaf.issuer:
+                try:
+                    leaf.verify_directly_issued_by(cert)
+                except (ValueError, TypeError, InvalidSignature):
+                    continue
+                return cert
+        return None
+
     def _build(self) -> SSL.Context:
         cfg = self.config
         ctx = SSL.Context(SSL.TLS_SERVER_METHOD if self.is_server else SSL.TLS_CLIENT_METHOD)
@@ -160,6 +222,10 @@ class TLSContext:
             )
         self._load_identity(ctx)
         self._load_trust(ctx)
+        if cfg.ocsp_stapling if isinstance(cfg, ServerConfig) else cfg.ocsp != "off":
+            # One C-level status callback for both roles (see _status): the server hands over
+            # its staple, the client checks what it got.
+            _lib.SSL_CTX_set_tlsext_status_cb(ctx._context, _STATUS_CALLBACK)
         if isinstance(cfg, ServerConfig):
             self._configure_server(ctx, cfg)
         else:
@@ -172,6 +238,7 @@ class TLSContext:
             return
         chain = load_pem_certificates(cfg.cert)
         self.certificate = chain[0]
+        self.chain = chain
         key_data = _read(cfg.key, "private key")
         try:
             key = serialization.load_pem_private_key(key_data, password=None)
@@ -311,6 +378,50 @@ def _current_cert(store_ctx: Any) -> x509.Certificate:
 
 
 _VERIFY_CALLBACK = _ffi.callback("int (*)(int, X509_STORE_CTX *)", _verify)
+
+
+def _status(ssl_ptr: Any, _arg: Any) -> int:
+    """OpenSSL's certificate-status callback, used both ways round.
+
+    On a server it returns the OCSP staple for our certificate (``SSL_TLSEXT_ERR_OK`` with
+    the response set, or ``NOACK`` when there is none). On a client, after the server's chain
+    was verified, it checks the stapled response: 1 accepts, 0 refuses and makes OpenSSL send
+    ``bad_certificate_status_response``.
+    """
+    try:
+        state = PEER_CHECKS.get(int(_ffi.cast("uintptr_t", ssl_ptr)))
+        if state is None:
+            return 0  # client: refuse; server: OK with nothing stapled
+        if state.stapler is not None or isinstance(state.config, ServerConfig):
+            staple = state.stapler.current() if state.stapler is not None else b""
+            if not staple:
+                return int(_lib.SSL_TLSEXT_ERR_NOACK)
+            buf = _lib.OPENSSL_malloc(len(staple))  # OpenSSL takes ownership and frees it
+            if buf == _ffi.NULL:  # pragma: no cover
+                return int(_lib.SSL_TLSEXT_ERR_NOACK)
+            _ffi.memmove(buf, staple, len(staple))
+            _lib.SSL_set_tlsext_status_ocsp_resp(ssl_ptr, buf, len(staple))
+            return int(_lib.SSL_TLSEXT_ERR_OK)
+        return 1 if state.check_staple(ssl_ptr) else 0
+    except Exception:  # pragma: no cover - a bug must fail closed, never open
+        log.exception("OCSP status callback failed")
+        return 0
+
+
+_STATUS_CALLBACK = _ffi.callback("int (*)(SSL *, void *)", _status)
+
+
+def verified_chain(ssl_ptr: Any) -> list[x509.Certificate]:
+    """The chain OpenSSL verified for the peer, leaf first (empty before verification)."""
+    stack = _lib.SSL_get0_verified_chain(ssl_ptr)
+    if stack == _ffi.NULL:
+        return []
+    out = []
+    for i in range(_lib.sk_X509_num(stack)):
+        ptr = _lib.sk_X509_value(stack, i)
+        _lib.X509_up_ref(ptr)
+        out.append(crypto.X509._from_raw_x509_ptr(ptr).to_cryptography())
+    return out
 
 
 def x509_error_text(errno: int) -> str:

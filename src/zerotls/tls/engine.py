@@ -48,6 +48,8 @@ from zerotls.errors import (
     PolicyDenied,
     RemoteProtocolError,
     RevocationError,
+    StapleInvalid,
+    StapleMissing,
     TLSAlert,
     VerificationError,
     ZeroTLSError,
@@ -58,6 +60,7 @@ from zerotls.tls.identity import Identity
 
 if TYPE_CHECKING:
     from zerotls.tls.context import TLSContext
+    from zerotls.tls.ocsp import Stapler
 
 __all__ = [
     "ConnectionClosed",
@@ -151,13 +154,29 @@ class State(enum.Enum):
 class _PeerCheck:
     """Per-connection state the verify callback writes into (no reference back to us)."""
 
-    __slots__ = ("__weakref__", "authorize", "config", "failure", "leaf_checks", "seen_pins")
+    __slots__ = (
+        "__weakref__",
+        "authorize",
+        "config",
+        "failure",
+        "leaf_checks",
+        "revocation",
+        "seen_pins",
+        "stapler",
+    )
 
-    def __init__(self, config: ClientConfig | ServerConfig, authorize: Authorizer | None) -> None:
+    def __init__(
+        self,
+        config: ClientConfig | ServerConfig,
+        authorize: Authorizer | None,
+        stapler: Stapler | None = None,
+    ) -> None:
         self.config = config
         self.authorize = authorize
+        self.stapler = stapler
         self.seen_pins: set[str] = set()
         self.failure: ZeroTLSError | None = None
+        self.revocation: str | None = None
         self.leaf_checks = (
             bool(config.pins)
             or authorize is not None
@@ -180,6 +199,55 @@ class _PeerCheck:
         if self.failure is not None:
             self.failure.alert_sent = "bad_certificate"
         return int(_lib.X509_V_ERR_CERT_REJECTED)
+
+    def check_staple(self, ssl_ptr: Any) -> bool:
+        """Client side: judge the server's stapled OCSP response (see ``tls/ocsp.py``)."""
+        from zerotls.tls.context import verified_chain
+        from zerotls.tls.ocsp import check_ocsp_response, must_staple
+
+        cfg = self.config
+        assert isinstance(cfg, ClientConfig)  # noqa: S101 - servers never call this
+        chain = verified_chain(ssl_ptr)
+        if not chain:
+            return True  # resumed: no certificate, nothing to judge
+        leaf = chain[0]
+        required = cfg.ocsp == "require" or must_staple(leaf)
+        out = _ffi.new("unsigned char **")
+        size = _lib.SSL_get_tlsext_status_ocsp_resp(ssl_ptr, out)
+        data = _ffi.buffer(out[0], size)[:] if size > 0 and out[0] != _ffi.NULL else b""
+        try:
+            if not data:
+                if required:
+                    why = (
+                        "its certificate is marked must-staple"
+                        if must_staple(leaf)
+                        else ('this client requires it (ocsp = "require")')
+                    )
+                    raise StapleMissing(
+                        f"the server stapled no OCSP response, but {why}; configure stapling "
+                        "on the server (an OCSP responder URL or a staple file)"
+                    )
+                self.revocation = "not stapled"
+                return True
+            if len(chain) < 2:
+                raise StapleInvalid(
+                    "the server's certificate is its own trust anchor: an OCSP response about "
+                    "it cannot be checked"
+                )
+            status = check_ocsp_response(
+                data,
+                leaf,
+                chain[1],
+                now=dt.datetime.now(dt.UTC),
+                skew=dt.timedelta(seconds=cfg.ocsp_skew),
+                what="stapled OCSP response",
+            )
+        except RevocationError as exc:
+            exc.alert_sent = "bad_certificate_status_response"
+            self.failure = exc
+            return False
+        self.revocation = f"ocsp good (stapled, signed by {status.signer})"
+        return True
 
     def record_chain_error(self, errno: int, depth: int, cert: x509.Certificate) -> None:
         if self.failure is None:
@@ -330,7 +398,10 @@ def _chain_error_message(
     return VerificationError(f"{which} {subject} failed verification: {x509_error_text(errno)}")
 
 
+# OpenSSL words a received alert "sslv3 alert bad certificate", "tlsv13 alert certificate
+# required", and for the newer alerts without "alert": "tlsv1 bad certificate status response".
 _ALERT_RE = re.compile(r"(?:sslv3|tlsv1|tlsv13|tls) alert (.+)")
+_ALERT_BARE_RE = re.compile(r"^tlsv1 (.+)")
 
 
 class TLSConnection:
@@ -342,7 +413,7 @@ class TLSConnection:
         self.our_role = "server" if context.is_server else "client"
         self.state = State.HANDSHAKING
         self._error: ZeroTLSError | None = None
-        self._check = _PeerCheck(self.config, authorize)
+        self._check = _PeerCheck(self.config, authorize, context.stapler)
         self._ssl = SSL.Connection(context.ssl_context, None)
         PEER_CHECKS[int(_ffi.cast("uintptr_t", self._ssl._ssl))] = self._check
         self.handshake: HandshakeCompleted | None = None
@@ -356,6 +427,8 @@ class TLSConnection:
         if isinstance(cfg, ClientConfig):
             if cfg.server_name and not cfg.server_name_is_ip:
                 self._ssl.set_tlsext_host_name(cfg.server_name.encode("idna"))  # SNI
+            if cfg.ocsp != "off":  # ask for the server's staple (status_request)
+                _lib.SSL_set_tlsext_status_type(self._ssl._ssl, _lib.TLSEXT_STATUSTYPE_ocsp)
             self._ssl.set_connect_state()
             self._do_handshake()  # queue the ClientHello
         else:
@@ -475,6 +548,12 @@ class TLSConnection:
         name = self._ssl.get_servername()
         # SNI carries A-labels (RFC 6066 §3): ASCII; anything else is shown, never trusted.
         return name.decode("ascii", "replace") if name else None
+
+    @property
+    def revocation(self) -> str | None:
+        """How the peer's revocation status was established (e.g. ``"ocsp good (stapled,
+        signed by issuer)"``, ``"not stapled"``), for logs and audit events; None: not checked."""
+        return self._check.revocation
 
     @property
     def error(self) -> ZeroTLSError | None:
@@ -616,6 +695,9 @@ class TLSConnection:
         reasons = _reasons(exc)
         for reason in reasons:
             match = _ALERT_RE.search(reason)
+            bare = None if match else _ALERT_BARE_RE.search(reason)
+            if bare and AlertDescription.from_openssl_text(bare.group(1)):
+                match = bare
             if match:
                 alert = AlertDescription.from_openssl_text(match.group(1))
                 name = alert.name if alert else match.group(1).replace(" ", "_")
