@@ -158,6 +158,16 @@ class _Common:
     """ALPN protocols to offer (client) or accept (server), in preference order."""
     handshake_timeout: float = 10.0
     """Seconds a handshake may take before it is abandoned (slowloris protection)."""
+    fetch_crls: bool = False
+    """Also fetch the CRLs named in the peer certificate's distribution points (cached, and
+    refreshed at half their validity or every ``crl_refresh`` seconds)."""
+    crl_refresh: float = 300.0
+    """Seconds between looks at the ``crls`` files (a changed file is reloaded) and the
+    longest a fetched CRL is kept before it is fetched again."""
+    revocation: str = "hard"
+    """When CRLs (or OCSP queries) are configured but none can tell a certificate's status
+    (no CRL of its issuer, an expired CRL, an unreachable responder): ``"hard"`` refuses the
+    peer, ``"soft"`` accepts it and records "unknown, soft-fail" in the audit event."""
     ocsp_skew: float = 300.0
     """Seconds of clock difference tolerated when judging an OCSP response's thisUpdate and
     nextUpdate."""
@@ -192,6 +202,10 @@ class _Common:
         object.__setattr__(self, "alpn", alpn)
         if not isinstance(self.handshake_timeout, int | float) or self.handshake_timeout <= 0:
             raise ConfigError("handshake_timeout must be a positive number of seconds")
+        if self.revocation not in ("hard", "soft"):
+            raise ConfigError(f"revocation = {self.revocation!r}: use 'hard' (default) or 'soft'")
+        if not isinstance(self.crl_refresh, int | float) or self.crl_refresh < 1:
+            raise ConfigError("crl_refresh must be at least 1 second")
         if not isinstance(self.ocsp_skew, int | float) or not 0 <= self.ocsp_skew <= 3600:
             raise ConfigError("ocsp_skew must be between 0 and 3600 seconds")
 
@@ -321,6 +335,10 @@ class ServerConfig(_Common):
     changes. Checked before it is stapled, like a fetched one."""
     ocsp_responder: str | None = None
     """An http:// URL to fetch our staple from, overriding the certificate's own."""
+    query_ocsp: bool = False
+    """Ask the OCSP responder named in each client certificate whether it is revoked (a
+    client certificate cannot be stapled). Answers are cached until half their validity; the
+    first query for a certificate is made in its handshake, bounded to 3 seconds."""
 
     def __post_init__(self) -> None:
         self._validate_common()

@@ -40,6 +40,7 @@ from zerotls.tls.identity import spki_pin
 if TYPE_CHECKING:
     from zerotls.tls.engine import Authorizer, TLSConnection
     from zerotls.tls.ocsp import Stapler
+    from zerotls.tls.revocation import RevocationChecker
 
 __all__ = ["TLSContext"]
 
@@ -63,16 +64,6 @@ def load_pem_certificates(path: Path, what: str = "certificate file") -> list[x5
     except ValueError:
         raise ConfigError(f"{what} {path} holds no valid PEM certificate") from None
     return certs
-
-
-def _load_crl(path: Path) -> x509.CertificateRevocationList:
-    data = _read(path, "CRL")
-    try:
-        if b"-----BEGIN" in data:
-            return x509.load_pem_x509_crl(data)
-        return x509.load_der_x509_crl(data)
-    except ValueError:
-        raise ConfigError(f"CRL {path} is neither a PEM nor a DER CRL") from None
 
 
 class TLSContext:
@@ -101,6 +92,22 @@ class TLSContext:
         """Our certificate chain as presented: leaf first, then intermediates."""
         self.stapler: Stapler | None = None
         """Servers: the OCSP response stapled for our certificate, kept fresh."""
+        self.anchors: list[x509.Certificate] = []
+        """The certificates of ``config.ca``."""
+        self.revocation: RevocationChecker | None = None
+        """Checks the peer's certificate against CRLs and OCSP, when configured."""
+        query_ocsp = isinstance(config, ServerConfig) and config.query_ocsp
+        if config.crls or config.fetch_crls or query_ocsp:
+            from zerotls.tls.revocation import RevocationChecker
+
+            self.revocation = RevocationChecker(
+                config.crls,
+                fetch_crls=config.fetch_crls,
+                query_ocsp=query_ocsp,
+                mode=config.revocation,
+                refresh=config.crl_refresh,
+                skew=dt.timedelta(seconds=config.ocsp_skew),
+            )
         # Validate the files once, eagerly, so a bad config fails at start, not at accept.
         self._ssl_context = self._build()
         self._built_at = clock()
@@ -271,18 +278,14 @@ class TLSContext:
             store = ctx.get_cert_store()
             assert store is not None  # noqa: S101 - pyOpenSSL types it optional; never None
             anchors = load_pem_certificates(cfg.ca, "CA bundle")
+            self.anchors = anchors
             for cert in anchors:
                 store.add_cert(crypto.X509.from_cryptography(cert))
                 if isinstance(cfg, ServerConfig):
                     # Tell clients which CAs we accept (helps them pick the right cert).
                     ctx.add_client_ca(cert)
-        if cfg.crls:
-            store = ctx.get_cert_store()
-            assert store is not None  # noqa: S101
-            for path in cfg.crls:
-                store.add_crl(_load_crl(path))
-            # Check the leaf against its issuer's CRL; a missing CRL fails closed.
-            store.set_flags(crypto.X509StoreFlags.CRL_CHECK)
+        # CRLs and OCSP queries are checked by our verify callback (tls/revocation.py), not by
+        # OpenSSL's CRL_CHECK: an OpenSSL store cannot replace a CRL once loaded.
         mode = SSL.VERIFY_PEER  # verify the peer's certificate (a client's if it offers one)
         if isinstance(cfg, ServerConfig) and cfg.require_client_cert:
             mode |= SSL.VERIFY_FAIL_IF_NO_PEER_CERT
@@ -360,6 +363,8 @@ def _verify(ok: int, store_ctx: Any) -> int:
             return 0
         if state.config.pins:
             state.seen_pins.add(spki_pin(_current_cert(store_ctx)))
+        if depth == 1 and state.checker is not None:
+            state.issuer = _current_cert(store_ctx)  # the leaf's issuer, for its CRL/OCSP
         if depth != 0 or not state.leaf_checks:
             return 1
         if state.check_leaf(_current_cert(store_ctx)):

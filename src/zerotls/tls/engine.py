@@ -61,6 +61,7 @@ from zerotls.tls.identity import Identity
 if TYPE_CHECKING:
     from zerotls.tls.context import TLSContext
     from zerotls.tls.ocsp import Stapler
+    from zerotls.tls.revocation import RevocationChecker
 
 __all__ = [
     "ConnectionClosed",
@@ -157,8 +158,10 @@ class _PeerCheck:
     __slots__ = (
         "__weakref__",
         "authorize",
+        "checker",
         "config",
         "failure",
+        "issuer",
         "leaf_checks",
         "revocation",
         "seen_pins",
@@ -170,16 +173,22 @@ class _PeerCheck:
         config: ClientConfig | ServerConfig,
         authorize: Authorizer | None,
         stapler: Stapler | None = None,
+        checker: RevocationChecker | None = None,
     ) -> None:
         self.config = config
         self.authorize = authorize
         self.stapler = stapler
+        self.checker = checker
+        """Judges the peer's revocation status from CRLs/OCSP (None: not configured)."""
+        self.issuer: x509.Certificate | None = None
+        """The leaf's issuer, recorded by the verify callback when ``checker`` needs it."""
         self.seen_pins: set[str] = set()
         self.failure: ZeroTLSError | None = None
         self.revocation: str | None = None
         self.leaf_checks = (
             bool(config.pins)
             or authorize is not None
+            or checker is not None
             or (
                 config.expect_identity is not None
                 if isinstance(config, ClientConfig)
@@ -190,10 +199,13 @@ class _PeerCheck:
     @property
     def refusal_code(self) -> int:
         """The X.509 error that picks the alert for a refusal made at the leaf."""
-        if isinstance(self.failure, PolicyDenied):
+        if isinstance(self.failure, RevocationError) and self.failure.reason is not None:
+            self.failure.alert_sent = "certificate_revoked"
+            return int(_lib.X509_V_ERR_CERT_REVOKED)
+        if isinstance(self.failure, PolicyDenied | RevocationError):
             # OpenSSL cannot send access_denied from inside the handshake; an X.509 error
-            # outside its alert table yields certificate_unknown, the closest it can say
-            # (and "no explicit policy" is what our logs would call it anyway).
+            # outside its alert table yields certificate_unknown, the closest it can say for
+            # a policy denial or an unknown revocation status.
             self.failure.alert_sent = "certificate_unknown"
             return int(_lib.X509_V_ERR_NO_EXPLICIT_POLICY)
         if self.failure is not None:
@@ -256,6 +268,12 @@ class _PeerCheck:
     def check_leaf(self, leaf: x509.Certificate) -> bool:
         cfg = self.config
         peer = "server" if isinstance(cfg, ClientConfig) else "client"
+        if self.checker is not None:
+            try:
+                self.revocation = self.checker.check(leaf, self.issuer).detail
+            except RevocationError as exc:
+                self.failure = exc
+                return False
         if isinstance(cfg, ClientConfig) and cfg.expect_identity is not None:
             identity = _identity_of(leaf)
             if identity.spiffe_id != cfg.expect_identity:
@@ -413,7 +431,7 @@ class TLSConnection:
         self.our_role = "server" if context.is_server else "client"
         self.state = State.HANDSHAKING
         self._error: ZeroTLSError | None = None
-        self._check = _PeerCheck(self.config, authorize, context.stapler)
+        self._check = _PeerCheck(self.config, authorize, context.stapler, context.revocation)
         self._ssl = SSL.Connection(context.ssl_context, None)
         PEER_CHECKS[int(_ffi.cast("uintptr_t", self._ssl._ssl))] = self._check
         self.handshake: HandshakeCompleted | None = None
@@ -613,8 +631,13 @@ class TLSConnection:
             return
         check = self._check
         check.seen_pins.add(_identity_of(leaf).spki_pin)
-        for cert in self._ssl.get_peer_cert_chain(as_cryptography=True) or []:
+        chain = self._ssl.get_peer_cert_chain(as_cryptography=True) or []
+        for cert in chain:
             check.seen_pins.add(_identity_of(cert).spki_pin)
+        if check.checker is not None:  # the CRL may have changed since the ticket was issued
+            check.issuer = next(
+                (c for c in [*chain, *self.context.anchors] if c.subject == leaf.issuer), None
+            )
         if not check.check_leaf(leaf):
             self._fail(
                 check.failure

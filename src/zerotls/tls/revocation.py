@@ -1,0 +1,403 @@
+"""Revocation of peer certificates that come without a staple: CRLs and OCSP queries.
+
+A client certificate cannot carry an OCSP staple, so a server learns of revocation from CRLs
+(files it is given, or the distribution points named in the certificates) or by asking the
+OCSP responder the certificate names. :class:`RevocationChecker` does all three, caches what
+it fetched, and refreshes it:
+
+* CRL files are re-read when they change (looked at every ``refresh`` seconds at most);
+* fetched CRLs are fetched again at half their validity, or after ``refresh`` seconds,
+  whichever is sooner; the previous one is used until its nextUpdate;
+* OCSP answers are cached until half their validity.
+
+The first use of a distribution point or responder fetches in the handshake (bounded by
+``timeout``); refreshes then run in a background thread, so a steady stream of clients never
+waits on the network.
+
+A CRL is used only if it is signed by the certificate's issuer and not past its nextUpdate
+(plus the clock skew). When no source can tell, ``mode`` decides: ``"hard"`` refuses the
+peer, ``"soft"`` lets it in and says so in :attr:`Verdict.detail`, which ends up in the audit
+event. Revoked is always refused, with the reason and time.
+
+We check revocation ourselves instead of with OpenSSL's ``X509_V_FLAG_CRL_CHECK`` because an
+OpenSSL store cannot drop a CRL once added (so a refreshed CRL could not replace an old one),
+cannot fetch, and cannot fail soft.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import os
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from zerotls.errors import ConfigError, RevocationError, TransportError, ZeroTLSError
+from zerotls.tls.ocsp import (
+    DEFAULT_SKEW,
+    OCSPStatus,
+    fetch_ocsp_response,
+    ocsp_url_of,
+    verify_ocsp_response,
+)
+
+__all__ = ["MAX_CRL_SIZE", "RevocationChecker", "Verdict", "crl_urls_of", "load_crl"]
+
+log = logging.getLogger("zerotls.tls.revocation")
+
+MAX_CRL_SIZE = 32 * 1024 * 1024
+_SHA256 = hashes.SHA256()
+_STAMP = "%Y-%m-%dT%H:%M:%SZ"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The revocation status of one certificate, as established."""
+
+    status: str
+    """``"good"`` or ``"unknown"`` (revoked raises)."""
+    detail: str
+    """How it was established, for logs and audit events, e.g. ``"crl good (file ca.crl)"``,
+    ``"unknown, soft-fail: no CRL for CN=issuing CA"``."""
+
+
+def load_crl(data: bytes, source: str) -> x509.CertificateRevocationList:
+    """Parse a PEM or DER CRL.
+
+    Raises:
+        ConfigError: neither PEM nor DER.
+    """
+    try:
+        if b"-----BEGIN" in data:
+            return x509.load_pem_x509_crl(data)
+        return x509.load_der_x509_crl(data)
+    except ValueError:
+        raise ConfigError(f"CRL {source} is neither a PEM nor a DER CRL") from None
+
+
+def crl_urls_of(cert: x509.Certificate) -> list[str]:
+    """The http(s) CRL distribution points a certificate names."""
+    try:
+        points = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    except (x509.ExtensionNotFound, ValueError):
+        return []
+    urls = []
+    for point in points:
+        for name in point.full_name or ():
+            if isinstance(name, x509.UniformResourceIdentifier) and name.value.startswith(
+                ("http://", "https://")
+            ):
+                urls.append(name.value)
+    return urls
+
+
+@dataclass(slots=True)
+class _CRL:
+    crl: x509.CertificateRevocationList
+    source: str
+    revoked: dict[int, tuple[dt.datetime, str]] = field(default_factory=dict)
+    verified_by: set[bytes] = field(default_factory=set)
+    """Fingerprints of issuer certificates whose key verified the signature."""
+
+    @classmethod
+    def of(cls, crl: x509.CertificateRevocationList, source: str) -> _CRL:
+        entry = cls(crl, source)
+        for revoked in crl:
+            try:
+                reason_ext = revoked.extensions.get_extension_for_class(x509.CRLReason)
+                reason = reason_ext.value.reason.name
+            except (x509.ExtensionNotFound, ValueError):
+                reason = "unspecified"
+            entry.revoked[revoked.serial_number] = (revoked.revocation_date_utc, reason)
+        return entry
+
+    def signed_by(self, issuer: x509.Certificate) -> bool:
+        fingerprint = issuer.fingerprint(_SHA256)
+        if fingerprint in self.verified_by:
+            return True
+        if self.crl.issuer != issuer.subject:
+            return False
+        try:
+            ok = self.crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            ok = False
+        if ok:
+            self.verified_by.add(fingerprint)
+        return ok
+
+
+@dataclass(slots=True)
+class _Fetched:
+    value: object
+    refresh_at: float
+    usable_until: float
+
+
+Fetch = Callable[[str], bytes]
+
+
+def _http_get(url: str, timeout: float) -> bytes:
+    if not url.startswith(("http://", "https://")):
+        raise TransportError(f"{url!r} is not an http(s) URL")
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as reply:  # noqa: S310 - checked
+            data: bytes = reply.read(MAX_CRL_SIZE + 1)
+    except urllib.error.HTTPError as exc:
+        raise TransportError(f"{url} answered HTTP {exc.code}") from None
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        raise TransportError(f"{url} is unreachable: {getattr(exc, 'reason', exc)}") from None
+    if len(data) > MAX_CRL_SIZE:
+        raise TransportError(f"{url} sent more than {MAX_CRL_SIZE} bytes")
+    return data
+
+
+class RevocationChecker:
+    """Decides whether a peer certificate is revoked, from CRLs and OCSP.
+
+    Args:
+        crl_files: CRL files (PEM or DER), read now and re-read when they change.
+        fetch_crls: also fetch the CRLs named in certificates' distribution points.
+        query_ocsp: also ask the OCSP responder named in certificates (authorityInfoAccess).
+        mode: ``"hard"`` refuses a certificate whose status no source establishes; ``"soft"``
+            accepts it and says so.
+        refresh: seconds between looks at CRL files, and the longest a fetched CRL is kept
+            before it is fetched again.
+        timeout: seconds a fetch in the handshake may take.
+        skew: clock skew tolerated on nextUpdate and thisUpdate.
+        clock: wall clock (injected for tests).
+
+    Raises:
+        ConfigError: a CRL file is unreadable or not a CRL (at start; later, the old one stays).
+    """
+
+    def __init__(
+        self,
+        crl_files: Sequence[Path] = (),
+        *,
+        fetch_crls: bool = False,
+        query_ocsp: bool = False,
+        mode: str = "hard",
+        refresh: float = 300.0,
+        timeout: float = 3.0,
+        skew: dt.timedelta = DEFAULT_SKEW,
+        clock: Callable[[], float] = time.time,
+        fetch: Fetch | None = None,
+    ) -> None:
+        if mode not in ("hard", "soft"):
+            raise ConfigError(f"revocation = {mode!r}: use 'hard' (default) or 'soft'")
+        self.crl_files = tuple(crl_files)
+        self.fetch_crls = fetch_crls
+        self.query_ocsp = query_ocsp
+        self.mode = mode
+        self.refresh = refresh
+        self.timeout = timeout
+        self.skew = skew
+        self._clock = clock
+        self._fetch: Fetch = fetch or (lambda url: _http_get(url, timeout))
+        self._lock = threading.Lock()
+        self._file_crls: dict[Path, tuple[tuple[int, int], _CRL]] = {}
+        self._files_checked = 0.0
+        self._fetched: dict[str, _Fetched] = {}  # URL or OCSP key -> cached result
+        self._refreshing: set[str] = set()
+        self._reload_files(strict=True)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.crl_files or self.fetch_crls or self.query_ocsp)
+
+    # -- the check -------------------------------------------------------------------------
+
+    def check(self, leaf: x509.Certificate, issuer: x509.Certificate | None) -> Verdict:
+        """The status of ``leaf``; ``issuer`` is the certificate that signed it.
+
+        Raises:
+            RevocationError: revoked (``reason``, ``revoked_at`` set), or unknown in hard mode.
+        """
+        if issuer is None:
+            return self._unknown(leaf, ["its issuer certificate is not at hand"])
+        now = self._clock()
+        if now - self._files_checked >= min(self.refresh, 5.0):
+            self._reload_files(strict=False)
+        reasons: list[str] = []
+        good: str | None = None
+        for crl in self._crls_for(leaf, issuer, now, reasons):
+            hit = crl.revoked.get(leaf.serial_number)
+            if hit is not None:
+                when, reason = hit
+                raise _revoked(leaf, when, reason, f"the CRL from {crl.source}")
+            good = good or f"crl good ({crl.source})"
+        if good is not None:
+            return Verdict("good", good)
+        if self.query_ocsp:
+            verdict = self._ask_ocsp(leaf, issuer, now, reasons)
+            if verdict is not None:
+                return verdict
+        return self._unknown(leaf, reasons)
+
+    def _unknown(self, leaf: x509.Certificate, reasons: list[str]) -> Verdict:
+        why = "; ".join(reasons) or "no CRL or OCSP responder covers it"
+        if self.mode == "soft":
+            return Verdict("unknown", f"unknown, soft-fail: {why}")
+        raise RevocationError(
+            f"revocation status of {_describe(leaf)} is unknown ({why}), and revocation is "
+            "'hard': refresh the CRL (`zerotls pki crl`), fix the responder, or set "
+            "revocation = 'soft' to accept unknown status"
+        )
+
+    def _crls_for(
+        self, leaf: x509.Certificate, issuer: x509.Certificate, now: float, reasons: list[str]
+    ) -> list[_CRL]:
+        candidates = [entry for _, entry in self._file_crls.values()]
+        if self.fetch_crls:
+            for url in crl_urls_of(leaf):
+                fetched = self._cached(url, now, functools.partial(self._fetch_crl, url), reasons)
+                if isinstance(fetched, _CRL):
+                    candidates.append(fetched)
+        usable = []
+        moment = dt.datetime.fromtimestamp(now, dt.UTC)
+        for entry in candidates:
+            if entry.crl.issuer != leaf.issuer or not entry.signed_by(issuer):
+                continue
+            next_update = entry.crl.next_update_utc
+            if next_update is not None and next_update + self.skew < moment:
+                reasons.append(f"the CRL from {entry.source} expired at {next_update:{_STAMP}}")
+                continue
+            usable.append(entry)
+        if not usable and not reasons:
+            reasons.append(f"no CRL of {leaf.issuer.rfc4514_string()} is loaded")
+        return usable
+
+    def _ask_ocsp(
+        self, leaf: x509.Certificate, issuer: x509.Certificate, now: float, reasons: list[str]
+    ) -> Verdict | None:
+        url = ocsp_url_of(leaf)
+        if url is None:
+            reasons.append("the certificate names no OCSP responder")
+            return None
+        key = f"ocsp {url} {leaf.issuer.rfc4514_string()} {leaf.serial_number:x}"
+
+        def load() -> _Fetched:
+            data = fetch_ocsp_response(url, leaf, issuer, timeout=self.timeout)
+            status = verify_ocsp_response(
+                data,
+                leaf,
+                issuer,
+                now=dt.datetime.fromtimestamp(self._clock(), dt.UTC),
+                skew=self.skew,
+                what=f"OCSP response from {url}",
+            )
+            return _Fetched(
+                status, status.refresh_at().timestamp(), status.usable_until(self.skew).timestamp()
+            )
+
+        status = self._cached(key, now, load, reasons)
+        if not isinstance(status, OCSPStatus):
+            return None
+        if status.status == "revoked":
+            raise _revoked(
+                leaf, status.revoked_at, status.reason or "unspecified", f"OCSP at {url}"
+            )
+        if status.status == "unknown":
+            reasons.append(f"the OCSP responder {url} does not know it")
+            return None
+        return Verdict("good", f"ocsp good ({url})")
+
+    # -- caching ---------------------------------------------------------------------------
+
+    def _cached(
+        self, key: str, now: float, load: Callable[[], _Fetched], reasons: list[str]
+    ) -> object | None:
+        """The cached value for ``key``: fetched now on a miss (bounded by the timeout),
+        refreshed in the background when due, dropped when past its usable time."""
+        entry = self._fetched.get(key)
+        if entry is not None and now < entry.usable_until:
+            if now >= entry.refresh_at:
+                self._refresh_in_background(key, load)
+            return entry.value
+        try:
+            entry = load()
+        except ZeroTLSError as exc:
+            reasons.append(str(exc))
+            return None
+        with self._lock:
+            self._fetched[key] = entry
+        return entry.value
+
+    def _refresh_in_background(self, key: str, load: Callable[[], _Fetched]) -> None:
+        tag = f"{os.getpid()} {key}"
+        with self._lock:
+            if tag in self._refreshing:
+                return
+            self._refreshing.add(tag)
+
+        def run() -> None:
+            try:
+                entry = load()
+                with self._lock:
+                    self._fetched[key] = entry
+            except ZeroTLSError as exc:
+                log.warning("refreshing %s failed: %s; the cached copy stays in use", key, exc)
+            finally:
+                with self._lock:
+                    self._refreshing.discard(tag)
+
+        threading.Thread(target=run, name="zerotls-revocation", daemon=True).start()
+
+    def _fetch_crl(self, url: str) -> _Fetched:
+        crl = load_crl(self._fetch(url), url)
+        entry = _CRL.of(crl, url)
+        now = self._clock()
+        last = crl.last_update_utc.timestamp()
+        nxt = crl.next_update_utc.timestamp() if crl.next_update_utc else now + self.refresh
+        refresh_at = min(last + (nxt - last) / 2, now + self.refresh)
+        return _Fetched(entry, refresh_at, nxt + self.skew.total_seconds())
+
+    def _reload_files(self, *, strict: bool) -> None:
+        self._files_checked = self._clock()
+        for path in self.crl_files:
+            try:
+                st = path.stat()
+                stamp = (st.st_mtime_ns, st.st_size)
+                known = self._file_crls.get(path)
+                if known is not None and known[0] == stamp:
+                    continue
+                entry = _CRL.of(load_crl(path.read_bytes(), str(path)), f"file {path}")
+            except (OSError, ConfigError) as exc:
+                message = (
+                    f"cannot read CRL {path}: {exc.strerror}"
+                    if isinstance(exc, OSError)
+                    else str(exc)
+                )
+                if strict:
+                    raise ConfigError(message) from None
+                log.error("%s; keeping the previous copy", message)  # noqa: TRY400 - expected
+                continue
+            with self._lock:
+                self._file_crls[path] = (stamp, entry)
+            if known is not None:
+                log.info("reloaded CRL %s (%d revoked)", path, len(entry.revoked))
+
+
+def _describe(cert: x509.Certificate) -> str:
+    return f"{cert.subject.rfc4514_string() or '(empty subject)'} (serial {cert.serial_number:x})"
+
+
+def _revoked(
+    leaf: x509.Certificate, when: dt.datetime | None, reason: str, source: str
+) -> RevocationError:
+    since = f", since {when:{_STAMP}}" if when else ""
+    return RevocationError(
+        f"{_describe(leaf)} is revoked (reason {reason}{since}) according to {source}; the "
+        "holder needs a new certificate",
+        reason=reason,
+        revoked_at=when,
+    )

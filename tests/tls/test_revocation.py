@@ -1,0 +1,265 @@
+"""Client certificates on servers: CRL files, distribution points, OCSP queries, hard and soft.
+
+Every test runs real handshakes (two engines back to back, or ``openssl s_client`` against
+our server); CRLs and OCSP answers are real signed objects served over loopback HTTP.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.server
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from tests.conftest import PKI, Files
+from tests.peers.openssl import OPENSSL
+from tests.tls.pair import Pair, pair
+from tests.tls.test_ocsp import Responder
+from zerotls.errors import RevocationError, TLSAlert
+from zerotls.pki.ocsp import CertStatus
+from zerotls.tls.context import TLSContext
+from zerotls.tls.sync import TLSSocket, serve
+
+NOW = dt.datetime.now(dt.UTC)
+
+
+def write_crl(pki: PKI, path: Path, revoked: list[Files], **kw: object) -> Path:
+    entries = [(f.issued.cert.serial_number, NOW, "key_compromise") for f in revoked]
+    crl = pki.ca.crl(entries, **kw)  # type: ignore[arg-type]
+    path.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+    return path
+
+
+def client(pki: PKI, files: Files) -> TLSContext:
+    return TLSContext(pki.client_config(cert=files.cert, key=files.key))
+
+
+def test_revoked_client_is_refused_with_reason_and_alert(pki: PKI, tmp_path: Path) -> None:
+    bad = pki.write("rev-client", spiffe_id="spiffe://test.zerotls.dev/rev", usage="client")
+    crl = write_crl(pki, tmp_path / "crl.pem", [bad])
+    server = TLSContext(pki.server_config(crls=(crl,)))
+    p = Pair(client(pki, bad).connection(), server.connection()).run()
+    assert type(p.server_error) is RevocationError
+    assert p.server_error.reason == "key_compromise" and p.server_error.revoked_at is not None
+    assert p.server_error.alert_sent == "certificate_revoked"
+    assert isinstance(p.client_error, TLSAlert)
+    assert p.client_error.description == "certificate_revoked"
+    # The negative twin: a client that is not on the CRL gets in, and we say how we know.
+    ok = Pair(TLSContext(pki.client_config()).connection(), server.connection()).run()
+    assert ok.server_error is None
+    assert ok.server.revocation == f"crl good (file {crl})"
+
+
+def test_revocation_is_seen_within_one_refresh(pki: PKI, tmp_path: Path) -> None:
+    later = pki.write("later-revoked", spiffe_id="spiffe://test.zerotls.dev/later", usage="client")
+    crl = write_crl(pki, tmp_path / "crl.pem", [])
+    server = TLSContext(pki.server_config(crls=(crl,), crl_refresh=1))
+    assert Pair(client(pki, later).connection(), server.connection()).run().server_error is None
+    write_crl(pki, crl, [later])  # `zerotls pki revoke` rewrites the file like this
+    checker = server.revocation
+    assert checker is not None
+    moved = time.time() + 1.5  # one refresh period later
+    checker._clock = lambda: moved
+    p = Pair(client(pki, later).connection(), server.connection()).run()
+    assert isinstance(p.server_error, RevocationError) and "revoked" in str(p.server_error)
+
+
+def test_unknown_status_hard_refuses_soft_records(pki: PKI, tmp_path: Path) -> None:
+    other, _ = pki.other_ca("unrelated crl CA")
+    crl = tmp_path / "unrelated.pem"
+    crl.write_bytes(other.crl([]).public_bytes(serialization.Encoding.PEM))
+    hard = pair(pki.client_config(), pki.server_config(crls=(crl,)))
+    assert type(hard.server_error) is RevocationError
+    assert "unknown" in str(hard.server_error) and "no CRL of CN=test root CA" in str(
+        hard.server_error
+    )
+    assert isinstance(hard.client_error, TLSAlert)
+    assert hard.client_error.description == "certificate_unknown"
+    soft = pair(pki.client_config(), pki.server_config(crls=(crl,), revocation="soft"))
+    assert soft.server_error is None
+    assert soft.server.revocation is not None
+    assert soft.server.revocation.startswith("unknown, soft-fail: no CRL of CN=test root CA")
+
+
+def test_expired_crl_is_not_trusted(pki: PKI, tmp_path: Path) -> None:
+    crl = write_crl(
+        pki,
+        tmp_path / "old.pem",
+        [],
+        now=NOW - dt.timedelta(days=3),
+        next_update=dt.timedelta(days=1),
+    )
+    p = pair(pki.client_config(), pki.server_config(crls=(crl,)))
+    assert isinstance(p.server_error, RevocationError) and "expired" in str(p.server_error)
+
+
+def test_forged_crl_with_the_issuers_name_is_ignored(pki: PKI, tmp_path: Path) -> None:
+    from zerotls.pki import CA
+
+    forger = CA.create("test root CA")  # same name, another key
+    crl = tmp_path / "forged.pem"
+    crl.write_bytes(forger.crl([]).public_bytes(serialization.Encoding.PEM))
+    p = pair(pki.client_config(), pki.server_config(crls=(crl,)))
+    assert isinstance(p.server_error, RevocationError) and "unknown" in str(p.server_error)
+
+
+class CRLServer:
+    """A static HTTP server for a CRL (what a distribution point is)."""
+
+    def __init__(self, root: Path) -> None:
+        handler = partial(_Quiet, directory=str(root))
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.hits = 0
+        outer = self
+
+        class Counting(_Quiet):
+            def do_GET(self) -> None:
+                outer.hits += 1
+                super().do_GET()
+
+        self.server.RequestHandlerClass = partial(Counting, directory=str(root))  # type: ignore[assignment]
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,))
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def crl_server(tmp_path: Path) -> Iterator[CRLServer]:
+    s = CRLServer(tmp_path)
+    yield s
+    s.close()
+
+
+def test_crl_distribution_point_is_fetched_and_cached(
+    pki: PKI, tmp_path: Path, crl_server: CRLServer
+) -> None:
+    url = f"{crl_server.url}/ca.crl"
+    good = pki.write(
+        "dp-good", spiffe_id="spiffe://test.zerotls.dev/dp", usage="client", crl_url=url
+    )
+    bad = pki.write(
+        "dp-bad", spiffe_id="spiffe://test.zerotls.dev/dpb", usage="client", crl_url=url
+    )
+    write_crl(pki, tmp_path / "ca.crl", [bad])
+    server = TLSContext(pki.server_config(fetch_crls=True))
+    ok = Pair(client(pki, good).connection(), server.connection()).run()
+    assert ok.server_error is None and ok.server.revocation == f"crl good ({url})"
+    refused = Pair(client(pki, bad).connection(), server.connection()).run()
+    assert type(refused.server_error) is RevocationError
+    assert crl_server.hits == 1  # fetched once, then served from the cache
+
+
+def test_unreachable_distribution_point_hard_and_soft(pki: PKI) -> None:
+    url = "http://127.0.0.1:9/nothing.crl"  # discard port: connection refused
+    files = pki.write(
+        "dp-down", spiffe_id="spiffe://test.zerotls.dev/down", usage="client", crl_url=url
+    )
+    hard = Pair(
+        client(pki, files).connection(),
+        TLSContext(pki.server_config(fetch_crls=True)).connection(),
+    ).run()
+    assert isinstance(hard.server_error, RevocationError)
+    assert "unreachable" in str(hard.server_error)
+    soft = Pair(
+        client(pki, files).connection(),
+        TLSContext(pki.server_config(fetch_crls=True, revocation="soft")).connection(),
+    ).run()
+    assert soft.server_error is None
+    assert soft.server.revocation is not None and "unreachable" in soft.server.revocation
+
+
+def test_ocsp_query_for_client_certificates(pki: PKI) -> None:
+    responder = Responder(pki.ca)
+    try:
+        ok = pki.write(
+            "oq-good",
+            spiffe_id="spiffe://test.zerotls.dev/oq",
+            usage="client",
+            ocsp_url=responder.url,
+        )
+        bad = pki.write(
+            "oq-bad",
+            spiffe_id="spiffe://test.zerotls.dev/oqb",
+            usage="client",
+            ocsp_url=responder.url,
+        )
+        responder.statuses[ok.issued.cert.serial_number] = CertStatus("good")
+        responder.statuses[bad.issued.cert.serial_number] = CertStatus(
+            "revoked", NOW, "affiliation_changed"
+        )
+        server = TLSContext(pki.server_config(query_ocsp=True))
+        good = Pair(client(pki, ok).connection(), server.connection()).run()
+        assert good.server_error is None
+        assert good.server.revocation == f"ocsp good ({responder.url})"
+        again = Pair(client(pki, ok).connection(), server.connection()).run()
+        assert again.server_error is None
+        assert responder.server.requests_served == 1  # the second handshake used the cache
+        refused = Pair(client(pki, bad).connection(), server.connection()).run()
+        assert type(refused.server_error) is RevocationError
+        assert refused.server_error.reason == "affiliation_changed"
+    finally:
+        responder.close()
+
+
+@pytest.mark.peers
+def test_resumed_session_is_rechecked_against_a_new_crl(pki: PKI, tmp_path: Path) -> None:
+    """A ticket issued before the revocation must not let the client back in (s_client)."""
+    victim = pki.write("resumer", spiffe_id="spiffe://test.zerotls.dev/resume", usage="client")
+    crl = write_crl(pki, tmp_path / "crl.pem", [])
+    config = pki.server_config(crls=(crl,), crl_refresh=1)
+    refusals: list[Exception] = []
+
+    def echo(tls: TLSSocket) -> None:
+        tls.sendall(tls.recv())
+
+    server = serve(
+        echo, "127.0.0.1", 0, config, on_handshake_failure=lambda e, _p: refusals.append(e)
+    )
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    session = tmp_path / "session.pem"
+
+    def s_client(*extra: str) -> str:
+        proc = subprocess.run(
+            [OPENSSL, "s_client", "-connect", f"127.0.0.1:{server.port}", "-servername",
+             "localhost", "-CAfile", str(pki.ca_path), "-cert", str(victim.cert), "-key",
+             str(victim.key), "-ign_eof", *extra],
+            input=b"hello\n", capture_output=True, timeout=20, check=False,
+        )  # fmt: skip
+        return proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
+
+    try:
+        first = s_client("-sess_out", str(session))
+        assert "hello" in first and session.exists()
+        write_crl(pki, crl, [victim])
+        time.sleep(1.2)  # one crl_refresh period
+        second = s_client("-sess_in", str(session))
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    assert "Reused, TLSv1.3" in second  # the ticket was accepted...
+    assert "hello" not in second.split("Reused", 1)[1]  # ...but no data flowed
+    # Refused as revoked (the CRL was consulted for the remembered certificate), not merely
+    # as "unknown".
+    assert [getattr(e, "reason", None) for e in refusals] == ["key_compromise"]
