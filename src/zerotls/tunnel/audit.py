@@ -60,6 +60,7 @@ class AuditEvent:
     group: str | None = None
     alpn: str | None = None
     resumed: bool | None = None
+    revocation: str | None = None
     decision: str | None = None
     """``allow``, ``deny``, ``shadow-deny`` (allowed only because the policy is in shadow
     mode), or None when no decision was reached (handshake failure)."""
@@ -100,6 +101,7 @@ class AuditEvent:
             "group": self.group,
             "alpn": self.alpn,
             "resumed": self.resumed,
+            "revocation": self.revocation,
             "decision": self.decision,
             "rule": self.rule,
             "reason": self.reason,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -103,6 +103,11 @@ class Route:
     """Client mode: how to dial the remote (our identity, whom we expect, pins)."""
     proxy_protocol: bool = False
     """Server mode: send a PROXY protocol v2 header with the peer's identity to the target."""
+    revocation: str = "hard"
+    """Server mode: when the listener checks revocation (``crls``, ``fetch_crls``,
+    ``query_ocsp``) and a client's status cannot be established, ``"hard"`` refuses it on
+    this route and ``"soft"`` lets it in; the audit event records which. Defaults to the
+    listener's ``tls.revocation``."""
 
     def matches_sni(self, sni: str | None) -> bool:
         if not self.sni:
@@ -231,11 +236,20 @@ class TunnelConfig:
                     f"{lst.tls.min_version.value}+, client certs from {lst.tls.ca}, presenting "
                     f"{lst.tls.cert})"
                 )
+                lines.append(f"  {_revocation_summary(lst.tls)}")
                 for route in lst.routes:
                     names = ", ".join(route.sni) if route.sni else "any SNI (default route)"
+                    checks_revocation = bool(
+                        lst.tls.crls or lst.tls.fetch_crls or lst.tls.query_ocsp
+                    )
                     lines.append(
                         f"  route {route.name}: {names} -> cleartext {route.target}"
                         + (" with PROXY v2" if route.proxy_protocol else "")
+                        + (
+                            f"; unknown revocation status: {route.revocation}-fail"
+                            if checks_revocation
+                            else ""
+                        )
                     )
                     if route.policy.shadow:
                         lines.append("    policy in SHADOW mode: denials are logged, not enforced")
@@ -251,6 +265,7 @@ class TunnelConfig:
                     f"listener {lst.name}: accept cleartext on {lst.listen} -> mTLS to "
                     f"{route.target} expecting {expect}"
                     + (f" with {len(tls.pins)} pin(s)" if tls.pins else "")
+                    + f", OCSP staple {tls.ocsp}"
                     + (f", as {tls.cert}" if tls.cert else ", without a client certificate")
                 )
         limits = self.limits
@@ -261,6 +276,28 @@ class TunnelConfig:
         )
         lines.append(f"audit log: {self.audit_log or 'off'}; admin: {self.admin or 'off'}")
         return lines
+
+
+def _revocation_summary(tls: ServerConfig) -> str:
+    sources = [f"CRL file {p}" for p in tls.crls]
+    if tls.fetch_crls:
+        sources.append("CRL distribution points")
+    if tls.query_ocsp:
+        sources.append("OCSP queries")
+    checked = (
+        f"client revocation from {', '.join(sources)}, refreshed every {tls.crl_refresh:g} s"
+        if sources
+        else "client revocation: not checked (set crls, fetch_crls or query_ocsp)"
+    )
+    if not tls.ocsp_stapling:
+        staple = "OCSP stapling off"
+    elif tls.ocsp_staple_file is not None:
+        staple = f"staples OCSP from {tls.ocsp_staple_file}"
+    elif tls.ocsp_responder is not None:
+        staple = f"staples OCSP from {tls.ocsp_responder}"
+    else:
+        staple = "staples OCSP when the certificate names a responder"
+    return f"{checked}; {staple}"
 
 
 def _only(data: Mapping[str, Any], allowed: set[str], where: str) -> None:
@@ -328,14 +365,32 @@ def _listener(data: Mapping[str, Any], base: Path) -> ListenerConfig:
         if not isinstance(tls_data, Mapping):
             raise ConfigError(f"listener {name!r}: server mode needs a [listener.tls] table")
         tls = ServerConfig.from_dict(tls_data, base_dir=base)
+    default_revocation = tls.revocation if tls is not None else "hard"
     routes = tuple(
-        _route(item, base, mode, name) for item in _tables(data, "route", f"listener {name!r}")
+        _route(item, base, mode, name, default_revocation)
+        for item in _tables(data, "route", f"listener {name!r}")
     )
+    if tls is not None and any(r.revocation == "soft" for r in routes):
+        # One handshake serves every route of the listener: let unknown status through the
+        # handshake, and refuse it again for each hard route when the route is known.
+        tls = replace(tls, revocation="soft")
     return ListenerConfig(name=name, mode=mode, listen=Target.parse(listen), tls=tls, routes=routes)
 
 
-def _route(data: Mapping[str, Any], base: Path, mode: str, listener: str) -> Route:
-    allowed = {"name", "target", "sni", "policy", "rule", "shadow", "tls", "proxy_protocol"}
+def _route(
+    data: Mapping[str, Any], base: Path, mode: str, listener: str, default_revocation: str
+) -> Route:
+    allowed = {
+        "name",
+        "target",
+        "sni",
+        "policy",
+        "rule",
+        "shadow",
+        "tls",
+        "proxy_protocol",
+        "revocation",
+    }
     _only(data, allowed, f"a route of listener {listener!r}")
     name = data.get("name")
     if not isinstance(name, str) or not name:
@@ -372,4 +427,11 @@ def _route(data: Mapping[str, Any], base: Path, mode: str, listener: str) -> Rou
         policy_file=policy_file,
         client_tls=client_tls,
         proxy_protocol=bool(data.get("proxy_protocol", False)),
+        revocation=_revocation_mode(data.get("revocation", default_revocation), name),
     )
+
+
+def _revocation_mode(value: Any, route: str) -> str:
+    if value not in ("hard", "soft"):
+        raise ConfigError(f"route {route!r}: revocation must be 'hard' or 'soft', not {value!r}")
+    return str(value)

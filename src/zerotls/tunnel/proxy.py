@@ -39,6 +39,7 @@ from zerotls.errors import (
     ConnectionBroken,
     HandshakeTimeout,
     PolicyDenied,
+    RevocationError,
     TLSAlert,
     ZeroTLSError,
 )
@@ -338,6 +339,18 @@ class Session:
             return PolicyDenied(ev.reason)
         self.route = route
         ev.route, ev.target = route.name, str(route.target)
+        ev.revocation = conn.revocation
+        if (
+            route.revocation == "hard"
+            and conn.revocation is not None
+            and conn.revocation.startswith("unknown")
+        ):
+            ev.decision = "deny"
+            ev.reason = (
+                f"route {route.name!r} requires a known revocation status: "
+                f"{conn.revocation.removeprefix('unknown, soft-fail: ')}"
+            )
+            return RevocationError(ev.reason)
         alpn = conn._ssl.get_alpn_proto_negotiated()
         request = Request(
             route=route.name,
@@ -363,6 +376,10 @@ class Session:
         self._flush_tls()  # the alert: the peer learns why
         if isinstance(exc, TLSAlert):
             ev.alert = exc.description
+        elif exc.alert_sent is not None:
+            ev.alert = ev.alert or exc.alert_sent
+        if isinstance(exc, RevocationError) and ev.revocation is None:
+            ev.revocation = f"revoked ({exc.reason})" if exc.reason else "unknown, refused"
         ev.error = str(exc)
         conn = self.conn
         if conn is not None and conn.handshake is None:
