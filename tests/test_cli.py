@@ -132,6 +132,8 @@ def test_demo_runs_for_real() -> None:
     assert "unknown_ca" in out and "certificate_revoked" in out
     assert "refused: PinMismatch" in out and "identity mismatch" in out
     assert "refused: ConfigError" in out
+    assert "revocation: ocsp good (stapled" in out  # the must-staple server, then revoked:
+    assert "is revoked (reason key_compromise" in out and "stapled OCSP response" in out
     assert "legacy service says: hello from web" in out  # through the tunnel
     assert '"decision": "deny"' in out and "batch/report" in out  # and its audit event
     assert "refused: ReplayDetected" in out and "refused: BadSignature" in out

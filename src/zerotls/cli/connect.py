@@ -17,6 +17,7 @@ examples:
   zerotls connect db:5433 --expect spiffe://prod.example/svc/db --ca ca.pem \\
       --cert me.pem --key me.key --pin sha256/AbC...=
   echo ping | zerotls connect 127.0.0.1:8443 --name localhost --ca ca.pem --send -
+  zerotls connect api:443 --ocsp require --crl ca.crl    # a revoked server is refused
 
 The server name is checked against the certificate's SANs (never its CN). Without --name and
 --expect, the host part of ADDRESS is the name to check."""
@@ -39,6 +40,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--key", type=Path, help="our private key")
     p.add_argument("--pin", action="append", default=[], help="SHA-256 SPKI pin (repeatable)")
     p.add_argument("--crl", action="append", default=[], type=Path, help="CRL file")
+    p.add_argument(
+        "--ocsp",
+        choices=["require", "if-stapled", "off"],
+        default="if-stapled",
+        help="the server's stapled OCSP response: require one, check it if stapled "
+        "(default), or do not ask; a must-staple certificate always requires one",
+    )
     p.add_argument("--alpn", action="append", default=[], help="ALPN protocol to offer")
     p.add_argument("--tls12", action="store_true", help="accept TLS 1.2 (ECDHE+AEAD) as floor")
     p.add_argument("--send", metavar="TEXT", help="send TEXT ('-' for stdin), print the reply")
@@ -58,6 +66,7 @@ def _connect(args: argparse.Namespace) -> int:
         key=args.key,
         pins=frozenset(args.pin),
         crls=tuple(args.crl),
+        ocsp=args.ocsp,
         alpn=tuple(args.alpn),
         min_version=TLSVersion.TLSv1_2 if args.tls12 else TLSVersion.TLSv1_3,
         handshake_timeout=args.timeout,
@@ -80,6 +89,7 @@ def _connect(args: argparse.Namespace) -> int:
             "cipher": tls.cipher,
             "group": tls.group,
             "alpn": tls.alpn,
+            "revocation": tls.revocation,
             "identity": ident.to_dict() if ident else None,
         }
     if args.json:
@@ -96,6 +106,8 @@ def _connect(args: argparse.Namespace) -> int:
         print(f"  issuer:   {ident.issuer}")
         print(f"  valid to: {ident.not_after:%Y-%m-%d %H:%M}Z")
         print(f"  pin:      sha256/{ident.spki_pin}")
+    if tls.revocation is not None:
+        print(f"  revocation: {tls.revocation}")
     if reply is not None:
         sys.stdout.write(reply.decode("utf-8", "replace"))
     return 0

@@ -22,6 +22,7 @@ from zerotls.errors import ConfigError, ZeroTLSError
 from zerotls.pki import CA, PKIStore
 from zerotls.tls.aio import TLSStream, open_connection, start_server
 from zerotls.tls.config import ClientConfig, ServerConfig
+from zerotls.tls.context import TLSContext
 
 TRUST_DOMAIN = "demo.zerotls.dev"
 
@@ -212,7 +213,8 @@ async def _tour(state: Path, out: _Out) -> int:
             ),
             "client",
         )
-        out.step(9, "Asking for a legacy protocol")
+        await _ocsp_tour(store, out)
+        out.step(10, "Asking for a legacy protocol")
         try:
             ClientConfig(server_name="localhost", min_version="1.1")  # type: ignore[arg-type]
         except ConfigError as exc:
@@ -231,12 +233,69 @@ async def _tour(state: Path, out: _Out) -> int:
     return 0
 
 
+async def _ocsp_tour(store: PKIStore, out: _Out) -> None:
+    """Step 9: an OCSP responder, a must-staple server that staples, and its revocation."""
+    import threading
+
+    from zerotls.pki.ocsp import serve as serve_ocsp
+
+    out.step(9, "OCSP stapling: a must-staple server, then its certificate revoked")
+    responder = serve_ocsp(store.ocsp_responder(delegated=True))
+    thread = threading.Thread(target=responder.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    out.info(f"OCSP responder for the CA at {responder.url} (delegated signer, 4 h responses)")
+    store.issue(
+        "api",
+        spiffe_id=f"spiffe://{TRUST_DOMAIN}/svc/api",
+        dns=["localhost"],
+        usage="server",
+        ocsp_url=responder.url,
+        must_staple=True,
+    )
+    out.info("server 'api': must-staple certificate naming that responder")
+    context = TLSContext(
+        ServerConfig(cert=store.cert_path("api"), key=store.key_path("api"), ca=store.ca_path)
+    )
+
+    async def hello(stream: TLSStream) -> None:
+        stream.write(b"hello from api\n")
+        await stream.drain()
+
+    server = await start_server(hello, "127.0.0.1", 0, context)
+    client = ClientConfig(
+        server_name="localhost",
+        ca=store.ca_path,
+        cert=store.cert_path("web"),
+        key=store.key_path("web"),
+    )
+    try:
+        async with server:
+            for attempt in ("before", "after"):
+                if attempt == "after":
+                    store.revoke("api", reason="key_compromise")
+                    assert context.stapler is not None  # noqa: S101 - it has a responder
+                    context.stapler.refresh()  # a server refreshes at half validity; now here
+                    out.info("`zerotls pki revoke api`; the server's next staple says revoked")
+                try:
+                    stream = await open_connection("127.0.0.1", server.port, client)
+                    line = await stream.readline()
+                    out.ok(f"connected; revocation: {stream.revocation}")
+                    out.ok(f"server says: {line.decode().strip()!r}")
+                    await stream.aclose()
+                except ZeroTLSError as exc:
+                    out.refused("client", exc)
+    finally:
+        responder.shutdown()
+        responder.server_close()
+        thread.join(5)
+
+
 async def _tunnel_tour(store: PKIStore, state: Path, out: _Out) -> None:
-    """Steps 10-11: the tunnel in front of a cleartext service, and its audit events."""
+    """Steps 11-12: the tunnel in front of a cleartext service, and its audit events."""
     from zerotls.policy import Policy
     from zerotls.tunnel import AuditLog, ListenerConfig, Route, Target, Tunnel, TunnelConfig
 
-    out.step(10, "A legacy cleartext service behind `zerotls tunnel server`")
+    out.step(11, "A legacy cleartext service behind `zerotls tunnel server`")
 
     async def legacy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         line = await reader.readline()
@@ -300,7 +359,7 @@ async def _tunnel_tour(store: PKIStore, state: Path, out: _Out) -> None:
     tunnel.close()
     service.close()
 
-    out.step(11, "The audit events they left (one JSON line per connection)")
+    out.step(12, "The audit events they left (one JSON line per connection)")
     keys = ("identity", "decision", "rule", "reason", "bytes_in", "bytes_out", "close_reason")
     for event in events:
         out.info(json.dumps({k: event[k] for k in keys}))
@@ -312,7 +371,7 @@ def _integrity_tour(out: _Out) -> None:
     """Step 12: an HMAC envelope for a message that leaves the TLS channel."""
     from zerotls.integrity import KeyRing, Verifier, sign
 
-    out.step(12, "Integrity for messages that leave the channel (queues, webhooks)")
+    out.step(13, "Integrity for messages that leave the channel (queues, webhooks)")
     ring = KeyRing.generate()
     verifier = Verifier(ring)
     envelope = sign(ring, b'{"order": 42, "amount": "10.00"}')

@@ -94,6 +94,10 @@ class HandshakeCompleted:
     """The negotiated ALPN protocol, if any."""
     resumed: bool
     """Whether a session ticket was used (still with a fresh ECDHE exchange)."""
+    revocation: str | None = None
+    """How the peer's revocation status was established (``"ocsp good (stapled, signed by
+    issuer)"``, ``"crl good (file ca.crl)"``, ``"not stapled"``, ``"unknown, soft-fail:
+    ..."``); None when nothing was checked."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +145,12 @@ class Negotiated:
     @property
     def alpn(self) -> str | None:
         return self.handshake.alpn
+
+    @property
+    def revocation(self) -> str | None:
+        """How the peer's revocation status was established (see
+        :attr:`HandshakeCompleted.revocation`)."""
+        return self.handshake.revocation
 
 
 class State(enum.Enum):
@@ -655,6 +665,7 @@ class TLSConnection:
             group=_canonical_group(ssl.get_group_name()),
             alpn=alpn.decode("ascii", "replace") if alpn else None,
             resumed=bool(_lib.SSL_session_reused(ssl._ssl)),
+            revocation=self._check.revocation,
         )
 
     def _read_into(self, events: list[Event]) -> None:
