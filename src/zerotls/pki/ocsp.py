@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import hashlib
 import logging
 import threading
@@ -81,6 +82,12 @@ def _hash(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
 
 def issuer_hashes(issuer: x509.Certificate, algorithm: hashes.HashAlgorithm) -> tuple[bytes, bytes]:
     """The CertID's issuerNameHash and issuerKeyHash (RFC 6960 §4.1.1) for ``issuer``."""
+    return _issuer_hashes(issuer, algorithm.name)
+
+
+@functools.lru_cache(maxsize=256)  # a handful of issuers, asked about on every staple
+def _issuer_hashes(issuer: x509.Certificate, algorithm_name: str) -> tuple[bytes, bytes]:
+    algorithm = _HASHES[algorithm_name]()
     name_der = issuer.subject.public_bytes()
     key_bits = _public_key_bits(issuer)
     return _hash(algorithm, name_der), _hash(algorithm, key_bits)

@@ -26,12 +26,14 @@ validity in a background thread, and serves the last good response until its nex
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import os
 import threading
 import time
 import urllib.error
 import urllib.request
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,6 +121,7 @@ def parse_ocsp_response_untrusted(data: bytes) -> ocsp.OCSPResponse:
         raise DecodeError(f"not a DER OCSP response: {exc}") from None
 
 
+@functools.lru_cache(maxsize=1024)
 def must_staple(cert: x509.Certificate) -> bool:
     """Whether the certificate carries the TLS Feature status_request (RFC 7633)."""
     try:
@@ -160,26 +163,34 @@ def verify_ocsp_response(
     Returns the status it carries (good, revoked or unknown) without judging it; see
     :func:`check_ocsp_response` for the version that refuses revoked and unknown.
 
+    The time-independent checks (parsing, cert id, signer, signature) of a response that
+    passed them are remembered, keyed by its exact bytes and both certificates: a client
+    that meets the same staple again pays only the freshness checks, which always run.
+
     Raises:
         StapleInvalid: malformed, unsuccessful, about another certificate, unauthorized
             signer, or a signature that does not verify.
-        StapleStale: thisUpdate in the future or nextUpdate in the past (beyond ``skew``).
+        StapleStale: thisUpdate in the future or nextUpdate in the past (beyond ``skew``),
+            or a delegated signer certificate outside its validity.
     """
-    try:
-        resp = parse_ocsp_response_untrusted(data)
-    except DecodeError as exc:
-        raise StapleInvalid(f"the {what} is malformed ({exc}); the responder is broken") from None
-    if resp.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
-        raise StapleInvalid(
-            f"the {what} carries no status, only the error "
-            f"{resp.response_status.name.lower()}: the responder could not answer for "
-            f"{_describe(leaf)}"
+    key = (data, leaf, issuer)
+    with _CHECKED_LOCK:
+        checked = _CHECKED.get(key)
+        if checked is not None:
+            _CHECKED.move_to_end(key)
+    if checked is None:
+        checked = _check_static(data, leaf, issuer, what)
+        with _CHECKED_LOCK:
+            _CHECKED[key] = checked
+            if len(_CHECKED) > _CHECKED_MAX:
+                _CHECKED.popitem(last=False)
+    status, window = checked
+    if window is not None and not (window[0] - skew <= now <= window[1] + skew):
+        raise StapleStale(
+            f"the {what} is signed by the responder certificate {status.signer}, which is not "
+            f"valid now (valid {window[0]:{_STAMP}} to {window[1]:{_STAMP}})"
         )
-    single = _matching_single(resp, leaf, issuer, what)
-    signer, signer_name = _signer(resp, issuer, now, skew, what)
-    _check_signature(resp, signer, signer_name, what)
-    this_update = single.this_update_utc
-    next_update = single.next_update_utc
+    this_update, next_update = status.this_update, status.next_update
     if this_update > now + skew:
         raise StapleStale(
             f"the {what} for {_describe(leaf)} is from the future (thisUpdate "
@@ -197,10 +208,39 @@ def verify_ocsp_response(
             f"the {what} for {_describe(leaf)} has no nextUpdate and is "
             f"{format_duration(now - this_update)} old (thisUpdate {this_update:{_STAMP}})"
         )
+    return status
+
+
+_Checked = tuple[OCSPStatus, "tuple[dt.datetime, dt.datetime] | None"]
+_CHECKED: OrderedDict[tuple[bytes, x509.Certificate, x509.Certificate], _Checked] = OrderedDict()
+_CHECKED_LOCK = threading.Lock()
+_CHECKED_MAX = 512
+
+
+def _check_static(
+    data: bytes, leaf: x509.Certificate, issuer: x509.Certificate, what: str
+) -> _Checked:
+    """Everything about a response that does not depend on the time."""
+    try:
+        resp = parse_ocsp_response_untrusted(data)
+    except DecodeError as exc:
+        raise StapleInvalid(f"the {what} is malformed ({exc}); the responder is broken") from None
+    if resp.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
+        raise StapleInvalid(
+            f"the {what} carries no status, only the error "
+            f"{resp.response_status.name.lower()}: the responder could not answer for "
+            f"{_describe(leaf)}"
+        )
+    single = _matching_single(resp, leaf, issuer, what)
+    signer, signer_name = _signer(resp, issuer, what)
+    _check_signature(resp, signer, signer_name, what)
+    window = None if signer is issuer else (signer.not_valid_before_utc, signer.not_valid_after_utc)
+    this_update = single.this_update_utc
+    next_update = single.next_update_utc
     status = single.certificate_status
     if status is ocsp.OCSPCertStatus.REVOKED:
         reason = single.revocation_reason
-        return OCSPStatus(
+        result = OCSPStatus(
             "revoked",
             this_update,
             next_update,
@@ -209,8 +249,12 @@ def verify_ocsp_response(
             reason=reason.name if reason is not None else "unspecified",
             der=data,
         )
-    kind: Literal["good", "unknown"] = "good" if status is ocsp.OCSPCertStatus.GOOD else "unknown"
-    return OCSPStatus(kind, this_update, next_update, signer_name, der=data)
+    else:
+        kind: Literal["good", "unknown"] = (
+            "good" if status is ocsp.OCSPCertStatus.GOOD else "unknown"
+        )
+        result = OCSPStatus(kind, this_update, next_update, signer_name, der=data)
+    return result, window
 
 
 def check_ocsp_response(
@@ -271,11 +315,7 @@ def _matching_single(
 
 
 def _signer(
-    resp: ocsp.OCSPResponse,
-    issuer: x509.Certificate,
-    now: dt.datetime,
-    skew: dt.timedelta,
-    what: str,
+    resp: ocsp.OCSPResponse, issuer: x509.Certificate, what: str
 ) -> tuple[x509.Certificate, str]:
     """The certificate that signed the response, if the issuer authorized it (§4.2.2.2)."""
     if _responder_is(resp, issuer):
@@ -299,12 +339,6 @@ def _signer(
             raise StapleInvalid(
                 f"the {what} is signed by {name}, which its issuer did not authorize to sign "
                 "OCSP responses (no id-kp-OCSPSigning)"
-            )
-        if not (cert.not_valid_before_utc - skew <= now <= cert.not_valid_after_utc + skew):
-            raise StapleStale(
-                f"the {what} is signed by the responder certificate {name}, which is not valid "
-                f"now (valid {cert.not_valid_before_utc:{_STAMP}} to "
-                f"{cert.not_valid_after_utc:{_STAMP}})"
             )
         return cert, name
     raise StapleInvalid(
