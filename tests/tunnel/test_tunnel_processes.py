@@ -322,3 +322,33 @@ def test_two_workers_share_the_port_and_the_metrics_add_up(pki: PKI, backend: Ec
         code, _, err = finish(proc)
     assert code == 0, err
     assert "Traceback" not in err
+
+
+def test_cli_server_refuses_a_revoked_client_and_says_so(
+    pki: PKI, backend: EchoBackend, tmp_path: Path
+) -> None:
+    import datetime as dt
+
+    from cryptography.hazmat.primitives import serialization
+
+    revoked = pki.write("cli-revoked", spiffe_id=CLIENT_ID, usage="client")
+    crl = tmp_path / "crl.pem"
+    entry = (revoked.issued.cert.serial_number, dt.datetime.now(dt.UTC), "superseded")
+    crl.write_bytes(pki.ca.crl([entry]).public_bytes(serialization.Encoding.PEM))
+    port = free_port()
+    proc = tunnel_server(pki, port, backend.port, "--crl", str(crl))
+    try:
+        with pytest.raises(TLSAlert) as err:
+            with connect(
+                "127.0.0.1", port, pki.client_config(cert=revoked.cert, key=revoked.key)
+            ) as tls:
+                tls.await_verdict()
+        assert err.value.description == "certificate_revoked"
+        with connect("127.0.0.1", port, pki.client_config()) as tls:
+            tls.sendall(b"ok?")
+            assert tls.recv() == b"ok?"
+    finally:
+        code, out, _ = finish(proc)
+    assert code == 0
+    events = tls_events(out)
+    assert [e["revocation"] for e in events] == ["revoked (superseded)", f"crl good (file {crl})"]

@@ -75,7 +75,36 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--shadow", action="store_true", help="log what the policy would deny, but let it through"
     )
-    p.add_argument("--crl", action="append", default=[], type=Path, help="CRL file")
+    p.add_argument(
+        "--crl",
+        action="append",
+        default=[],
+        type=Path,
+        help="CRL file for client certificates (repeatable; reloaded when it changes)",
+    )
+    p.add_argument(
+        "--fetch-crls",
+        action="store_true",
+        help="also fetch the CRLs named in client certificates (distribution points)",
+    )
+    p.add_argument(
+        "--query-ocsp",
+        action="store_true",
+        help="also ask the OCSP responder named in each client certificate (cached)",
+    )
+    p.add_argument(
+        "--revocation",
+        choices=["hard", "soft"],
+        default="hard",
+        help="when a client's revocation status is unknown: refuse (hard, default) or let "
+        "it in and record it (soft)",
+    )
+    p.add_argument(
+        "--staple-file",
+        type=Path,
+        help="DER OCSP response to staple for our certificate (default: fetched from the "
+        "responder our certificate names, if any)",
+    )
     p.add_argument("--alpn", action="append", default=[], help="ALPN protocol to accept")
     p.add_argument(
         "--proxy-protocol",
@@ -99,6 +128,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--expect", help="SPIFFE ID the remote must carry")
     p.add_argument("--name", help="DNS name the remote must prove (default: target host)")
     p.add_argument("--pin", action="append", default=[], help="SHA-256 SPKI pin (repeatable)")
+    p.add_argument(
+        "--ocsp",
+        choices=["require", "if-stapled", "off"],
+        default="if-stapled",
+        help="the remote's stapled OCSP response: require it, check it if stapled (default), "
+        "or do not ask",
+    )
     p.add_argument("--alpn", action="append", default=[], help="ALPN protocol to offer")
     _common(p)
     p.set_defaults(func=_client)
@@ -175,6 +211,10 @@ def _server(args: argparse.Namespace) -> int:
         key=args.key,
         ca=args.ca,
         crls=tuple(args.crl),
+        fetch_crls=args.fetch_crls,
+        query_ocsp=args.query_ocsp,
+        revocation=args.revocation,
+        ocsp_staple_file=args.staple_file,
         alpn=tuple(args.alpn),
         min_version=TLSVersion.TLSv1_2 if args.tls12 else TLSVersion.TLSv1_3,
         handshake_timeout=args.handshake_timeout,
@@ -187,6 +227,7 @@ def _server(args: argparse.Namespace) -> int:
         target=Target.parse(args.target),
         policy=policy,
         proxy_protocol=args.proxy_protocol,
+        revocation=args.revocation,
     )
     config = TunnelConfig(
         listeners=(
@@ -220,6 +261,7 @@ def _client(args: argparse.Namespace) -> int:
         cert=args.cert,
         key=args.key,
         pins=frozenset(args.pin),
+        ocsp=args.ocsp,
         alpn=tuple(args.alpn),
         min_version=TLSVersion.TLSv1_2 if args.tls12 else TLSVersion.TLSv1_3,
         handshake_timeout=args.handshake_timeout,
