@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import logging
+import threading
 import time
 import weakref
 from collections.abc import Callable
@@ -38,6 +39,7 @@ from zerotls.tls.config import (
 from zerotls.tls.identity import spki_pin
 
 if TYPE_CHECKING:
+    from zerotls.dtls.cookies import CookieJar
     from zerotls.tls.engine import Authorizer, TLSConnection
     from zerotls.tls.ocsp import Stapler
     from zerotls.tls.revocation import RevocationChecker
@@ -47,6 +49,7 @@ __all__ = ["TLSContext"]
 log = logging.getLogger("zerotls.tls")
 
 _VERSION = {TLSVersion.TLSv1_2: SSL.TLS1_2_VERSION, TLSVersion.TLSv1_3: SSL.TLS1_3_VERSION}
+_DTLS1_2_VERSION = 0xFEFD  # DTLS1_2_VERSION (RFC 6347: 254.253), not exported by pyOpenSSL
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -82,10 +85,19 @@ class TLSContext:
         config: ClientConfig | ServerConfig,
         *,
         clock: Callable[[], float] = time.monotonic,
+        datagram: bool = False,
     ) -> None:
         self.config = config
         self.is_server = isinstance(config, ServerConfig)
         self._clock = clock
+        self.datagram = datagram
+        """DTLS 1.2 over datagrams instead of TLS over a stream (see ``zerotls.dtls``)."""
+        self.cookies: CookieJar | None = None
+        """DTLS servers: the stateless cookie maker and checker (HelloVerifyRequest)."""
+        if datagram and self.is_server:
+            from zerotls.dtls.cookies import CookieJar
+
+            self.cookies = CookieJar()
         self.certificate: x509.Certificate | None = None
         """The certificate we present (the leaf of ``config.cert``), once loaded."""
         self.chain: list[x509.Certificate] = []
@@ -205,9 +217,39 @@ class TLSContext:
 
     def _build(self) -> SSL.Context:
         cfg = self.config
+        if self.datagram:
+            return self._build_datagram()
         ctx = SSL.Context(SSL.TLS_SERVER_METHOD if self.is_server else SSL.TLS_CLIENT_METHOD)
         ctx.set_min_proto_version(_VERSION[cfg.min_version])  # RFC 8996: nothing below 1.2
         ctx.set_max_proto_version(SSL.TLS1_3_VERSION)
+        return self._configure(ctx, cfg.groups)
+
+    def _build_datagram(self) -> SSL.Context:
+        """DTLS 1.2: the same checks and suites as the TLS 1.2 floor (ECDHE + AEAD).
+
+        DTLS 1.3 (RFC 9147) is not in the bundled OpenSSL yet; when it is, it becomes the
+        default here as TLS 1.3 is for streams. The post-quantum hybrid groups exist only in
+        (D)TLS 1.3, so they are left out of the DTLS 1.2 group list.
+        """
+        ctx = SSL.Context(SSL.DTLS_SERVER_METHOD if self.is_server else SSL.DTLS_CLIENT_METHOD)
+        ctx.set_min_proto_version(_DTLS1_2_VERSION)
+        ctx.set_max_proto_version(_DTLS1_2_VERSION)
+        # We tell each connection its MTU; OpenSSL must not ask a socket it does not have.
+        ctx.set_options(SSL.OP_NO_QUERY_MTU)
+        groups = tuple(g for g in self.config.groups if "MLKEM" not in g)
+        if not groups:
+            raise ConfigError(
+                "DTLS 1.2 needs a classic ECDHE group: add X25519 or P-256 to groups "
+                "(the ML-KEM hybrids exist only in TLS 1.3)"
+            )
+        ctx = self._configure(ctx, groups)
+        if self.cookies is not None:
+            ctx.set_cookie_generate_callback(_cookie_generate)
+            ctx.set_cookie_verify_callback(_cookie_verify)
+        return ctx
+
+    def _configure(self, ctx: SSL.Context, group_list: tuple[str, ...]) -> SSL.Context:
+        cfg = self.config
         ctx.set_options(
             SSL.OP_NO_COMPRESSION  # CRIME
             | SSL.OP_NO_RENEGOTIATION  # renegotiation DoS and injection (CVE-2009-3555)
@@ -221,11 +263,11 @@ class TLSContext:
         ctx.set_tls13_ciphersuites(TLS13_CIPHERSUITES.encode())
         # TLS 1.2 floor only: ECDHE + AEAD. Harmless (unused) when the floor is 1.3.
         ctx.set_cipher_list(TLS12_CIPHERS.encode())
-        groups = ":".join(cfg.groups).encode()
+        groups = ":".join(group_list).encode()
         if _lib.SSL_CTX_set1_curves_list(ctx._context, groups) != 1:
             raise ConfigError(
                 f"this OpenSSL ({SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode()}) supports "
-                f"none or not all of the groups {cfg.groups}"
+                f"none or not all of the groups {group_list}"
             )
         self._load_identity(ctx)
         self._load_trust(ctx)
@@ -414,6 +456,30 @@ def _status(ssl_ptr: Any, _arg: Any) -> int:
 
 
 _STATUS_CALLBACK = _ffi.callback("int (*)(SSL *, void *)", _status)
+
+# DTLS cookies: the listener that is about to call DTLSv1_listen says, per thread, which peer
+# address and which cookie jar the ClientHello in its memory BIO belongs to (a memory BIO has
+# no peer address of its own).
+_COOKIE_PEER = threading.local()
+
+
+def cookie_peer(jar: CookieJar | None, address: bytes) -> None:
+    """Declare the peer of the next DTLSv1_listen call on this thread."""
+    _COOKIE_PEER.jar = jar
+    _COOKIE_PEER.address = address
+
+
+def _cookie_generate(_conn: SSL.Connection) -> bytes:
+    jar = getattr(_COOKIE_PEER, "jar", None)
+    if jar is None:  # pragma: no cover - only our listener calls DTLSv1_listen
+        raise RuntimeError("DTLS cookie requested outside a listener")
+    cookie: bytes = jar.make(_COOKIE_PEER.address)
+    return cookie
+
+
+def _cookie_verify(_conn: SSL.Connection, cookie: bytes) -> bool:
+    jar = getattr(_COOKIE_PEER, "jar", None)
+    return jar is not None and bool(jar.check(_COOKIE_PEER.address, cookie))
 
 
 def verified_chain(ssl_ptr: Any) -> list[x509.Certificate]:

@@ -435,14 +435,24 @@ _ALERT_BARE_RE = re.compile(r"^tlsv1 (.+)")
 class TLSConnection:
     """One TLS connection, sans-IO. Create it with :meth:`TLSContext.connection`."""
 
-    def __init__(self, context: TLSContext, *, authorize: Authorizer | None = None) -> None:
+    _plaintext_alerts = True
+    """Answer non-TLS first bytes with a plaintext TLS alert (not for DTLS: another format)."""
+
+    def __init__(
+        self,
+        context: TLSContext,
+        *,
+        authorize: Authorizer | None = None,
+        ssl: SSL.Connection | None = None,
+    ) -> None:
         self.context = context
         self.config = context.config
         self.our_role = "server" if context.is_server else "client"
         self.state = State.HANDSHAKING
         self._error: ZeroTLSError | None = None
         self._check = _PeerCheck(self.config, authorize, context.stapler, context.revocation)
-        self._ssl = SSL.Connection(context.ssl_context, None)
+        adopted = ssl is not None  # a server connection that already read a ClientHello
+        self._ssl = ssl if ssl is not None else SSL.Connection(context.ssl_context, None)
         PEER_CHECKS[int(_ffi.cast("uintptr_t", self._ssl._ssl))] = self._check
         self.handshake: HandshakeCompleted | None = None
         self.peer_closed = False
@@ -451,7 +461,10 @@ class TLSConnection:
         """We sent close_notify: we may send nothing more (the peer still may)."""
         self._sent_any = False
         self._extra_out = b""
+        self._prepare()
         cfg = self.config
+        if adopted:
+            return
         if isinstance(cfg, ClientConfig):
             if cfg.server_name and not cfg.server_name_is_ip:
                 self._ssl.set_tlsext_host_name(cfg.server_name.encode("idna"))  # SNI
@@ -461,6 +474,9 @@ class TLSConnection:
             self._do_handshake()  # queue the ClientHello
         else:
             self._ssl.set_accept_state()
+
+    def _prepare(self) -> None:
+        """Configure the SSL object before its first handshake step (a subclass hook)."""
 
     # -- inputs -------------------------------------------------------------------------------
 
@@ -604,7 +620,8 @@ class TLSConnection:
     def _fail(self, error: ZeroTLSError) -> None:
         self._error = error
         if (
-            self.our_role == "server"
+            self._plaintext_alerts
+            and self.our_role == "server"
             and self.state is State.HANDSHAKING
             and not self._sent_any
             and _lib.BIO_get_mem_data(self._ssl._from_ssl, _ffi.NULL) <= 0

@@ -1,0 +1,478 @@
+"""asyncio DTLS: ``connect`` to a DTLS service, ``serve`` one. Thin pumps around the sans-IO
+:class:`~zerotls.dtls.connection.DTLSConnection`.
+
+A :class:`DTLSEndpoint` is one association: ``send(message)`` (one datagram each way),
+``await recv()``, ``identity`` and the rest of :class:`~zerotls.tls.engine.Negotiated`,
+``close()``. The server demultiplexes peers by source address, hands each a fresh endpoint once
+its handshake has passed every check, drops peers idle for ``idle_timeout`` and refuses new ones
+beyond ``max_peers``. New addresses go through the stateless cookie exchange first, so a flood
+of spoofed ClientHellos allocates nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from zerotls.dtls.connection import DTLSConnection, DTLSListener, DTLSOptions
+from zerotls.errors import (
+    ConfigError,
+    ConnectionBroken,
+    LocalProtocolError,
+    TransportError,
+    ZeroTLSError,
+)
+from zerotls.tls.config import ClientConfig, ServerConfig
+from zerotls.tls.context import TLSContext
+from zerotls.tls.engine import (
+    ConnectionClosed,
+    DataReceived,
+    HandshakeCompleted,
+    Negotiated,
+)
+from zerotls.tls.identity import Identity
+
+__all__ = ["DTLSEndpoint", "DTLSServer", "connect", "serve"]
+
+log = logging.getLogger("zerotls.dtls")
+
+Address = tuple[str, int]
+PeerAuthorizer = Callable[[Identity | None, Address], "ZeroTLSError | None"]
+"""Called inside the handshake with the peer's verified identity and address; return an error
+to refuse it (a :class:`~zerotls.errors.PolicyDenied` is sent as ``certificate_unknown``)."""
+HandshakeFailureHook = Callable[[ZeroTLSError, Address], None]
+_MAX_QUEUE = 1024  # received messages waiting for recv(); beyond that they are dropped
+
+
+class DTLSEndpoint(Negotiated):
+    """One DTLS association (client or server side)."""
+
+    def __init__(
+        self,
+        conn: DTLSConnection,
+        send: Callable[[bytes], None],
+        peer: Address,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.conn = conn
+        self.peer = peer
+        """The peer's address."""
+        self._send = send
+        self._loop = loop
+        self._inbox: deque[bytes] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._handshake_done: asyncio.Future[None] = loop.create_future()
+        self._timer: asyncio.TimerHandle | None = None
+        self._closed = False
+        self.last_activity = loop.time()
+        self.datagrams_in = 0
+        self.datagrams_out = 0
+        self.bytes_in = 0
+        """Application bytes received."""
+        self.bytes_out = 0
+        """Application bytes sent."""
+        self.dropped = 0
+        """Messages dropped because nobody read them (the inbox was full)."""
+        self.on_handshake: Callable[[DTLSEndpoint], None] | None = None
+        self.on_finished: Callable[[DTLSEndpoint, ZeroTLSError | None], None] | None = None
+
+    # -- the application side --------------------------------------------------------------
+
+    def send(self, message: bytes | bytearray | memoryview) -> None:
+        """Send one message as one datagram (no waiting: UDP has no flow control).
+
+        Raises:
+            LocalProtocolError: the message does not fit one datagram, or we closed.
+            ZeroTLSError: the association failed earlier.
+        """
+        if self._closed:
+            raise LocalProtocolError("cannot send on a closed DTLS endpoint")
+        self.conn.send(message)
+        self.bytes_out += len(message)
+        self._flush()
+
+    async def recv(self) -> bytes:
+        """The next message; ``b""`` once the peer closed (close_notify) or we did.
+
+        Raises:
+            ZeroTLSError: the association failed (the error says why).
+        """
+        while not self._inbox:
+            if self.conn.error is not None:
+                raise ConnectionBroken(f"DTLS association failed: {self.conn.error}") from (
+                    self.conn.error
+                )
+            if self._closed or self.conn.peer_closed:
+                return b""
+            self._waiter = self._loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._inbox.popleft()
+
+    def close(self) -> None:
+        """Send close_notify and stop (idempotent)."""
+        if self._closed:
+            return
+        self.conn.close()
+        self._flush()
+        self._finish(None)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def wait_handshake(self) -> None:
+        await self._handshake_done
+
+    # -- the network side ------------------------------------------------------------------
+
+    def datagram_received(self, data: bytes) -> None:
+        if self._closed:
+            return
+        self.last_activity = self._loop.time()
+        self.datagrams_in += 1
+        try:
+            self.conn.receive_datagram(data, self._loop.time())
+        except ZeroTLSError as exc:
+            self._flush()  # the alert
+            self._finish(exc)
+            return
+        self._drain_events()
+        self._flush()
+
+    def error_received(self, exc: OSError) -> None:
+        if not self.conn.handshake and not self._closed:
+            self._finish(
+                ConnectionBroken(
+                    f"the peer {self.peer[0]}:{self.peer[1]} is not reachable over UDP "
+                    f"({exc.strerror or exc}): nothing listens there, or a firewall refuses"
+                )
+            )
+
+    def _drain_events(self) -> None:
+        while (event := self.conn.next_event()) is not None:
+            if isinstance(event, HandshakeCompleted):
+                self.handshake = event
+                if not self._handshake_done.done():
+                    self._handshake_done.set_result(None)
+                if self.on_handshake is not None:
+                    self.on_handshake(self)
+            elif isinstance(event, DataReceived):
+                self.bytes_in += len(event.data)
+                if len(self._inbox) >= _MAX_QUEUE:
+                    self.dropped += 1
+                else:
+                    self._inbox.append(event.data)
+            elif isinstance(event, ConnectionClosed):
+                self.conn.close()  # answer the close_notify
+                self._flush()
+                self._finish(None)
+                return
+        self._wake()
+
+    def _flush(self) -> None:
+        now = self._loop.time()
+        for datagram in self.conn.datagrams_to_send(now):
+            self.datagrams_out += 1
+            self._send(datagram)
+        self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        when = self.conn.get_timer()
+        if when is not None and not self._closed:
+            self._timer = self._loop.call_at(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        try:
+            self.conn.handle_timer(self._loop.time())
+        except ZeroTLSError as exc:
+            self._finish(exc)
+            return
+        self._flush()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def _finish(self, error: ZeroTLSError | None) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._handshake_done.done():
+            if error is None:
+                error = ConnectionBroken("the DTLS association ended during the handshake")
+            self._handshake_done.set_exception(error)
+            self._handshake_done.exception()  # retrieved: the caller may never await it
+        self._wake()
+        if self.on_finished is not None:
+            self.on_finished(self, error)
+
+
+# -- client ------------------------------------------------------------------------------------
+
+
+class _ClientProtocol(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.endpoint: DTLSEndpoint | None = None
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        if self.endpoint is not None:
+            self.endpoint.datagram_received(data)
+
+    def error_received(self, exc: Exception) -> None:
+        if self.endpoint is not None and isinstance(exc, OSError):
+            self.endpoint.error_received(exc)
+
+
+async def connect(
+    host: str,
+    port: int,
+    config: ClientConfig | TLSContext,
+    *,
+    options: DTLSOptions | None = None,
+) -> DTLSEndpoint:
+    """Open a DTLS association to ``host:port`` and complete its handshake.
+
+    Raises:
+        ZeroTLSError: the server was refused (name, identity, pins, revocation), refused us,
+            or did not answer within ``options.handshake_timeout`` (``HandshakeTimeout``).
+    """
+    options = options or DTLSOptions()
+    context = _context(config, ClientConfig)
+    loop = asyncio.get_running_loop()
+    try:
+        transport, protocol = await loop.create_datagram_endpoint(
+            _ClientProtocol, remote_addr=(host, port)
+        )
+    except OSError as exc:
+        raise TransportError(f"cannot open a UDP socket to {host}:{port}: {exc}") from None
+    conn = DTLSConnection(context, options=options, now=loop.time())
+    endpoint = DTLSEndpoint(conn, transport.sendto, (host, port), loop)
+
+    def finished(_ep: DTLSEndpoint, _error: ZeroTLSError | None) -> None:
+        loop.call_soon(transport.close)  # after the last datagram (close_notify) is out
+
+    endpoint.on_finished = finished
+    protocol.endpoint = endpoint
+    endpoint._flush()
+    try:
+        await endpoint.wait_handshake()
+    except BaseException:
+        endpoint._finish(None)
+        transport.close()
+        raise
+    return endpoint
+
+
+def _context(config: ClientConfig | ServerConfig | TLSContext, kind: type) -> TLSContext:
+    if isinstance(config, TLSContext):
+        if not config.datagram:
+            raise ConfigError("pass the config, or a TLSContext built with datagram=True")
+        return config
+    if not isinstance(config, kind):
+        raise ConfigError(f"expected a {kind.__name__}, got {type(config).__name__}")
+    return TLSContext(config, datagram=True)
+
+
+# -- server ------------------------------------------------------------------------------------
+
+Handler = Callable[[DTLSEndpoint], Awaitable[None]]
+
+
+class DTLSServer:
+    """A DTLS service on one UDP socket. Use as ``async with`` or call :meth:`close`."""
+
+    def __init__(
+        self,
+        handler: Handler,
+        context: TLSContext,
+        options: DTLSOptions,
+        *,
+        max_peers: int,
+        idle_timeout: float,
+        authorize: PeerAuthorizer | None,
+        on_handshake_failure: HandshakeFailureHook | None,
+    ) -> None:
+        self.handler = handler
+        self.context = context
+        self.options = options
+        self.listener = DTLSListener(context, options)
+        self.max_peers = max_peers
+        self.idle_timeout = idle_timeout
+        self.authorize = authorize
+        self.on_handshake_failure = on_handshake_failure
+        self.peers: dict[Address, DTLSEndpoint] = {}
+        """Associations, by peer address (handshaking or open)."""
+        self.refused_full = 0
+        """New peers turned away because ``max_peers`` were connected."""
+        self.garbage = 0
+        """Datagrams from known peers that were not DTLS at all (dropped)."""
+        self.on_peer_finished: Callable[[DTLSEndpoint, ZeroTLSError | None], None] | None = None
+        self._transport: asyncio.DatagramTransport | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+        self._loop = asyncio.get_event_loop()
+
+    @property
+    def address(self) -> Address:
+        assert self._transport is not None  # noqa: S101
+        host, port = self._transport.get_extra_info("sockname")[:2]
+        return str(host), int(port)
+
+    @property
+    def port(self) -> int:
+        return self.address[1]
+
+    def datagram_received(self, data: bytes, addr: Address) -> None:
+        transport = self._transport
+        if transport is None:
+            return
+        endpoint = self.peers.get(addr)
+        if endpoint is not None:
+            endpoint.datagram_received(data)
+            return
+        if len(self.peers) >= self.max_peers:
+            self.refused_full += 1
+            return
+        now = self._loop.time()
+        authorize = None
+        if self.authorize is not None:
+            peer_authorize = self.authorize
+
+            def authorize(identity: Identity) -> ZeroTLSError | None:
+                return peer_authorize(identity, addr)
+
+        reply, conn = self.listener.receive_untrusted(data, addr, now, authorize=authorize)
+        if conn is None:
+            for datagram in reply:
+                transport.sendto(datagram, addr)
+            return
+        endpoint = DTLSEndpoint(conn, lambda d: transport.sendto(d, addr), addr, self._loop)
+        endpoint.datagrams_in = 1
+        endpoint.on_handshake = self._handshake_done
+        endpoint.on_finished = self._finished
+        self.peers[addr] = endpoint
+        for datagram in reply:
+            endpoint.datagrams_out += 1
+            transport.sendto(datagram, addr)
+        endpoint._arm_timer()
+
+    def _handshake_done(self, endpoint: DTLSEndpoint) -> None:
+        task = self._loop.create_task(self._run(endpoint))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, endpoint: DTLSEndpoint) -> None:
+        try:
+            await self.handler(endpoint)
+        except ZeroTLSError as exc:
+            log.info("DTLS peer %s:%s: %s", endpoint.peer[0], endpoint.peer[1], exc)
+        except Exception:
+            log.exception("DTLS handler failed for %s:%s", *endpoint.peer)
+        finally:
+            endpoint.close()
+
+    def _finished(self, endpoint: DTLSEndpoint, error: ZeroTLSError | None) -> None:
+        if self.peers.get(endpoint.peer) is endpoint:
+            del self.peers[endpoint.peer]
+        if error is not None and endpoint.conn.handshake is None:
+            log.info("DTLS handshake with %s:%s failed: %s", *endpoint.peer, error)
+            if self.on_handshake_failure is not None:
+                self.on_handshake_failure(error, endpoint.peer)
+        if self.on_peer_finished is not None:
+            self.on_peer_finished(endpoint, error)
+
+    async def _sweep(self) -> None:
+        period = max(0.05, min(self.idle_timeout / 4, 5.0))
+        while True:
+            await asyncio.sleep(period)
+            deadline = self._loop.time() - self.idle_timeout
+            for endpoint in [e for e in self.peers.values() if e.last_activity < deadline]:
+                endpoint.close()
+
+    def close(self) -> None:
+        """Send close_notify to every peer and stop listening."""
+        for endpoint in list(self.peers.values()):
+            endpoint.close()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+    async def __aenter__(self) -> DTLSServer:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class _ServerProtocol(asyncio.DatagramProtocol):
+    def __init__(self, server: DTLSServer) -> None:
+        self.server = server
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self.server.datagram_received(data, (str(addr[0]), int(addr[1])))
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("UDP error on the DTLS socket: %s", exc)
+
+
+async def serve(
+    handler: Handler,
+    host: str,
+    port: int,
+    config: ServerConfig | TLSContext,
+    *,
+    options: DTLSOptions | None = None,
+    max_peers: int = 10000,
+    idle_timeout: float = 300.0,
+    authorize: PeerAuthorizer | None = None,
+    on_handshake_failure: HandshakeFailureHook | None = None,
+) -> DTLSServer:
+    """Serve DTLS on ``host:port``: ``await handler(endpoint)`` for each peer that passes
+    every check (the endpoint is closed when the handler returns).
+
+    Raises:
+        ConfigError: the config is not a server config, or a file in it is bad.
+        TransportError: the address cannot be bound.
+    """
+    if max_peers < 1 or idle_timeout <= 0:
+        raise ConfigError("max_peers must be at least 1 and idle_timeout positive")
+    server = DTLSServer(
+        handler,
+        _context(config, ServerConfig),
+        options or DTLSOptions(),
+        max_peers=max_peers,
+        idle_timeout=idle_timeout,
+        authorize=authorize,
+        on_handshake_failure=on_handshake_failure,
+    )
+    loop = asyncio.get_running_loop()
+    server._loop = loop
+    try:
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _ServerProtocol(server), local_addr=(host, port)
+        )
+    except OSError as exc:
+        raise TransportError(f"cannot listen for DTLS on {host}:{port}: {exc.strerror}") from None
+    server._transport = transport
+    server._sweeper = loop.create_task(server._sweep())
+    return server
