@@ -47,7 +47,8 @@ including a Kubernetes ..data symlink swap. See docs/tunnel.md for the config fo
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "tunnel",
-        help="mTLS in front of cleartext services (server) or for legacy clients (client)",
+        help="mTLS in front of cleartext services (server) or for legacy clients (client); "
+        "DTLS for UDP (dtls-server, dtls-client)",
         description="A zero-trust tunnel: every connection authenticated, authorized by "
         "identity (default deny), audited.",
     )
@@ -152,6 +153,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = cmds.add_parser("check", help="validate a config, load its files, print what it does")
     p.add_argument("--config", required=True, type=Path)
     p.set_defaults(func=_check)
+
+    from zerotls.cli import tunnel_dtls
+
+    tunnel_dtls.register(cmds)
 
 
 def _common(p: argparse.ArgumentParser) -> None:

@@ -93,6 +93,7 @@ class DTLSEndpoint(Negotiated):
             raise LocalProtocolError("cannot send on a closed DTLS endpoint")
         self.conn.send(message)
         self.bytes_out += len(message)
+        self.last_activity = self._loop.time()
         self._flush()
 
     async def recv(self) -> bytes:

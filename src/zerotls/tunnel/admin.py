@@ -10,18 +10,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from zerotls.tunnel.runtime import Tunnel
+from zerotls.tunnel.metrics import Metrics
 
-__all__ = ["start_admin"]
+__all__ = ["AdminSource", "start_admin"]
+
+
+class AdminSource(Protocol):
+    """What the admin listener reads: the TCP tunnel and the UDP tunnel both provide it."""
+
+    metrics: Metrics
+    accepting: bool
+
+    @property
+    def servers(self) -> Any: ...
+
+    def peer_snapshots(self) -> list[dict[str, Any]]: ...
+
+    def status(self) -> dict[str, Any]: ...
+
 
 _MAX_HEAD = 8192
 _TIMEOUT = 5.0
 
 
-async def start_admin(tunnel: Tunnel, host: str, port: int) -> asyncio.Server:
+async def start_admin(tunnel: AdminSource, host: str, port: int) -> asyncio.Server:
     """Serve the admin endpoints for ``tunnel`` on ``host:port``."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -40,6 +40,11 @@ _DEFS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "Application bytes relayed.",
         ("listener", "route", "direction"),
     ),
+    "zerotls_datagrams_total": (
+        "counter",
+        "Datagrams relayed by the UDP (DTLS) tunnel.",
+        ("listener", "route", "direction"),
+    ),
     "zerotls_closed_total": (
         "counter",
         "Connections closed, by close reason.",

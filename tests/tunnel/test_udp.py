@@ -1,0 +1,228 @@
+"""The UDP tunnel: DTLS in front of a UDP service and back out, through an impairing relay,
+with policy and audit events; and the command as a process against ``openssl s_client``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from typing import Any
+
+import pytest
+
+from tests.conftest import CLIENT_ID, PKI
+from tests.peers.openssl import OPENSSL, free_port, stop
+from tests.peers.udp import start_echo, start_relay
+from zerotls.dtls import DTLSOptions, connect
+from zerotls.errors import ConfigError, TLSAlert
+from zerotls.policy import Policy
+from zerotls.tunnel import AuditLog
+from zerotls.tunnel.config import Target
+from zerotls.tunnel.udp import UDPTunnel, UDPTunnelConfig
+
+FAST = DTLSOptions(initial_retransmit=0.1, max_retransmit=1.0, handshake_timeout=20)
+
+
+class Events:
+    def __init__(self) -> None:
+        self.lines: list[dict[str, Any]] = []
+
+    def __call__(self, _event: object, line: str) -> None:
+        self.lines.append(json.loads(line))
+
+
+def server_tunnel(pki: PKI, target_port: int, policy: Policy, events: Events) -> UDPTunnel:
+    audit = AuditLog(None)
+    audit.listeners.append(events)
+    config = UDPTunnelConfig(
+        mode="server",
+        listen=Target("127.0.0.1", 0),
+        target=Target("127.0.0.1", target_port),
+        tls=pki.server_config(),
+        policy=policy,
+        options=FAST,
+        idle_timeout=5,
+    )
+    return UDPTunnel(config, audit=audit)
+
+
+def test_allowed_peer_reaches_the_service_and_is_audited(pki: PKI) -> None:
+    async def main() -> Events:
+        echo, echo_transport, echo_port = await start_echo()
+        events = Events()
+        tunnel = server_tunnel(pki, echo_port, Policy.allow_identities([CLIENT_ID]), events)
+        await tunnel.start()
+        try:
+            ep = await connect(*tunnel.address, pki.client_config(), options=FAST)
+            for i in range(3):
+                ep.send(f"query {i}".encode())
+                assert await asyncio.wait_for(ep.recv(), 5) == f"echo:query {i}".encode()
+            ep.close()
+            deadline = time.monotonic() + 5
+            while not events.lines and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+        finally:
+            tunnel.close()
+            echo_transport.close()
+        assert echo.received == [b"query 0", b"query 1", b"query 2"]
+        return events
+
+    events = asyncio.run(main())
+    (event,) = events.lines
+    assert event["transport"] == "udp" and event["decision"] == "allow"
+    assert event["spiffe_id"] == CLIENT_ID and event["tls_version"] == "DTLSv1.2"
+    assert (event["datagrams_in"], event["datagrams_out"]) == (3, 3)
+    assert (event["bytes_in"], event["bytes_out"]) == (21, 36)
+    assert event["close_reason"] == "client_close"
+
+
+def test_denied_peer_never_reaches_the_service(pki: PKI) -> None:
+    async def main() -> Events:
+        echo, echo_transport, echo_port = await start_echo()
+        events = Events()
+        policy = Policy.allow_identities(["spiffe://test.zerotls.dev/svc/admin"])
+        tunnel = server_tunnel(pki, echo_port, policy, events)
+        await tunnel.start()
+        try:
+            with pytest.raises(TLSAlert) as err:
+                await connect(*tunnel.address, pki.client_config(), options=FAST)
+            assert err.value.description == "certificate_unknown"
+            await asyncio.sleep(0.1)
+        finally:
+            tunnel.close()
+            echo_transport.close()
+        assert echo.received == []
+        assert tunnel.metrics.get("zerotls_denied_total", "dtls", "default", "default") == 1
+        return events
+
+    events = asyncio.run(main())
+    (event,) = events.lines
+    assert event["decision"] == "deny" and event["close_reason"] == "denied"
+    assert event["spiffe_id"] == CLIENT_ID and "transport" in event
+
+
+def test_legacy_udp_client_through_both_tunnels_over_a_lossy_link(pki: PKI) -> None:
+    """legacy client -> client tunnel -> 20% loss, reordering, duplicates -> server tunnel ->
+    UDP service. The handshake survives the loss; the client retries like a DNS resolver."""
+
+    async def main() -> tuple[int, int, int, list[dict[str, Any]]]:
+        _echo, echo_transport, echo_port = await start_echo()
+        server_events, client_events = Events(), Events()
+        server = server_tunnel(pki, echo_port, Policy.allow_identities([CLIENT_ID]), server_events)
+        await server.start()
+        relay, relay_port, relay_transports = await start_relay(server.address, seed=3)
+        audit = AuditLog(None)
+        audit.listeners.append(client_events)
+        client = UDPTunnel(
+            UDPTunnelConfig(
+                mode="client",
+                listen=Target("127.0.0.1", 0),
+                target=Target("127.0.0.1", relay_port),
+                tls=pki.client_config(),
+                options=FAST,
+                idle_timeout=5,
+            ),
+            audit=audit,
+        )
+        await client.start()
+        loop = asyncio.get_running_loop()
+        answers: asyncio.Queue[bytes] = asyncio.Queue()
+
+        class Legacy(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: Any) -> None:
+                answers.put_nowait(data)
+
+        legacy, _ = await loop.create_datagram_endpoint(Legacy, remote_addr=client.address)
+        answered = tries = 0
+        try:
+            for i in range(30):
+                question = f"q{i}".encode()
+                for _attempt in range(8):  # resend on timeout, as UDP applications do
+                    tries += 1
+                    legacy.sendto(question)
+                    try:
+                        expected = b"echo:" + question
+                        while await asyncio.wait_for(answers.get(), 0.5) != expected:
+                            pass  # a late answer to an earlier retry
+                        answered += 1
+                        break
+                    except TimeoutError:
+                        continue
+        finally:
+            legacy.close()
+            client.close()
+            server.close()
+            echo_transport.close()
+            for t in relay_transports:
+                t.close()
+            await asyncio.sleep(0.05)
+        return answered, tries, relay.lost, client_events.lines
+
+    answered, tries, lost, client_lines = asyncio.run(main())
+    assert answered == 30
+    assert lost > 0 and tries > 30  # the link really lost datagrams, and retries covered it
+    (event,) = client_lines  # one legacy client address: one DTLS session, one event
+    assert event["mode"] == "client" and event["transport"] == "udp"
+    assert event["datagrams_in"] == tries and event["datagrams_out"] >= answered
+
+
+def test_config_refuses_cleartext_off_the_machine(pki: PKI) -> None:
+    with pytest.raises(ConfigError, match="not loopback"):
+        UDPTunnelConfig(
+            mode="server",
+            listen=Target("0.0.0.0", 8853),
+            target=Target("10.0.0.5", 53),
+            tls=pki.server_config(),
+        )
+
+
+@pytest.mark.peers
+def test_cli_dtls_server_with_openssl_s_client(pki: PKI) -> None:
+    async def echo_service() -> tuple[Any, Any, int]:
+        return await start_echo()
+
+    loop = asyncio.new_event_loop()
+    echo, echo_transport, echo_port = loop.run_until_complete(echo_service())
+    import threading
+
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zerotls", "tunnel", "dtls-server", "--listen",
+         f"127.0.0.1:{port}", "--target", f"127.0.0.1:{echo_port}", "--cert",
+         str(pki.server.cert), "--key", str(pki.server.key), "--ca", str(pki.ca_path),
+         "--allow", CLIENT_ID],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        assert b"DTLS tunnel (server)" in proc.stderr.readline()
+        out = subprocess.run(
+            [OPENSSL, "s_client", "-dtls1_2", "-connect", f"127.0.0.1:{port}", "-servername",
+             "localhost", "-CAfile", str(pki.ca_path), "-cert", str(pki.client.cert), "-key",
+             str(pki.client.key), "-verify_return_error"],
+            input=b"ping\n", capture_output=True, timeout=20, check=False,
+        )  # fmt: skip
+        text = out.stdout.decode(errors="replace")
+        assert "Verify return code: 0 (ok)" in text
+    finally:
+        stop(proc)
+        stdout = proc.stdout.read().decode() if proc.stdout else ""
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+        async def close_echo() -> None:
+            echo_transport.close()
+            await asyncio.sleep(0.01)  # let the transport release its socket
+
+        asyncio.run_coroutine_threadsafe(close_echo(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+    assert echo.received == [b"ping\n"]
+    events = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    assert events and events[0]["spiffe_id"] == CLIENT_ID and events[0]["datagrams_in"] == 1
