@@ -90,6 +90,12 @@ def _common(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="allow cleartext datagrams to leave this machine (you take the risk by name)",
     )
+    p.add_argument(
+        "--loop",
+        choices=["auto", "uvloop", "asyncio"],
+        default="auto",
+        help="event loop: uvloop when installed (auto), or asyncio",
+    )
     p.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv debug")
 
 
@@ -160,7 +166,7 @@ def _run(
         unsafe_target=args.unsafe_target,
     )
 
-    async def main() -> None:
+    async def main() -> int:
         tunnel = UDPTunnel(config)
         await tunnel.start()
         host, port = tunnel.address
@@ -178,6 +184,8 @@ def _run(
         finally:
             tunnel.close()
             await asyncio.sleep(0.05)  # let the close_notify datagrams leave
+        return 0
 
-    asyncio.run(main())
-    return 0
+    from zerotls.cli.tunnel import _run_loop
+
+    return _run_loop(args.loop, main())

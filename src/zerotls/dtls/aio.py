@@ -79,6 +79,10 @@ class DTLSEndpoint(Negotiated):
         """Messages dropped because nobody read them (the inbox was full)."""
         self.on_handshake: Callable[[DTLSEndpoint], None] | None = None
         self.on_finished: Callable[[DTLSEndpoint, ZeroTLSError | None], None] | None = None
+        self.on_data: Callable[[bytes], None] | None = None
+        """If set, each message goes here as it arrives instead of to :meth:`recv` (a relay
+        that forwards datagrams needs no task switch per message)."""
+        self._closed_future: asyncio.Future[None] = loop.create_future()
 
     # -- the application side --------------------------------------------------------------
 
@@ -128,8 +132,19 @@ class DTLSEndpoint(Negotiated):
     def closed(self) -> bool:
         return self._closed
 
+    def deliver_to(self, callback: Callable[[bytes], None]) -> None:
+        """From now on hand each message to ``callback`` as it arrives (instead of
+        :meth:`recv`); messages already waiting go first, in order."""
+        while self._inbox:
+            callback(self._inbox.popleft())
+        self.on_data = callback
+
     async def wait_handshake(self) -> None:
         await self._handshake_done
+
+    async def wait_closed(self) -> None:
+        """Until the association ends (either side closed, failed, or timed out)."""
+        await asyncio.shield(self._closed_future)
 
     # -- the network side ------------------------------------------------------------------
 
@@ -157,6 +172,7 @@ class DTLSEndpoint(Negotiated):
             )
 
     def _drain_events(self) -> None:
+        woke = False
         while (event := self.conn.next_event()) is not None:
             if isinstance(event, HandshakeCompleted):
                 self.handshake = event
@@ -166,23 +182,28 @@ class DTLSEndpoint(Negotiated):
                     self.on_handshake(self)
             elif isinstance(event, DataReceived):
                 self.bytes_in += len(event.data)
-                if len(self._inbox) >= _MAX_QUEUE:
+                if self.on_data is not None:
+                    self.on_data(event.data)
+                elif len(self._inbox) >= _MAX_QUEUE:
                     self.dropped += 1
                 else:
                     self._inbox.append(event.data)
+                    woke = True
             elif isinstance(event, ConnectionClosed):
                 self.conn.close()  # answer the close_notify
                 self._flush()
                 self._finish(None)
                 return
-        self._wake()
+        if woke:
+            self._wake()
 
     def _flush(self) -> None:
-        now = self._loop.time()
-        for datagram in self.conn.datagrams_to_send(now):
+        conn = self.conn
+        for datagram in conn.datagrams_to_send(self._loop.time()):
             self.datagrams_out += 1
             self._send(datagram)
-        self._arm_timer()
+        if self._timer is not None or conn.get_timer() is not None:
+            self._arm_timer()  # only while a handshake flight awaits its answer
 
     def _arm_timer(self) -> None:
         if self._timer is not None:
@@ -218,6 +239,8 @@ class DTLSEndpoint(Negotiated):
             self._handshake_done.set_exception(error)
             self._handshake_done.exception()  # retrieved: the caller may never await it
         self._wake()
+        if not self._closed_future.done():
+            self._closed_future.set_result(None)
         if self.on_finished is not None:
             self.on_finished(self, error)
 

@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from OpenSSL import SSL
-from OpenSSL._util import ffi as _ffi
 from OpenSSL._util import lib as _lib
 
 from zerotls._wire.dtls import looks_like_dtls_untrusted, pack_datagrams, split_records_untrusted
@@ -49,6 +48,7 @@ from zerotls.tls.engine import (
     Event,
     State,
     TLSConnection,
+    _read_buffer,
 )
 
 if TYPE_CHECKING:
@@ -119,6 +119,7 @@ class DTLSConnection(TLSConnection):
         self._started = now
         self.retransmissions = 0
         """How many times a handshake flight was sent again."""
+        self._max_message: int | None = None
         super().__init__(context, authorize=authorize, ssl=ssl)
         if ssl is not None:  # adopted from the listener: it holds the ClientHello already
             self._do_handshake_quietly()
@@ -192,6 +193,8 @@ class DTLSConnection(TLSConnection):
         data = self.data_to_send()
         if not data:
             return resend
+        if len(data) <= self.options.mtu and self.state is not State.HANDSHAKING:
+            return [*resend, data]  # whole records that fit one datagram: the common case
         datagrams = pack_datagrams(split_records_untrusted(data), self.options.mtu)
         if self.state is State.HANDSHAKING:
             # A new flight: keep it for retransmission and (re)arm the timer.
@@ -212,7 +215,11 @@ class DTLSConnection(TLSConnection):
     @property
     def max_message_size(self) -> int:
         """The largest message :meth:`send` takes (the MTU minus record overhead)."""
-        return int(self._ssl.get_cleartext_mtu()) if self.handshake else self.options.mtu - 64
+        if self._max_message is None:
+            if self.handshake is None:
+                return self.options.mtu - 64
+            self._max_message = int(self._ssl.get_cleartext_mtu())  # fixed once negotiated
+        return self._max_message
 
     # -- internals -------------------------------------------------------------------------
 
@@ -225,11 +232,12 @@ class DTLSConnection(TLSConnection):
     def _read_into(self, events: list[Event]) -> None:
         """One :class:`DataReceived` per record: a datagram message keeps its boundaries."""
         ssl = self._ssl._ssl
-        buf = _ffi.new("char[]", 65536)
+        buf, ptr = _read_buffer()  # the engine's per-thread buffer: no allocation per read
+        cap = len(buf)
         while True:
-            n = _lib.SSL_read(ssl, buf, 65536)
+            n = _lib.SSL_read(ssl, ptr, cap)
             if n > 0:
-                events.append(DataReceived(_ffi.buffer(buf, n)[:]))
+                events.append(DataReceived(bytes(buf[:n])))
                 continue
             err = _lib.SSL_get_error(ssl, n)
             if err == _lib.SSL_ERROR_WANT_READ:

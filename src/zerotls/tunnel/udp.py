@@ -276,27 +276,28 @@ class UDPTunnel:
             self._end(session, "backend_unreachable")
             return
         session.plain = transport
-        reason: CloseReason = "client_close"
-        try:
-            while True:
-                try:
-                    message = await asyncio.wait_for(endpoint.recv(), cfg.idle_timeout)
-                except TimeoutError:
-                    if time.monotonic() - session.last < cfg.idle_timeout:
-                        continue  # replies kept it alive
-                    reason = "timeout"
-                    break
-                if not message:
-                    break
-                session.last = time.monotonic()
-                session.datagrams_in += 1
-                session.event.bytes_in += len(message)
-                transport.sendto(message)
-        except ZeroTLSError as exc:
-            session.event.error = str(exc)
+
+        def forward(message: bytes) -> None:
+            session.last = time.monotonic()
+            session.datagrams_in += 1
+            session.event.bytes_in += len(message)
+            transport.sendto(message)
+
+        endpoint.deliver_to(forward)  # relayed as they arrive: no task switch per datagram
+        reason = await self._until_closed_or_idle(session, endpoint)
+        if endpoint.conn.error is not None:
+            session.event.error = str(endpoint.conn.error)
             reason = "client_reset"
-        finally:
-            self._end(session, reason)
+        self._end(session, reason)
+
+    async def _until_closed_or_idle(self, session: _Session, endpoint: DTLSEndpoint) -> CloseReason:
+        period = max(0.05, min(self.config.idle_timeout / 4, 5.0))
+        while not endpoint.closed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(endpoint.wait_closed(), period)
+            if time.monotonic() - session.last >= self.config.idle_timeout:
+                return "timeout"
+        return "client_close" if self.config.mode == "server" else "backend_close"
 
     def _to_dtls(self, session: _Session, endpoint: DTLSEndpoint, data: bytes) -> None:
         if session.closed:
@@ -364,16 +365,20 @@ class UDPTunnel:
         for data in pending:
             with contextlib.suppress(ZeroTLSError):
                 endpoint.send(data)
-        reason: CloseReason = "backend_close"
-        try:
-            while message := await endpoint.recv():
-                session.last = time.monotonic()
-                session.datagrams_out += 1
-                session.event.bytes_out += len(message)
-                if self._plain is not None and session.plain_peer is not None:
-                    self._plain.sendto(message, session.plain_peer)
-        except ZeroTLSError as exc:
-            session.event.error = str(exc)
+        plain = self._plain
+        peer = session.plain_peer
+
+        def back(message: bytes) -> None:
+            session.last = time.monotonic()
+            session.datagrams_out += 1
+            session.event.bytes_out += len(message)
+            if plain is not None and peer is not None:
+                plain.sendto(message, peer)
+
+        endpoint.deliver_to(back)
+        reason = await self._until_closed_or_idle(session, endpoint)
+        if endpoint.conn.error is not None:
+            session.event.error = str(endpoint.conn.error)
             reason = "backend_reset"
         self._end(session, reason)
 
