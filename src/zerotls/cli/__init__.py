@@ -55,7 +55,7 @@ def _exit_code_for(exc: ZeroTLSError) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """Build the full argument parser (exposed for tests and documentation)."""
     from zerotls import __version__
-    from zerotls.cli import connect, demo, hmac, pki, tunnel
+    from zerotls.cli import audit, connect, demo, doctor, hmac, pki, tunnel
 
     parser = argparse.ArgumentParser(
         prog="zerotls",
@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"zerotls {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module in (demo, pki, connect, tunnel, hmac):
+    for module in (demo, pki, connect, tunnel, hmac, audit, doctor):
         module.register(sub)
     return parser
 
@@ -76,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``zerotls`` command and return its exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    from zerotls.cli.audit import expand_shorthand
+
+    args = parser.parse_args(expand_shorthand(sys.argv[1:] if argv is None else argv))
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

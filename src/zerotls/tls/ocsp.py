@@ -350,7 +350,10 @@ def _signer(
 def _responder_is(resp: ocsp.OCSPResponse, cert: x509.Certificate) -> bool:
     key_hash = resp.responder_key_hash
     if key_hash is not None:
-        return key_hash == issuer_hashes(cert, hashes.SHA1())[1]  # noqa: S303 - RFC 6960 KeyHash
+        # RFC 6960 §4.2.1 defines ResponderID's KeyHash as SHA-1: an identifier, not a digest
+        # anything is signed over.
+        sha1 = hashes.SHA1()  # noqa: S303  # zerotls: ignore[HASH001] RFC 6960 KeyHash
+        return key_hash == issuer_hashes(cert, sha1)[1]
     return resp.responder_name == cert.subject
 
 
@@ -382,7 +385,8 @@ def _check_signature(
 def ocsp_request(leaf: x509.Certificate, issuer: x509.Certificate) -> bytes:
     """A DER OCSP request for ``leaf`` (SHA-1 CertID, as RFC 5019 §2.1.1 asks; no nonce, so
     responders and caches can answer with a pre-signed response)."""
-    builder = ocsp.OCSPRequestBuilder().add_certificate(leaf, issuer, hashes.SHA1())  # noqa: S303
+    sha1 = hashes.SHA1()  # noqa: S303  # zerotls: ignore[HASH001] RFC 5019 CertID hash
+    builder = ocsp.OCSPRequestBuilder().add_certificate(leaf, issuer, sha1)
     return builder.build().public_bytes(serialization.Encoding.DER)
 
 
