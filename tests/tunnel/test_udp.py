@@ -226,3 +226,50 @@ def test_cli_dtls_server_with_openssl_s_client(pki: PKI) -> None:
     assert echo.received == [b"ping\n"]
     events = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
     assert events and events[0]["spiffe_id"] == CLIENT_ID and events[0]["datagrams_in"] == 1
+
+
+def test_garbage_is_counted_and_a_certless_peer_is_refused_and_audited(pki: PKI) -> None:
+    async def main() -> tuple[Events, UDPTunnel, list[bytes]]:
+        echo, echo_transport, echo_port = await start_echo()
+        events = Events()
+        tunnel = server_tunnel(pki, echo_port, Policy.allow_identities([CLIENT_ID]), events)
+        await tunnel.start()
+        loop = asyncio.get_running_loop()
+        try:
+            noise, _ = await loop.create_datagram_endpoint(
+                asyncio.DatagramProtocol, remote_addr=tunnel.address
+            )
+            for junk in (b"GET / HTTP/1.0\r\n\r\n", b"\x00" * 100, b"\x16\xfe"):
+                noise.sendto(junk)
+            await asyncio.sleep(0.1)
+            noise.close()
+            ep = await connect(*tunnel.address, pki.client_config(), options=FAST)
+            ep.send(b"real")
+            assert await asyncio.wait_for(ep.recv(), 5) == b"echo:real"
+            server = tunnel._server
+            assert server is not None
+            peer = server.peers[next(iter(server.peers))]
+            raw = peer._send  # inject garbage on the established peer's own address
+            for junk in (b"\xff" * 40, b"hello"):
+                peer.datagram_received(junk)
+            assert peer.garbage == 2 and server.garbage == 5
+            assert raw is peer._send
+            ep.send(b"still")  # the association survives the garbage
+            assert await asyncio.wait_for(ep.recv(), 5) == b"echo:still"
+            ep.close()
+            with pytest.raises(TLSAlert) as err:
+                await connect(*tunnel.address, pki.client_config(cert=None, key=None), options=FAST)
+            assert err.value.description == "handshake_failure"  # DTLS 1.2 has no other
+            await asyncio.sleep(0.2)
+            status = tunnel.status()
+        finally:
+            tunnel.close()
+            echo_transport.close()
+        assert status["dropped_not_dtls"] >= 3
+        return events, tunnel, echo.received
+
+    events, _tunnel, received = asyncio.run(main())
+    assert received == [b"real", b"still"]
+    refused = [e for e in events.lines if e["close_reason"] == "handshake_failed"]
+    assert len(refused) == 1 and refused[0]["alert"] == "handshake_failure"
+    assert "no certificate" in refused[0]["error"]

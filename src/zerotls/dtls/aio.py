@@ -77,6 +77,8 @@ class DTLSEndpoint(Negotiated):
         """Application bytes sent."""
         self.dropped = 0
         """Messages dropped because nobody read them (the inbox was full)."""
+        self.garbage = 0
+        """Datagrams from this peer's address that were not DTLS at all (dropped)."""
         self.on_handshake: Callable[[DTLSEndpoint], None] | None = None
         self.on_finished: Callable[[DTLSEndpoint, ZeroTLSError | None], None] | None = None
         self.on_data: Callable[[bytes], None] | None = None
@@ -150,6 +152,9 @@ class DTLSEndpoint(Negotiated):
 
     def datagram_received(self, data: bytes) -> None:
         if self._closed:
+            return
+        if len(data) < 13 or data[1] != 0xFE or not 20 <= data[0] <= 25:
+            self.garbage += 1  # not a DTLS record at all: dropped before any TLS code
             return
         self.last_activity = self._loop.time()
         self.datagrams_in += 1
@@ -342,13 +347,16 @@ class DTLSServer:
         """Associations, by peer address (handshaking or open)."""
         self.refused_full = 0
         """New peers turned away because ``max_peers`` were connected."""
-        self.garbage = 0
-        """Datagrams from known peers that were not DTLS at all (dropped)."""
         self.on_peer_finished: Callable[[DTLSEndpoint, ZeroTLSError | None], None] | None = None
         self._transport: asyncio.DatagramTransport | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._loop = asyncio.get_event_loop()
+
+    @property
+    def garbage(self) -> int:
+        """Datagrams that were not DTLS at all, from new or known addresses (dropped)."""
+        return self.listener.dropped + sum(e.garbage for e in self.peers.values())
 
     @property
     def address(self) -> Address:

@@ -768,12 +768,15 @@ class TLSConnection:
                 f"peer certificate failed verification: {x509_error_text(errno)}"
             )
         if "peer did not return a certificate" in text:
+            # TLS 1.3 has an alert for it; TLS 1.2 and DTLS 1.2 say handshake_failure.
+            version = self._ssl.get_protocol_version_name()
+            alert = "certificate_required" if version == "TLSv1.3" else "handshake_failure"
             return _sent(
                 VerificationError(
                     "the client presented no certificate, but this server requires one "
-                    "(mutual TLS); the client was sent the certificate_required alert"
+                    f"(mutual TLS); the client was sent the {alert} alert"
                 ),
-                "certificate_required",
+                alert,
             )
         if any(k in text for k in ("unsupported protocol", "no protocols available")):
             return _sent(

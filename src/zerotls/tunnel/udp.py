@@ -204,7 +204,7 @@ class UDPTunnel:
             "target": str(self.config.target),
             "sessions": len(self.sessions),
             "cookies_sent": self._server.listener.hello_verify_sent if self._server else 0,
-            "dropped_first_datagrams": self._server.listener.dropped if self._server else 0,
+            "dropped_not_dtls": self._server.garbage if self._server else 0,
         }
 
     # -- server mode -----------------------------------------------------------------------
