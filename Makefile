@@ -7,14 +7,19 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # Debian packages the tests start as real peers.
 DEB_PACKAGES := openssl stunnel4
+# Extra peers for the side-by-side benchmarks only (`make bench-deps`).
+BENCH_DEB_PACKAGES := testssl.sh stunnel4 haproxy nginx libnginx-mod-stream hitch
 
-.PHONY: demo test lint typecheck unit bench system-deps clean
+.PHONY: demo test lint typecheck unit bench bench-deps system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
+
+bench-deps:
+	$(MAKE) system-deps DEB_PACKAGES="$(BENCH_DEB_PACKAGES)"
 
 system-deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

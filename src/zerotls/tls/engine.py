@@ -770,13 +770,13 @@ class TLSConnection:
         if "peer did not return a certificate" in text:
             # TLS 1.3 has an alert for it; TLS 1.2 and DTLS 1.2 say handshake_failure.
             version = self._ssl.get_protocol_version_name()
-            alert = "certificate_required" if version == "TLSv1.3" else "handshake_failure"
+            sent = "certificate_required" if version == "TLSv1.3" else "handshake_failure"
             return _sent(
                 VerificationError(
                     "the client presented no certificate, but this server requires one "
-                    f"(mutual TLS); the client was sent the {alert} alert"
+                    f"(mutual TLS); the client was sent the {sent} alert"
                 ),
-                alert,
+                sent,
             )
         if any(k in text for k in ("unsupported protocol", "no protocols available")):
             return _sent(

@@ -1,0 +1,32 @@
+"""Probe plugins. Importing this package fills :data:`REGISTRY`, in report order."""
+
+from zerotls.audit.probes import (
+    certificate,
+    compression,
+    fallback,
+    groups,
+    heartbleed,
+    hsts,
+    protocols,
+    renegotiation,
+    resumption,
+)
+from zerotls.audit.probes.base import REGISTRY, Job, JobFailed, Probe, ProbeContext, register
+
+__all__ = ["ORDER", "REGISTRY", "Job", "JobFailed", "Probe", "ProbeContext", "register"]
+
+ORDER = (
+    protocols.ProtocolsProbe.name,
+    groups.GroupsProbe.name,
+    certificate.CertificateProbe.name,
+    renegotiation.RenegotiationProbe.name,
+    compression.CompressionProbe.name,
+    fallback.FallbackProbe.name,
+    heartbleed.HeartbleedProbe.name,
+    resumption.ResumptionProbe.name,
+    hsts.HSTSProbe.name,
+)
+"""Probe names in the order reports show them."""
+
+for _name in ORDER:  # re-insert in report order, whatever order the imports ran in
+    REGISTRY[_name] = REGISTRY.pop(_name)

@@ -1,0 +1,352 @@
+"""The auditor against real local servers: every finding present on one, absent on another."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.audit.conftest import Certs, audit, https_server
+from tests.peers.legacy import Server, openssl_server
+from zerotls.audit.model import (
+    CertificateResult,
+    FallbackResult,
+    GroupsResult,
+    HeartbleedResult,
+    HSTSResult,
+    ProtocolsResult,
+    RenegotiationResult,
+    ResumptionResult,
+    TargetReport,
+)
+
+pytestmark = pytest.mark.peers
+
+
+def ids(report: TargetReport) -> set[str]:
+    return {f.id for f in report.findings}
+
+
+def caps(report: TargetReport) -> dict[str, str]:
+    assert report.grade is not None
+    return {c.finding: c.grade for c in report.grade.caps}
+
+
+def protocols(report: TargetReport) -> ProtocolsResult:
+    result = report.results["protocols"]
+    assert isinstance(result, ProtocolsResult)
+    return result
+
+
+@pytest.fixture(scope="module")
+def modern(tls13_only: Server, certs: Certs) -> TargetReport:
+    return audit(tls13_only, certs.ca)
+
+
+@pytest.fixture(scope="module")
+def intermediate(tls12_13: Server, certs: Certs) -> TargetReport:
+    return audit(tls12_13, certs.ca)
+
+
+@pytest.fixture(scope="module")
+def legacy(legacy_tls10: Server, certs: Certs) -> TargetReport:
+    return audit(legacy_tls10, certs.ca)
+
+
+@pytest.fixture(scope="module")
+def static(static_rsa: Server, certs: Certs) -> TargetReport:
+    return audit(static_rsa, certs.ca)
+
+
+@pytest.fixture(scope="module")
+def ssl3(sslv3: Server, certs: Certs) -> TargetReport:
+    return audit(sslv3, certs.ca, probes=("protocols", "certificate", "fallback"))
+
+
+@pytest.fixture(scope="module")
+def broken(raw_broken: Server, certs: Certs) -> TargetReport:
+    return audit(raw_broken, certs.ca)
+
+
+@pytest.fixture(scope="module")
+def fixed(raw_fixed: Server, certs: Certs) -> TargetReport:
+    return audit(raw_fixed, certs.ca)
+
+
+# -- protocols and suites -----------------------------------------------------------------------
+
+
+def test_tls13_only_server(modern: TargetReport) -> None:
+    result = protocols(modern)
+    assert result.supported == ("TLS 1.3",)
+    tls13 = result.get("TLS 1.3")
+    assert tls13 is not None
+    assert {s.name for s in tls13.suites} == {
+        "TLS_AES_128_GCM_SHA256",
+        "TLS_AES_256_GCM_SHA384",
+        "TLS_CHACHA20_POLY1305_SHA256",
+    }
+    assert modern.grade is not None and modern.grade.grade_if_trusted in ("A", "A+")
+    assert not ids(modern) & {"protocol.tls10", "protocol.tls11", "cipher.no_fs"}
+    assert {p.profile: p.compliant for p in modern.profiles} == {
+        "modern": True,
+        "intermediate": True,
+    }
+
+
+def test_tls12_and_13_server_is_intermediate_not_modern(intermediate: TargetReport) -> None:
+    result = protocols(intermediate)
+    assert result.supported == ("TLS 1.2", "TLS 1.3")
+    tls12 = result.get("TLS 1.2")
+    assert tls12 is not None
+    assert [s.name for s in tls12.suites] == [
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+    ]
+    assert tls12.server_preference is True  # -serverpref
+    profiles = {p.profile: p for p in intermediate.profiles}
+    assert profiles["intermediate"].compliant
+    assert not profiles["modern"].compliant
+    assert any("TLS 1.2 is enabled" in v.what for v in profiles["modern"].violations)
+    assert intermediate.grade is not None and intermediate.grade.grade == "A"
+
+
+def test_tls10_and_11_found_and_capped_at_b(legacy: TargetReport, modern: TargetReport) -> None:
+    assert protocols(legacy).supported == ("TLS 1.0", "TLS 1.1", "TLS 1.2")
+    assert {"protocol.tls10", "protocol.tls11"} <= ids(legacy)
+    assert caps(legacy)["protocol.tls10"] == "B"
+    cap = next(c for c in legacy.grade.caps if c.finding == "protocol.tls10")  # type: ignore[union-attr]
+    assert "ssl_protocols TLSv1.2 TLSv1.3;" in cap.fix
+    assert not {"protocol.tls10", "protocol.tls11"} & ids(modern)
+
+
+def test_sslv3_rc4_3des_found_on_tlslite(ssl3: TargetReport, legacy: TargetReport) -> None:
+    result = protocols(ssl3)
+    assert "SSLv3" in result.supported
+    sslv3 = result.get("SSLv3")
+    assert sslv3 is not None
+    names = {s.name for s in sslv3.suites}
+    assert "TLS_RSA_WITH_RC4_128_SHA" in names
+    assert "TLS_RSA_WITH_3DES_EDE_CBC_SHA" in names
+    assert {"protocol.sslv3", "cipher.rc4", "cipher.3des", "cipher.no_fs"} <= ids(ssl3)
+    assert caps(ssl3)["protocol.sslv3"] == "C"
+    assert "protocol.sslv3" not in ids(legacy)
+
+
+def test_static_rsa_has_no_forward_secrecy(
+    static: TargetReport, intermediate: TargetReport
+) -> None:
+    assert "cipher.no_fs" in ids(static)
+    assert caps(static)["cipher.no_fs"] == "B"
+    assert static.grade is not None and static.grade.grade_if_trusted == "B"
+    assert not {"cipher.no_fs", "cipher.static_kex"} & ids(intermediate)
+
+
+def test_legacy_accepts_static_rsa_beside_ecdhe(legacy: TargetReport) -> None:
+    assert "cipher.static_kex" in ids(legacy)
+    assert "cipher.no_fs" not in ids(legacy)
+
+
+def test_dhe_parameters_are_measured(legacy: TargetReport, certs: Certs) -> None:
+    tls12 = protocols(legacy).get("TLS 1.2")
+    assert tls12 is not None
+    dh = {s.dh_bits for s in tls12.suites if s.kex == "DHE"}
+    # At @SECLEVEL=0 OpenSSL sizes automatic DH parameters by suite strength: 1024 for some.
+    assert 1024 in dh
+    assert "kex.dh_weak" in ids(legacy)
+    assert caps(legacy)["kex.dh_weak"] == "B"
+    extra = ["-cipher", "DHE-RSA-AES128-GCM-SHA256", "-no_tls1_3"]
+    with openssl_server(certs.rsa.cert, certs.rsa.key, extra=extra) as server:
+        report = audit(server, certs.ca, probes=("protocols",))
+    suites = protocols(report).get("TLS 1.2").suites  # type: ignore[union-attr]
+    assert [s.name for s in suites] == ["TLS_DHE_RSA_WITH_AES_128_GCM_SHA256"]
+    assert (suites[0].dh_bits or 0) >= 2048
+    assert not {"kex.dh_weak", "kex.dh_insecure"} & ids(report)
+
+
+def test_sslv2_found_on_scripted_server(broken: TargetReport, fixed: TargetReport) -> None:
+    assert protocols(broken).get("SSLv2").supported is True  # type: ignore[union-attr]
+    assert "protocol.sslv2" in ids(broken)
+    assert caps(broken)["protocol.sslv2"] == "F"
+    assert broken.grade is not None and broken.grade.grade_if_trusted == "F"
+    assert protocols(fixed).get("SSLv2").supported is False  # type: ignore[union-attr]
+
+
+# -- groups ---------------------------------------------------------------------------------------
+
+
+def test_groups_in_server_order(modern: TargetReport, legacy: TargetReport) -> None:
+    groups = modern.results["groups"]
+    assert isinstance(groups, GroupsResult)
+    assert groups.version == "TLS 1.3"
+    assert [g.name for g in groups.groups] == ["x25519", "secp256r1", "secp384r1"]
+    assert "group.no_pq" in ids(modern)
+    legacy_groups = legacy.results["groups"]
+    assert isinstance(legacy_groups, GroupsResult)
+    assert legacy_groups.version == "TLS 1.2 and below"
+    assert "x25519" in {g.name for g in legacy_groups.groups}
+
+
+# -- certificates ---------------------------------------------------------------------------------
+
+
+def _cert(report: TargetReport) -> CertificateResult:
+    result = report.results["certificate"]
+    assert isinstance(result, CertificateResult)
+    return result
+
+
+@pytest.mark.parametrize(
+    ("name", "finding", "grade"),
+    [
+        ("expired", "cert.expired", "T"),
+        ("wrong_name", "cert.hostname", "M"),
+        ("self_signed", "cert.self_signed", "T"),
+        ("weak_key", "cert.weak_key", "B"),
+        ("leaf_only", "cert.incomplete_chain", "B"),
+    ],
+)
+def test_certificate_problems(certs: Certs, name: str, finding: str, grade: str) -> None:
+    pair = getattr(certs, name)
+    ca = certs.ca_with_intermediate if name == "leaf_only" else certs.ca
+    with openssl_server(pair.cert, pair.key, extra=["-cipher", "ALL:@SECLEVEL=0"]) as server:
+        report = audit(server, ca, probes=("protocols", "certificate"))
+    assert finding in ids(report)
+    assert caps(report)[finding] == grade
+    if grade in ("T", "M"):
+        assert report.grade is not None and report.grade.grade == grade
+
+
+def test_good_certificate_has_none_of_those(intermediate: TargetReport) -> None:
+    cert = _cert(intermediate)
+    assert cert.trusted and cert.chain_complete and cert.hostname_matches
+    assert not (cert.expired or cert.self_signed or cert.weak_key or cert.sha1_signature)
+    bad = {"cert.expired", "cert.hostname", "cert.self_signed", "cert.weak_key",
+           "cert.incomplete_chain", "cert.sha1", "cert.untrusted"}  # fmt: skip
+    assert not bad & ids(intermediate)
+
+
+def test_full_chain_is_complete(certs: Certs, tmp_path: Path) -> None:
+    intermediate = tmp_path / "intermediate.pem"
+    pem = certs.full_chain.cert.read_text()
+    intermediate.write_text(pem[pem.index("-----END CERTIFICATE-----") + 26 :])
+    with openssl_server(certs.full_chain.cert, certs.full_chain.key, chain=intermediate) as server:
+        report = audit(server, certs.ca_with_intermediate, probes=("certificate",))
+    cert = _cert(report)
+    assert cert.trusted and cert.chain_complete
+    assert len(cert.chain) == 2
+
+
+def test_untrusted_without_the_right_ca(tls12_13: Server, certs: Certs) -> None:
+    report = audit(tls12_13, certs.sha1_ca, probes=("certificate",))
+    assert "cert.untrusted" in ids(report)
+    assert _cert(report).trust_error is not None
+
+
+def test_sha1_signature(certs: Certs) -> None:
+    with openssl_server(certs.sha1.cert, certs.sha1.key, extra=["-cipher", "ALL:@SECLEVEL=0"]) as s:
+        report = audit(s, certs.sha1_ca, probes=("certificate",))
+    assert _cert(report).trusted
+    assert "cert.sha1" in ids(report)
+    assert caps(report)["cert.sha1"] == "T"
+
+
+def test_expiring_soon_follows_warn_days(
+    intermediate: TargetReport, tls12_13: Server, certs: Certs
+) -> None:
+    assert "cert.expires_soon" in ids(intermediate)  # a 24 h certificate, 30-day default
+    report = audit(tls12_13, certs.ca, probes=("certificate",), warn_days=0)
+    assert "cert.expires_soon" not in ids(report)
+
+
+def test_ocsp_staple_present_and_valid(intermediate: TargetReport, modern: TargetReport) -> None:
+    ocsp = _cert(intermediate).ocsp
+    assert ocsp.stapled and ocsp.valid and ocsp.status == "good"
+    assert "ocsp.missing" not in ids(intermediate)
+    assert not _cert(modern).ocsp.stapled
+    assert "ocsp.missing" in ids(modern)
+
+
+def test_pin_drift(tls12_13: Server, certs: Certs, intermediate: TargetReport) -> None:
+    good = _cert(intermediate).chain[0].spki_pin
+    matching = audit(tls12_13, certs.ca, probes=("certificate",), pins=frozenset({good}))
+    assert _cert(matching).pin_matches is True
+    assert "cert.pin_drift" not in ids(matching)
+    other = audit(tls12_13, certs.ca, probes=("certificate",), pins=frozenset({"A" * 43 + "="}))
+    assert "cert.pin_drift" in ids(other)
+
+
+# -- renegotiation, compression, fallback, heartbleed, resumption, HSTS --------------------------
+
+
+def test_client_initiated_renegotiation(legacy: TargetReport, intermediate: TargetReport) -> None:
+    allowed = legacy.results["renegotiation"]
+    refused = intermediate.results["renegotiation"]
+    assert isinstance(allowed, RenegotiationResult) and isinstance(refused, RenegotiationResult)
+    assert allowed.secure is True and allowed.client_initiated is True
+    assert refused.secure is True and refused.client_initiated is False
+    assert "reneg.client_initiated" in ids(legacy)
+    assert "reneg.client_initiated" not in ids(intermediate)
+
+
+def test_secure_renegotiation_missing(broken: TargetReport, fixed: TargetReport) -> None:
+    assert "reneg.insecure" in ids(broken)
+    assert caps(broken)["reneg.insecure"] == "C"
+    assert "reneg.insecure" not in ids(fixed)
+
+
+def test_compression(broken: TargetReport, fixed: TargetReport) -> None:
+    assert "compression.enabled" in ids(broken)
+    assert "compression.enabled" not in ids(fixed)
+
+
+def test_fallback_scsv(
+    broken: TargetReport, fixed: TargetReport, intermediate: TargetReport
+) -> None:
+    assert "fallback.missing" in ids(broken)
+    for report in (fixed, intermediate):
+        result = report.results["fallback"]
+        assert isinstance(result, FallbackResult) and result.supported is True
+        assert "fallback.missing" not in ids(report)
+
+
+def test_heartbleed(broken: TargetReport, fixed: TargetReport, modern: TargetReport) -> None:
+    vulnerable = broken.results["heartbleed"]
+    assert isinstance(vulnerable, HeartbleedResult)
+    assert vulnerable.vulnerable and vulnerable.leaked_bytes > 1000
+    assert caps(broken)["heartbleed"] == "F"
+    safe = fixed.results["heartbleed"]
+    assert isinstance(safe, HeartbleedResult)
+    assert safe.heartbeat_extension and safe.vulnerable is False
+    assert "heartbleed" not in ids(fixed) | ids(modern)
+
+
+def test_resumption(intermediate: TargetReport, broken: TargetReport) -> None:
+    result = intermediate.results["resumption"]
+    assert isinstance(result, ResumptionResult)
+    assert result.session_id is True and result.tickets is True
+    assert "resumption.none" not in ids(intermediate)
+
+
+def test_hsts(certs: Certs) -> None:
+    with https_server(certs.ec.cert, certs.ec.key, "max-age=63072000; includeSubDomains") as a:
+        present = audit("https://" + a, certs.ca, probes=("protocols", "certificate", "hsts"))
+    with https_server(certs.ec.cert, certs.ec.key, None) as b:
+        absent = audit("https://" + b, certs.ca, probes=("protocols", "certificate", "hsts"))
+        skipped = audit(b, certs.ca, probes=("hsts",))
+    result = present.results["hsts"]
+    assert isinstance(result, HSTSResult)
+    assert result.max_age == 63072000 and result.include_subdomains
+    assert "hsts.missing" not in ids(present)
+    assert "hsts.missing" in ids(absent)
+    assert "hsts.missing" not in ids(skipped)  # not an HTTPS port, not https://: not asked
+
+
+def test_default_scan_of_one_target_is_fast(tls12_13: Server, certs: Certs) -> None:
+    started = time.perf_counter()
+    report = audit(tls12_13, certs.ca)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 2.0, f"a full default scan took {elapsed:.2f} s"
+    assert report.connections < 60

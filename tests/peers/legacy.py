@@ -1,0 +1,331 @@
+"""Legacy and deliberately broken TLS servers for the auditor's tests, started and stopped by PID.
+
+Three kinds, each a real server on 127.0.0.1:
+
+* :func:`openssl_server`: Debian's ``openssl s_server`` (OpenSSL 3.0) in plain mode (no
+  ``-www``: that mode sleeps a second on some reads, which would serialize a scan), with any
+  flags: TLS 1.0/1.1 at ``@SECLEVEL=0``, static RSA suites, OCSP stapling, renegotiation.
+* :func:`tlslite_server`: tlslite-ng (pure Python) in a subprocess of this file; it still
+  serves SSLv3, RC4, 3DES and static RSA, which no OpenSSL 3 can.
+* :func:`raw_server`: a scripted server, also a subprocess of this file, written with
+  ``struct`` only (not with zerotls' codec, so the auditor is tested against an independent
+  implementation). It answers a hello up to ServerHelloDone and can be configured to show
+  what no maintained library still does: SSLv2, TLS compression, a Heartbleed-style over-read,
+  no renegotiation_info, no TLS_FALLBACK_SCSV.
+
+Run ``python tests/peers/legacy.py tlslite|raw --help`` for the subprocess side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import socket
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+try:
+    from tests.peers.openssl import OPENSSL, free_port, stop, wait_for_port
+except ImportError:  # run as a script (the server side): the directory is on sys.path
+    from openssl import OPENSSL, free_port, stop, wait_for_port  # type: ignore[no-redef]
+
+HERE = Path(__file__).resolve()
+
+
+@dataclass
+class Server:
+    port: int
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+def _start(cmd: Sequence[str], port: int) -> Server:
+    # stdin stays open and silent: s_server ends a connection when its stdin reaches EOF.
+    # Output goes nowhere: an unread pipe fills up after a few hundred refused handshakes
+    # and the server then blocks on its own error messages.
+    proc = subprocess.Popen(
+        list(cmd), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for_port(port, proc)
+    except BaseException:
+        stop(proc)
+        raise
+    return Server(port, proc)
+
+
+@contextlib.contextmanager
+def _running(server: Server) -> Iterator[Server]:
+    try:
+        yield server
+    finally:
+        stop(server.proc)
+        for stream in (server.proc.stdin, server.proc.stdout):
+            if stream is not None:
+                stream.close()
+
+
+@contextlib.contextmanager
+def openssl_server(
+    cert: Path, key: Path, *, extra: Sequence[str] = (), chain: Path | None = None
+) -> Iterator[Server]:
+    """``openssl s_server`` (plain mode) with ``extra`` flags, e.g. ``-tls1_3`` or
+    ``-cipher ALL:@SECLEVEL=0 -min_protocol TLSv1``."""
+    port = free_port()
+    cmd = [OPENSSL, "s_server", "-accept", f"127.0.0.1:{port}", "-cert", str(cert),
+           "-key", str(key), "-quiet"]  # fmt: skip
+    if chain is not None:
+        cmd += ["-cert_chain", str(chain)]
+    cmd += list(extra)
+    with _running(_start(cmd, port)) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def tlslite_server(
+    cert: Path,
+    key: Path,
+    *,
+    min_version: str = "ssl3",
+    max_version: str = "tls1.2",
+    ciphers: Sequence[str] = ("aes128", "3des", "rc4"),
+    key_exchange: Sequence[str] = ("rsa",),
+) -> Iterator[Server]:
+    """A tlslite-ng server (SSLv3 and legacy suites possible) in a subprocess."""
+    port = free_port()
+    cmd = [sys.executable, str(HERE), "tlslite", "--port", str(port), "--cert", str(cert),
+           "--key", str(key), "--min-version", min_version, "--max-version", max_version,
+           "--ciphers", ",".join(ciphers), "--kex", ",".join(key_exchange)]  # fmt: skip
+    with _running(_start(cmd, port)) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def raw_server(cert: Path, *, flags: Sequence[str] = ()) -> Iterator[Server]:
+    """The scripted server; ``flags`` are this file's ``raw`` options (``--sslv2`` ...)."""
+    port = free_port()
+    cmd = [sys.executable, str(HERE), "raw", "--port", str(port), "--cert", str(cert), *flags]
+    with _running(_start(cmd, port)) as server:
+        yield server
+
+
+# -- subprocess side: tlslite-ng ------------------------------------------------------------------
+
+_VERSIONS = {"ssl3": (3, 0), "tls1.0": (3, 1), "tls1.1": (3, 2), "tls1.2": (3, 3)}
+
+
+def _serve_tlslite(args: argparse.Namespace) -> None:
+    from tlslite.api import X509, HandshakeSettings, TLSConnection, X509CertChain, parsePEMKey
+
+    cert = X509().parse(Path(args.cert).read_text())
+    chain = X509CertChain([cert])
+    key = parsePEMKey(Path(args.key).read_text(), private=True)
+    settings = HandshakeSettings()
+    settings.minVersion = _VERSIONS[args.min_version]
+    settings.maxVersion = _VERSIONS[args.max_version]
+    settings.cipherNames = args.ciphers.split(",")
+    settings.keyExchangeNames = args.kex.split(",")
+    settings.macNames = ["sha", "sha256", "sha384", "md5"]
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", args.port))
+    listener.listen(128)
+
+    def handle(sock: socket.socket) -> None:
+        sock.settimeout(10)
+        conn = TLSConnection(sock)
+        with contextlib.suppress(Exception):
+            conn.handshakeServer(certChain=chain, privateKey=key, settings=settings)
+            data = conn.read(max=4096)
+            if data:
+                conn.write(data)
+            conn.close()
+        with contextlib.suppress(OSError):
+            sock.close()
+
+    while True:
+        client, _ = listener.accept()
+        threading.Thread(target=handle, args=(client,), daemon=True).start()
+
+
+# -- subprocess side: the scripted raw server ----------------------------------------------------
+
+
+def _record(content_type: int, version: int, payload: bytes) -> bytes:
+    return struct.pack("!BHH", content_type, version, len(payload)) + payload
+
+
+def _handshake(msg_type: int, body: bytes) -> bytes:
+    return struct.pack("!B", msg_type) + len(body).to_bytes(3, "big") + body
+
+
+def _recv_record(sock: socket.socket, buffer: bytearray) -> tuple[int, int, bytes] | None:
+    while len(buffer) < 5 or len(buffer) < 5 + int.from_bytes(buffer[3:5], "big"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None
+        buffer += chunk
+    ctype, version, length = struct.unpack_from("!BHH", buffer)
+    payload = bytes(buffer[5 : 5 + length])
+    del buffer[: 5 + length]
+    return ctype, version, payload
+
+
+def _parse_client_hello(body: bytes) -> dict[str, object]:
+    pos = 0
+    version = struct.unpack_from("!H", body, pos)[0]
+    pos += 2 + 32
+    sid_len = body[pos]
+    pos += 1 + sid_len
+    suites_len = struct.unpack_from("!H", body, pos)[0]
+    pos += 2
+    suites = [struct.unpack_from("!H", body, pos + i)[0] for i in range(0, suites_len, 2)]
+    pos += suites_len
+    comp_len = body[pos]
+    compression = list(body[pos + 1 : pos + 1 + comp_len])
+    pos += 1 + comp_len
+    extensions: dict[int, bytes] = {}
+    if pos + 2 <= len(body):
+        end = pos + 2 + struct.unpack_from("!H", body, pos)[0]
+        pos += 2
+        while pos + 4 <= end:
+            ext_type, ext_len = struct.unpack_from("!HH", body, pos)
+            extensions[ext_type] = body[pos + 4 : pos + 4 + ext_len]
+            pos += 4 + ext_len
+    return {"version": version, "suites": suites, "compression": compression,
+            "extensions": extensions}  # fmt: skip
+
+
+def _serve_raw_connection(sock: socket.socket, args: argparse.Namespace, cert: bytes) -> None:
+    sock.settimeout(10)
+    first = sock.recv(65536)
+    if not first:
+        return
+    if first[0] & 0x80:  # an SSL 2.0 CLIENT-HELLO
+        if not args.sslv2:
+            sock.sendall(_record(21, 0x0301, b"\x02\x46"))  # protocol_version
+            return
+        specs = (0x0700C0).to_bytes(3, "big") + (0x010080).to_bytes(3, "big")
+        conn_id = os.urandom(16)
+        body = (struct.pack("!BBBHHHH", 4, 0, 1, 0x0002, len(cert), len(specs), len(conn_id))
+                + cert + specs + conn_id)  # fmt: skip
+        sock.sendall((0x8000 | len(body)).to_bytes(2, "big") + body)
+        return
+    buffer = bytearray(first)
+    record = _recv_record(sock, buffer)
+    if record is None or record[0] != 22 or record[2][0] != 1:
+        return
+    hello = _parse_client_hello(record[2][4:])
+    client_version = int(hello["version"])  # type: ignore[call-overload]
+    suites: list[int] = hello["suites"]  # type: ignore[assignment]
+    extensions: dict[int, bytes] = hello["extensions"]  # type: ignore[assignment]
+    low, high = 0x0300 + args.min_minor, 0x0300 + args.max_minor
+    version = min(client_version, high)
+    if version < low:
+        sock.sendall(_record(21, 0x0301, b"\x02\x46"))  # protocol_version
+        return
+    if 0x5600 in suites and client_version < high and not args.no_fallback_scsv:
+        sock.sendall(_record(21, version, b"\x02\x56"))  # inappropriate_fallback
+        return
+    ours = [0x002F, 0x0035, 0x000A]  # RSA with AES-128, AES-256, 3DES (server preference)
+    chosen = next((s for s in ours if s in suites), None)
+    if chosen is None:
+        sock.sendall(_record(21, version, b"\x02\x28"))  # handshake_failure
+        return
+    compression = 1 if args.compression and 1 in hello["compression"] else 0  # type: ignore[operator]
+    exts = b""
+    if not args.no_ri and (0x00FF in suites or 0xFF01 in extensions):
+        exts += struct.pack("!HH", 0xFF01, 1) + b"\x00"
+    if args.heartbeat != "none" and 15 in extensions:
+        exts += struct.pack("!HH", 15, 1) + b"\x01"
+    body = (
+        struct.pack("!H", version)
+        + os.urandom(32)
+        + b"\x00"
+        + struct.pack("!HB", chosen, compression)
+    )
+    if exts:
+        body += struct.pack("!H", len(exts)) + exts
+    cert_list = len(cert).to_bytes(3, "big") + cert
+    flight = (
+        _handshake(2, body)
+        + _handshake(11, len(cert_list).to_bytes(3, "big") + cert_list)
+        + _handshake(14, b"")
+    )
+    sock.sendall(_record(22, version, flight))
+    while True:
+        record = _recv_record(sock, buffer)
+        if record is None or record[0] != 24:
+            return  # an alert, a key exchange we cannot answer, or the end
+        payload = record[2]
+        if len(payload) < 3 or payload[0] != 1:
+            continue
+        claimed = struct.unpack_from("!H", payload, 1)[0]
+        actual = len(payload) - 3
+        if args.heartbeat == "vulnerable":
+            memory = (payload[3:] + b"-private-key-material-and-cookies-" * 600)[:claimed]
+            response = b"\x02" + struct.pack("!H", claimed) + memory + os.urandom(16)
+            sock.sendall(_record(24, version, response))
+        elif claimed + 16 <= actual:  # RFC 6520 §4: answer well-formed requests only
+            response = b"\x02" + payload[1 : 3 + claimed] + os.urandom(16)
+            sock.sendall(_record(24, version, response))
+
+
+def _serve_raw(args: argparse.Namespace) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    cert = x509.load_pem_x509_certificate(Path(args.cert).read_bytes()).public_bytes(Encoding.DER)
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", args.port))
+    listener.listen(128)
+
+    def handle(sock: socket.socket) -> None:
+        with contextlib.suppress(OSError, struct.error, IndexError), sock:
+            _serve_raw_connection(sock, args, cert)
+
+    while True:
+        client, _ = listener.accept()
+        threading.Thread(target=handle, args=(client,), daemon=True).start()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="legacy TLS test servers")
+    sub = parser.add_subparsers(dest="kind", required=True)
+    t = sub.add_parser("tlslite", help="a tlslite-ng server")
+    t.add_argument("--port", type=int, required=True)
+    t.add_argument("--cert", required=True)
+    t.add_argument("--key", required=True)
+    t.add_argument("--min-version", default="ssl3", choices=list(_VERSIONS))
+    t.add_argument("--max-version", default="tls1.2", choices=list(_VERSIONS))
+    t.add_argument("--ciphers", default="aes128,3des,rc4")
+    t.add_argument("--kex", default="rsa")
+    r = sub.add_parser("raw", help="the scripted raw server")
+    r.add_argument("--port", type=int, required=True)
+    r.add_argument("--cert", required=True)
+    r.add_argument("--min-minor", type=int, default=1, help="lowest version, 0 (SSLv3) to 3")
+    r.add_argument("--max-minor", type=int, default=3, help="highest version, 0 to 3")
+    r.add_argument("--sslv2", action="store_true", help="answer SSL 2.0 hellos")
+    r.add_argument("--compression", action="store_true", help="accept DEFLATE")
+    r.add_argument("--heartbeat", choices=("none", "fixed", "vulnerable"), default="none")
+    r.add_argument("--no-ri", action="store_true", help="never send renegotiation_info")
+    r.add_argument("--no-fallback-scsv", action="store_true", help="ignore TLS_FALLBACK_SCSV")
+    args = parser.parse_args(argv)
+    if args.kind == "tlslite":
+        _serve_tlslite(args)
+    else:
+        _serve_raw(args)
+
+
+if __name__ == "__main__":
+    main()
