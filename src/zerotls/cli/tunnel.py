@@ -121,14 +121,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         epilog=EPILOG_CLIENT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--listen", required=True, help="loopback HOST:PORT for the legacy client")
-    p.add_argument("--target", required=True, help="remote HOST:PORT speaking TLS")
-    p.add_argument("--cert", type=Path, help="our client certificate")
-    p.add_argument("--key", type=Path, help="its key")
-    p.add_argument("--ca", type=Path, help="CA bundle to trust (default: system store)")
-    p.add_argument("--expect", help="SPIFFE ID the remote must carry")
-    p.add_argument("--name", help="DNS name the remote must prove (default: target host)")
-    p.add_argument("--pin", action="append", default=[], help="SHA-256 SPKI pin (repeatable)")
+    dial_options(p, "TLS")
     p.add_argument(
         "--ocsp",
         choices=["require", "if-stapled", "off"],
@@ -157,6 +150,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from zerotls.cli import tunnel_dtls
 
     tunnel_dtls.register(cmds)
+
+
+def dial_options(p: argparse.ArgumentParser, protocol: str) -> None:
+    """Client mode: where we listen for the legacy client, and whom we dial, as whom."""
+    p.add_argument("--listen", required=True, help="loopback HOST:PORT for the legacy client")
+    p.add_argument("--target", required=True, help=f"remote HOST:PORT speaking {protocol}")
+    p.add_argument("--cert", type=Path, help="our client certificate")
+    p.add_argument("--key", type=Path, help="its key")
+    p.add_argument("--ca", type=Path, help="CA bundle to trust (default: system store)")
+    p.add_argument("--expect", help="SPIFFE ID the remote must carry")
+    p.add_argument("--name", help="DNS name the remote must prove (default: target host)")
+    p.add_argument("--pin", action="append", default=[], help="SHA-256 SPKI pin (repeatable)")
 
 
 def _common(p: argparse.ArgumentParser) -> None:

@@ -58,14 +58,9 @@ def register(cmds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         epilog=EPILOG_CLIENT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--listen", required=True, help="loopback HOST:PORT for the legacy client")
-    p.add_argument("--target", required=True, help="remote HOST:PORT speaking DTLS")
-    p.add_argument("--cert", type=Path, help="our client certificate")
-    p.add_argument("--key", type=Path, help="its key")
-    p.add_argument("--ca", type=Path, help="CA bundle to trust (default: system store)")
-    p.add_argument("--expect", help="SPIFFE ID the remote must carry")
-    p.add_argument("--name", help="DNS name the remote must prove (default: target host)")
-    p.add_argument("--pin", action="append", default=[], help="SHA-256 SPKI pin (repeatable)")
+    from zerotls.cli.tunnel import dial_options
+
+    dial_options(p, "DTLS")
     _common(p)
     p.set_defaults(func=_client)
 

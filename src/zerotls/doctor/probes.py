@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from zerotls.errors import ConfigError
+from zerotls.tls.engine import _canonical_group  # one vocabulary for group names
 
 __all__ = [
     "GROUPS",
@@ -384,23 +385,6 @@ def _stdlib_groups(material: _Material) -> tuple[tuple[str, bool], ...]:
         ok, _ = _handshake(_stdlib_endpoint(client_ctx, server=False), server)
         results.append((group, ok))
     return tuple(results)
-
-
-# OpenSSL reports classic groups by curve name; the probe list uses the IANA TLS names.
-_GROUP_ALIASES = {
-    "x25519": "X25519",
-    "x448": "X448",
-    "secp256r1": "P-256",
-    "prime256v1": "P-256",
-    "secp384r1": "P-384",
-    "secp521r1": "P-521",
-}
-
-
-def _canonical_group(name: str | None) -> str | None:
-    if name is None:
-        return None
-    return _GROUP_ALIASES.get(name.lower(), name)
 
 
 def _ossl_protocols(material: _Material) -> tuple[ProtocolProbe, ...]:

@@ -263,20 +263,7 @@ class CA:
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             # TLS 1.3 signs with the key (digitalSignature); RSA key exchange does not exist
             # in our suites, so keyEncipherment is never needed.
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
+            .add_extension(_signing_key_usage(), critical=True)
             .add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
             .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         )
@@ -320,20 +307,7 @@ class CA:
         cert = (
             self._builder(subject, key, _now(now), ttl)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
+            .add_extension(_signing_key_usage(), critical=True)
             .add_extension(
                 x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False
             )
@@ -423,6 +397,21 @@ def _check_url(url: str, what: str) -> str:
     ):
         raise ConfigError(f"{what} {url!r} must be an http:// URL (OCSP and CRLs are signed)")
     return url
+
+
+def _signing_key_usage() -> x509.KeyUsage:
+    """digitalSignature only: what a TLS 1.3 leaf and an OCSP responder need."""
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
 
 
 def _ca_key_usage() -> x509.KeyUsage:
