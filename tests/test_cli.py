@@ -137,4 +137,5 @@ def test_demo_runs_for_real() -> None:
     assert "legacy service says: hello from web" in out  # through the tunnel
     assert '"decision": "deny"' in out and "batch/report" in out  # and its audit event
     assert "refused: ReplayDetected" in out and "refused: BadSignature" in out
+    assert "associated: DTLSv1.2" in out and "ack temperature=21.5 from spiffe://" in out
     assert result.stderr == ""
