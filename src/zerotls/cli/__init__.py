@@ -55,7 +55,7 @@ def _exit_code_for(exc: ZeroTLSError) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """Build the full argument parser (exposed for tests and documentation)."""
     from zerotls import __version__
-    from zerotls.cli import audit, connect, demo, doctor, hmac, pki, tunnel
+    from zerotls.cli import audit, connect, demo, doctor, hmac, monitor, pki, tunnel
 
     parser = argparse.ArgumentParser(
         prog="zerotls",
@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"zerotls {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module in (demo, pki, connect, tunnel, hmac, audit, doctor):
+    for module in (demo, pki, connect, tunnel, hmac, audit, doctor, monitor):
         module.register(sub)
     return parser
 

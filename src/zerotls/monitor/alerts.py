@@ -1,0 +1,206 @@
+"""Alerts, their evidence, and how detector scores combine into one severity.
+
+Every alert says, in one line, what happened (``summary``), why that is unusual for this
+identity (``why``: a sentence an analyst can act on in a minute), and carries its numbers
+(``evidence``) and the series behind them (``plot``: the baseline against the anomaly), so
+the HTML report can draw it.
+
+Severity by rank: detectors score on different scales (a robust z-score, a beacon score in
+[0, 1], a count of denied connections), so each alert's score is first turned into its rank
+among everything that detector scored in the run (``rank``, 0..1: "more regular than 99.7 %
+of pairs"). An identity flagged by several detectors is more likely to matter than one
+flagged by one, so an alert's severity is the noisy-OR of its own weighted rank and the best
+weighted rank of every *other* detector that flagged the same identity (about the same
+destination, or about the identity as a whole). The weights are the
+detectors' prior precision (a legacy TLS version is a fact; an outlier is a hint).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
+
+__all__ = [
+    "DETECTOR_WEIGHTS",
+    "Alert",
+    "Plot",
+    "combine",
+    "level_of",
+]
+
+DETECTOR_WEIGHTS: Final = {
+    "beacon": 0.85,
+    "probing": 0.85,
+    "legacy-tls": 0.8,
+    "volume-spike": 0.75,
+    "new-destination": 0.65,
+    "long-connection": 0.5,
+    "outlier": 0.5,
+}
+"""Prior precision of each detector, used to weight its rank in the severity."""
+
+CORROBORATION: Final = 0.6
+"""How much another detector's finding on the same identity adds (a fraction of its weight)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Plot:
+    """The numbers behind an alert, for a small chart: baseline against observed.
+
+    Attributes:
+        kind: ``series`` (x, y points: a time series with the anomalous points marked),
+            ``bars`` (labelled values: baseline vs observed), ``intervals`` (a histogram of
+            the gaps between connections).
+        title: what the chart shows.
+        x_label: the x axis (``time`` for epoch seconds).
+        y_label: the y axis, with its unit.
+        baseline: points (x, y) of normal behaviour (or (label, value) for bars).
+        observed: the anomalous points.
+        band: (low, high) of the normal range on the y axis, when there is one.
+    """
+
+    kind: str
+    title: str
+    x_label: str
+    y_label: str
+    baseline: tuple[tuple[Any, float], ...] = ()
+    observed: tuple[tuple[Any, float], ...] = ()
+    band: tuple[float, float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "title": self.title,
+            "x_label": self.x_label,
+            "y_label": self.y_label,
+            "baseline": [list(p) for p in self.baseline],
+            "observed": [list(p) for p in self.observed],
+            "band": list(self.band) if self.band else None,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Alert:
+    """One finding, with everything needed to judge it."""
+
+    detector: str
+    """``new-destination``, ``volume-spike``, ``beacon``, ``long-connection``, ``probing``,
+    ``legacy-tls`` or ``outlier``."""
+    identity: str
+    destination: str | None
+    start: float
+    """Epoch seconds: the first event the alert is about."""
+    end: float
+    score: float
+    """The detector's own score (its scale is in ``evidence``)."""
+    summary: str
+    why: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    plot: Plot | None = None
+    rank: float = 1.0
+    """Rank of ``score`` among everything the detector scored in this run (0..1)."""
+    severity: float = 0.0
+    corroborated_by: tuple[str, ...] = ()
+    suppressed: str | None = None
+    """The reason of the suppression entry that matched, if one did."""
+
+    @property
+    def key(self) -> str:
+        """Stable id: the same finding in a later run (``follow``) has the same key."""
+        bucket = int(self.start // 3600)
+        text = f"{self.detector}|{self.identity}|{self.destination}|{bucket}"
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @property
+    def level(self) -> str:
+        return level_of(self.severity)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "detector": self.detector,
+            "level": self.level,
+            "severity": round(self.severity, 4),
+            "rank": round(self.rank, 4),
+            "score": round(self.score, 4),
+            "identity": self.identity,
+            "destination": self.destination,
+            "start": self.start,
+            "end": self.end,
+            "summary": self.summary,
+            "why": self.why,
+            "corroborated_by": list(self.corroborated_by),
+            "suppressed": self.suppressed,
+            "evidence": _jsonable(self.evidence),
+            "plot": self.plot.to_dict() if self.plot else None,
+        }
+
+
+def level_of(severity: float) -> str:
+    """``high`` (0.85 and above), ``medium`` (0.6), else ``low``."""
+    if severity >= 0.85:
+        return "high"
+    if severity >= 0.6:
+        return "medium"
+    return "low"
+
+
+def combine(alerts: Iterable[Alert]) -> list[Alert]:
+    """Give every alert its severity and order them, most severe first.
+
+    Args:
+        alerts: alerts with ``rank`` set by their detector.
+
+    Returns:
+        The alerts with ``severity`` and ``corroborated_by`` set, sorted by severity, then
+        rank, then score (descending), then identity, so the order is reproducible.
+    """
+    items = list(alerts)
+    by_identity: dict[str, list[tuple[str, str | None, float]]] = {}
+    for a in items:
+        weighted = DETECTOR_WEIGHTS.get(a.detector, 0.5) * a.rank
+        by_identity.setdefault(a.identity, []).append((a.detector, a.destination, weighted))
+    out = []
+    for a in items:
+        own = DETECTOR_WEIGHTS.get(a.detector, 0.5) * a.rank
+        best: dict[str, float] = {}
+        for detector, destination, value in by_identity[a.identity]:
+            # Another detector corroborates when it is about the same destination, or about
+            # the identity as a whole (volume, probing, outliers have no destination).
+            if detector != a.detector and (
+                destination is None or a.destination is None or destination == a.destination
+            ):
+                best[detector] = max(best.get(detector, 0.0), value)
+        miss = 1.0 - own
+        for value in best.values():
+            miss *= 1.0 - CORROBORATION * value
+        out.append(replace(a, severity=1.0 - miss, corroborated_by=tuple(sorted(best))))
+    out.sort(
+        key=lambda a: (
+            -a.severity,
+            -a.rank,
+            -a.score,
+            a.identity,
+            a.detector,
+            a.start,
+            a.destination or "",
+        )
+    )
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float):
+        return round(value, 6)
+    if hasattr(value, "item"):  # numpy scalars
+        return _jsonable(value.item())
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    return json.loads(json.dumps(value, default=str))

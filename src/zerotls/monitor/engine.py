@@ -1,0 +1,222 @@
+"""Detection run: features (SQL) -> detectors (pure) -> evidence lookups -> allowlist -> severity.
+
+This is the only detection module that talks to the store. It computes the feature tables
+for the window, hands them to each detector, then adds the few details that need events
+again (the top destinations of a spiky hour, the timestamps of a beacon for its plot, the
+reasons behind a burst of denials) for the alerts only, applies the allowlist and
+suppressions, and orders everything by the combined severity.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
+
+from zerotls.errors import ConfigError
+from zerotls.monitor import detectors
+from zerotls.monitor.alerts import Alert, Plot, combine
+from zerotls.monitor.allowlist import Allowlist
+from zerotls.monitor.features import Settings, Window, compute
+from zerotls.monitor.store import Store
+
+__all__ = ["DEFAULT_BASELINE", "DEFAULT_SINCE", "Result", "default_window", "detect"]
+
+DEFAULT_SINCE: Final = 24 * 3600.0
+DEFAULT_BASELINE: Final = 14 * 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What one detection run found."""
+
+    window: Window
+    alerts: list[Alert]
+    """Active alerts, most severe first."""
+    suppressed: list[Alert] = field(default_factory=list)
+    allowlisted: int = 0
+    candidates: dict[str, int] = field(default_factory=dict)
+    """How many candidates each detector judged (the populations ranks are taken in)."""
+    events: int = 0
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "window": {
+                "start": self.window.start,
+                "end": self.window.end,
+                "baseline_start": self.window.base,
+            },
+            "events": self.events,
+            "seconds": round(self.seconds, 3),
+            "candidates": self.candidates,
+            "allowlisted": self.allowlisted,
+            "alerts": [a.to_dict() for a in self.alerts],
+            "suppressed": [a.to_dict() for a in self.suppressed],
+        }
+
+
+def default_window(
+    store: Store,
+    *,
+    since: float | None = None,
+    until: float | None = None,
+    since_seconds: float = DEFAULT_SINCE,
+    baseline_seconds: float = DEFAULT_BASELINE,
+) -> Window:
+    """The window to judge: by default the last 24 hours *of data* (logs may be old), and
+    the 14 days before it as the baseline.
+
+    Raises:
+        ConfigError: the store is empty, or the window is empty.
+    """
+    span = store.time_range()
+    if span is None:
+        raise ConfigError(
+            "the monitor store has no events yet: read some first with "
+            "`zerotls monitor ingest PATH`"
+        )
+    end = until if until is not None else span[1] + 1e-3
+    start = since if since is not None else end - since_seconds
+    if start >= end:
+        raise ConfigError("the detection window is empty: --since must be before --until")
+    return Window(start=start, end=end, base=start - baseline_seconds)
+
+
+def detect(
+    store: Store,
+    window: Window,
+    *,
+    settings: Settings | None = None,
+    allowlist: Allowlist | None = None,
+    only: tuple[str, ...] = (),
+) -> Result:
+    """Run every detector (or ``only`` those named) over ``window``."""
+    settings = settings or Settings()
+    allowlist = allowlist or Allowlist()
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    feats = compute(store.con, window, settings)
+    timings["features"] = time.perf_counter() - t
+    runs: dict[str, Callable[[], detectors.Scored]] = {
+        "new-destination": lambda: detectors.new_destinations(feats["pairs"], window, settings),
+        "volume-spike": lambda: detectors.volume_spikes(feats["hourly"], window, settings),
+        "beacon": lambda: detectors.beacons(feats["beacon"], feats["pairs"], window, settings),
+        "long-connection": lambda: detectors.long_connections(
+            feats["long"], feats["durations"], feats["pairs"], settings
+        ),
+        "probing": lambda: detectors.probing(feats["failures"], window, settings),
+        "legacy-tls": lambda: detectors.legacy_tls(feats["tls"], feats["ciphers"], settings),
+        "outlier": lambda: detectors.outliers(feats["hourly"], window, settings),
+    }
+    found: list[Alert] = []
+    candidates: dict[str, int] = {}
+    for name, run in runs.items():
+        if only and name not in only:
+            continue
+        t = time.perf_counter()
+        scored = run()
+        timings[name] = time.perf_counter() - t
+        candidates[name] = scored.candidates
+        found.extend(scored.alerts)
+    t = time.perf_counter()
+    kept: list[Alert] = []
+    allowlisted = 0
+    for found_alert in found:
+        alert = _enrich(store, found_alert, window)
+        if allowlist.allowed(alert.detector, alert.identity, alert.destination, window.end):
+            allowlisted += 1
+            continue
+        kept.append(alert)
+    ordered = combine(kept)
+    active, suppressed = [], []
+    for alert in ordered:
+        entry = allowlist.suppressed(alert.detector, alert.identity, alert.destination, window.end)
+        if entry is None:
+            active.append(alert)
+        else:
+            suppressed.append(replace(alert, suppressed=entry.reason))
+    timings["evidence"] = time.perf_counter() - t
+    events = store.con.execute(
+        "SELECT count(*) FROM events WHERE ts >= ? AND ts < ?", [window.base, window.end]
+    ).fetchall()
+    return Result(
+        window=window,
+        alerts=active,
+        suppressed=suppressed,
+        allowlisted=allowlisted,
+        candidates=candidates,
+        events=int(events[0][0]) if events else 0,
+        seconds=time.perf_counter() - started,
+        timings=timings,
+    )
+
+
+def _enrich(store: Store, alert: Alert, window: Window) -> Alert:
+    """Add the evidence that needs the events again (only for alerts, so it stays cheap)."""
+    con = store.con
+    if alert.detector in ("volume-spike", "outlier"):
+        rows = con.execute(
+            "SELECT dst_host, sum(bytes_out) AS b, count(*) AS n FROM events "
+            "WHERE identity = ? AND ts >= ? AND ts < ? GROUP BY dst_host ORDER BY b DESC LIMIT 5",
+            [alert.identity, alert.start, alert.end],
+        ).fetchall()
+        top = [
+            {"destination": r[0], "bytes_out": int(r[1]), "connections": int(r[2])} for r in rows
+        ]
+        evidence = {**alert.evidence, "top_destinations": top}
+        summary = alert.summary
+        if top:
+            summary += f", mostly to {top[0]['destination']}"
+        return replace(alert, evidence=evidence, summary=summary, destination=alert.destination)
+    if alert.detector == "beacon":
+        stamps = [
+            float(r[0])
+            for r in con.execute(
+                "SELECT ts FROM events WHERE identity = ? AND dst_host = ? AND ts >= ? AND ts < ? "
+                "ORDER BY ts LIMIT 5000",
+                [alert.identity, alert.destination, window.start, window.end],
+            ).fetchall()
+        ]
+        gaps = tuple((b, b - a) for a, b in itertools.pairwise(stamps))
+        median = float(alert.evidence.get("median_interval_s", 0.0))
+        madm = float(alert.evidence.get("interval_madm_s", 0.0))
+        plot = Plot(
+            kind="series",
+            title=f"seconds between connections, {alert.identity} to {alert.destination}",
+            x_label="time",
+            y_label="gap (s)",
+            baseline=(),
+            observed=gaps,
+            band=(max(0.0, median - 3 * madm), median + 3 * madm),
+        )
+        return replace(alert, plot=plot)
+    if alert.detector == "probing":
+        rows = con.execute(
+            "SELECT coalesce(detail, outcome) AS d, count(*) FROM events WHERE identity = ? "
+            "AND ts >= ? AND ts < ? AND (outcome <> 'ok' OR decision IN ('deny', 'shadow-deny')) "
+            "GROUP BY d ORDER BY 2 DESC LIMIT 3",
+            [alert.identity, alert.start, alert.end],
+        ).fetchall()
+        targets = con.execute(
+            "SELECT dst_host, dst_port, count(*) FROM events WHERE identity = ? AND ts >= ? "
+            "AND ts < ? AND (outcome <> 'ok' OR decision IN ('deny', 'shadow-deny')) "
+            "GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 5",
+            [alert.identity, alert.start, alert.end],
+        ).fetchall()
+        evidence = {
+            **alert.evidence,
+            "top_reasons": [{"reason": r[0], "count": int(r[1])} for r in rows],
+            "top_targets": [
+                {"destination": r[0], "port": r[1], "count": int(r[2])} for r in targets
+            ],
+        }
+        why = alert.why
+        if rows and rows[0][0]:
+            why += f'; most said "{rows[0][0]}"'
+        return replace(alert, evidence=evidence, why=why)
+    return alert

@@ -1,0 +1,199 @@
+"""Features as SQL: the only part of detection that reads every event.
+
+Theory of operation. Detection looks at a *window* (``[start, end)``, by default the last
+24 hours of data) against a *baseline* (``[base, start)``, by default the 14 days before).
+The queries below reduce the events of both to small tables (one row per identity and
+destination, per identity and hour, per identity and ten minutes, ...); the detectors
+(detectors.py) are pure functions over those tables as Arrow. Events are read only here.
+
+The SQL is plain: aggregates with ``FILTER``, ``lag`` over a window, ``quantile_cont`` and
+``median``, arithmetic on epoch seconds. It runs on DuckDB as is and on Spark SQL with two
+renames (docs/monitor.md, "Past one machine"): ``quantile_cont(x, q)`` is
+``percentile(x, q)`` and ``median(x)`` is ``percentile(x, 0.5)``.
+Parameters are numbers formatted into the text by :func:`render`, so no driver-specific
+placeholder syntax is involved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["QUERIES", "Settings", "Window", "compute", "render"]
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The period judged and the baseline it is judged against (epoch seconds)."""
+
+    start: float
+    end: float
+    base: float
+
+    @property
+    def hours(self) -> float:
+        return max((self.end - self.start) / 3600.0, 1e-9)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Detection thresholds. The defaults are what the benchmark was tuned with."""
+
+    beacon_min_connections: int = 12
+    """A pair needs this many connections in the window to be scored as a beacon."""
+    beacon_threshold: float = 0.6
+    """Beacon score (0..1, after the popularity adjustment) from which a pair is reported."""
+    volume_threshold: float = 4.0
+    """Robust z-score (log bytes) from which an hour's volume is reported."""
+    volume_min_bytes: int = 5_000_000
+    """Hours that sent less than this are never reported as a spike."""
+    new_destination_threshold: float = 0.3
+    """Score (org-wide rarity x the identity's stability) from which a new destination is
+    reported."""
+    long_connection_seconds: float = 4 * 3600.0
+    """Connections at least this long are candidates (and longer than 3x the identity's
+    99th percentile)."""
+    probe_min_failures: int = 10
+    """Failed connections (denied, handshake failed, refused) in ten minutes to be reported."""
+    rare_cipher_share: float = 0.001
+    """A cipher used by fewer than this share of TLS connections (and by at most two
+    identities) is rare."""
+    outlier_threshold: float = 0.99
+    """An identity-hour is an outlier from this quantile of its group's baseline anomaly
+    scores on (IsolationForest saturates: an extreme hour scores barely above the baseline's
+    own extremes, so the quantile cannot be much higher), and only when a feature is also
+    three robust deviations from the group's median at that hour."""
+    outlier_min_rows: int = 48
+    """Identity groups with fewer baseline hours than this are pooled into one."""
+    random_state: int = 0
+    """Seed of the IsolationForest, so runs are reproducible."""
+
+
+def render(sql: str, window: Window, settings: Settings) -> str:
+    """Fill a query's ``{start}``, ``{end}``, ``{base}`` and settings with number literals."""
+    values: dict[str, Any] = {
+        "start": repr(float(window.start)),
+        "end": repr(float(window.end)),
+        "base": repr(float(window.base)),
+        "beacon_min": int(settings.beacon_min_connections),
+        "long_min": repr(float(settings.long_connection_seconds)),
+    }
+    return sql.format(**values)
+
+
+_FAILED: Final = "(outcome <> 'ok' OR decision IN ('deny', 'shadow-deny'))"
+
+QUERIES: Final[dict[str, str]] = {
+    # One row per (identity, destination) seen in baseline or window: novelty and reach.
+    "pairs": """
+SELECT identity, dst_host AS dst,
+       min(ts) AS first_seen, max(ts) AS last_seen,
+       count(*) FILTER (WHERE ts < {start}) AS n_base,
+       count(*) FILTER (WHERE ts >= {start}) AS n_window,
+       CAST(coalesce(sum(bytes_out) FILTER (WHERE ts >= {start}), 0) AS DOUBLE) AS out_window,
+       CAST(coalesce(sum(bytes_in) FILTER (WHERE ts >= {start}), 0) AS DOUBLE) AS in_window,
+       min(dst_port) AS port
+FROM events
+WHERE ts >= {base} AND ts < {end} AND outcome = 'ok' AND identity IS NOT NULL
+GROUP BY identity, dst_host
+""",
+    # One row per (identity, hour): volume, ratio and the outlier features.
+    "hourly": """
+SELECT identity, floor(ts / 3600) AS hour,
+       CAST(sum(bytes_out) AS DOUBLE) AS out_bytes, CAST(sum(bytes_in) AS DOUBLE) AS in_bytes,
+       count(*) AS conns,
+       count(DISTINCT dst_host) AS dsts,
+       count(*) FILTER (WHERE """
+    + _FAILED
+    + """) AS failed,
+       avg(duration) AS mean_duration
+FROM events
+WHERE ts >= {base} AND ts < {end} AND identity IS NOT NULL
+GROUP BY identity, floor(ts / 3600)
+""",
+    # Beaconing: gaps between a pair's connections and the sizes sent, in the window.
+    "beacon": """
+WITH w AS (
+  SELECT identity, dst_host AS dst, ts, bytes_out, duration,
+         ts - lag(ts) OVER (PARTITION BY identity, dst_host ORDER BY ts) AS gap
+  FROM events
+  WHERE ts >= {start} AND ts < {end} AND outcome = 'ok' AND identity IS NOT NULL
+),
+s AS (
+  SELECT identity, dst, count(*) AS n, min(ts) AS first_ts, max(ts) AS last_ts,
+         quantile_cont(gap, 0.25) AS gap_q1, quantile_cont(gap, 0.5) AS gap_q2,
+         quantile_cont(gap, 0.75) AS gap_q3,
+         quantile_cont(bytes_out, 0.25) AS size_q1, quantile_cont(bytes_out, 0.5) AS size_q2,
+         quantile_cont(bytes_out, 0.75) AS size_q3,
+         count(DISTINCT floor(ts / 3600)) AS hours_seen,
+         avg(duration) AS mean_duration
+  FROM w GROUP BY identity, dst HAVING count(*) >= {beacon_min}
+)
+SELECT s.*, m.gap_madm, m.size_madm
+FROM s JOIN (
+  SELECT w.identity, w.dst,
+         median(abs(w.gap - s.gap_q2)) AS gap_madm,
+         median(abs(w.bytes_out - s.size_q2)) AS size_madm
+  FROM w JOIN s ON w.identity = s.identity AND w.dst = s.dst
+  GROUP BY w.identity, w.dst
+) m ON m.identity = s.identity AND m.dst = s.dst
+""",
+    # Long connections in the window, and each identity's usual durations.
+    "long": """
+SELECT identity, dst_host AS dst, ts, duration, bytes_out, bytes_in, dst_port
+FROM events
+WHERE ts >= {start} AND ts < {end} AND duration >= {long_min} AND identity IS NOT NULL
+""",
+    "durations": """
+SELECT identity, quantile_cont(duration, 0.99) AS p99, max(duration) AS longest, count(*) AS n
+FROM events
+WHERE ts >= {base} AND ts < {start} AND identity IS NOT NULL
+GROUP BY identity
+""",
+    # Failed attempts per identity and ten minutes (probing), baseline and window.
+    "failures": """
+SELECT identity, floor(ts / 600) AS slot,
+       count(*) AS failed,
+       count(DISTINCT dst_host) AS hosts,
+       count(DISTINCT dst_port) AS ports,
+       count(*) FILTER (WHERE outcome = 'denied' OR decision IN ('deny', 'shadow-deny'))
+         AS denied,
+       count(*) FILTER (WHERE outcome = 'handshake_failed') AS handshake_failed,
+       count(*) FILTER (WHERE outcome = 'rejected') AS refused
+FROM events
+WHERE ts >= {base} AND ts < {end} AND identity IS NOT NULL AND """
+    + _FAILED
+    + """
+GROUP BY identity, floor(ts / 600)
+""",
+    # TLS versions and ciphers used in the window, and how common each cipher is overall.
+    "tls": """
+SELECT identity, dst_host AS dst, tls_version, cipher, count(*) AS n,
+       min(ts) AS first_ts, max(ts) AS last_ts
+FROM events
+WHERE ts >= {start} AND ts < {end} AND identity IS NOT NULL
+  AND (tls_version IS NOT NULL OR cipher IS NOT NULL)
+GROUP BY identity, dst_host, tls_version, cipher
+""",
+    "ciphers": """
+SELECT cipher, count(*) AS n, count(DISTINCT identity) AS identities
+FROM events
+WHERE ts >= {base} AND ts < {end} AND cipher IS NOT NULL
+GROUP BY cipher
+""",
+}
+
+
+def compute(con: duckdb.DuckDBPyConnection, window: Window, settings: Settings) -> dict[str, Any]:
+    """Run every query for the window; returns name -> ``pyarrow.Table``."""
+    cursor = con.cursor()  # its own result state: the caller's last statement may be unread
+    try:
+        return {
+            name: cursor.sql(render(sql, window, settings)).to_arrow_table()
+            for name, sql in QUERIES.items()
+        }
+    finally:
+        cursor.close()

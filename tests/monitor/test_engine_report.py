@@ -1,0 +1,170 @@
+"""Detection runs end to end over a store: allowlist, suppressions, severity order, reports,
+and the feature SQL run unchanged over the Parquet export (the path to Spark)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.monitor.helpers import (
+    END,
+    HOUR,
+    T0,
+    WINDOW,
+    WINDOW_START,
+    daily_background,
+    event,
+    insert,
+    store_with,
+    write,
+)
+from zerotls.errors import ConfigError
+from zerotls.monitor.allowlist import Allowlist
+from zerotls.monitor.engine import default_window, detect
+from zerotls.monitor.features import QUERIES, Settings, render
+from zerotls.monitor.report import render_html, render_json, render_text
+from zerotls.monitor.store import Store
+
+TEAM = [f"10.0.0.{i}" for i in range(1, 7)]
+
+
+def scenario() -> list[dict[str, object]]:
+    rows = daily_background(TEAM, ["db.internal", "api.internal", "cache.internal"])
+    t = WINDOW_START + 60
+    while t < END - 60:  # a perfect beacon from one host to a host nobody knows
+        rows.append(
+            event(t, "10.0.0.3", "cdn.c2.example", bytes_out=420, bytes_in=900, duration=0.2)
+        )
+        t += 300
+    rows += [  # and a legacy TLS connection
+        event(WINDOW_START + HOUR, "10.0.0.5", "printer.corp", tls_version="TLSv1.0"),
+    ]
+    return rows
+
+
+def test_detect_orders_by_severity_and_explains_each_alert() -> None:
+    with store_with(scenario()) as store:
+        window = default_window(store)
+        assert window.end == pytest.approx(END - 240 + 1e-3, abs=300)
+        result = detect(store, window)
+    kinds = [(a.detector, a.identity, a.destination) for a in result.alerts]
+    assert ("beacon", "10.0.0.3", "cdn.c2.example") in kinds
+    assert ("new-destination", "10.0.0.3", "cdn.c2.example") in kinds
+    assert ("legacy-tls", "10.0.0.5", "printer.corp") in kinds
+    assert kinds[0] == ("beacon", "10.0.0.3", "cdn.c2.example")  # corroborated: first
+    assert "new-destination" in result.alerts[0].corroborated_by
+    severities = [a.severity for a in result.alerts]
+    assert severities == sorted(severities, reverse=True)
+    for a in result.alerts:
+        assert a.summary and a.why and a.evidence
+    beacon = result.alerts[0]
+    assert beacon.plot is not None and len(beacon.plot.observed) > 200  # the gaps, for the chart
+
+
+def test_allowlist_and_suppressions_with_reasons(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "allow.toml",
+        '[[allow]]\ndestination = "*.c2.example"\ndetectors = ["beacon"]\nreason = "red team exercise RT-4"\n\n'
+        '[[suppress]]\ndetector = "legacy-tls"\ndestination = "printer.corp"\n'
+        'reason = "vendor firmware, replacement ordered"\nuntil = 2099-01-01\n',
+    )
+    allow = Allowlist.load(path)
+    with store_with(scenario()) as store:
+        result = detect(store, WINDOW, allowlist=allow)
+    assert result.allowlisted == 1
+    assert not any(a.detector == "beacon" for a in result.alerts)
+    assert any(a.detector == "new-destination" for a in result.alerts)  # only beacon was allowed
+    (sup,) = result.suppressed
+    assert sup.detector == "legacy-tls" and sup.suppressed == "vendor firmware, replacement ordered"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[[allow]]\ndestination = "x"\n', "has no reason"),
+        ('[[allow]]\ndestination = "x"\nreason = "  "\n', "has no reason"),
+        ('[[allow]]\nreason = "everything"\n', "needs a destination or an identity"),
+        ('[[suppress]]\ndetector = "beacons"\nreason = "r"\n', "unknown detector"),
+        ('[[allow]]\ndestination = "10.0.0.0/33"\nreason = "r"\n', "not a CIDR"),
+        ('[[allow]]\ndestination = "x"\nreason = "r"\nwhy = "typo"\n', "unknown key"),
+        ("[allow]\nreason = 'r'\n", "array of tables"),
+        ('[[suppress]]\nreason = "r"\nuntil = "soon"\n', "TOML date"),
+        ("not toml [", "not valid TOML"),
+    ],
+)
+def test_bad_allowlists_say_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Allowlist.load(write(tmp_path / "a.toml", text))
+
+
+def test_allowlist_matching_cidr_globs_and_expiry(tmp_path: Path) -> None:
+    allow = Allowlist.load(
+        write(
+            tmp_path / "a.toml",
+            '[[allow]]\ndestination = "10.5.0.0/16"\nidentity = "spiffe://corp/*"\nreason = "r"\n'
+            '[[suppress]]\nidentity = "10.0.0.9"\nreason = "old"\nuntil = 2020-01-01\n',
+        )
+    )
+    assert allow.allowed("beacon", "spiffe://corp/backup", "10.5.1.2", T0) is not None
+    assert allow.allowed("beacon", "spiffe://other/backup", "10.5.1.2", T0) is None
+    assert allow.allowed("beacon", "spiffe://corp/backup", "10.6.1.2", T0) is None
+    assert allow.suppressed("probing", "10.0.0.9", None, T0) is None  # expired in 2020
+
+
+def test_reports_text_json_and_self_contained_html() -> None:
+    with store_with(scenario()) as store:
+        result = detect(store, WINDOW)
+    text = render_text(result, limit=2)
+    assert "[HIGH" in text and "why:" in text and "more (--limit" in text
+    doc = json.loads(render_json(result))
+    assert doc["alerts"][0]["detector"] == "beacon" and doc["alerts"][0]["plot"]["observed"]
+    assert doc["alerts"][0]["evidence"]["subscores"]["timing_madm"] == pytest.approx(1.0)
+    page = render_html(result)
+    assert page.count("<svg") == sum(1 for a in result.alerts if a.plot) >= 3
+    # self-contained: nothing to fetch, nothing to run
+    assert "<script" not in page and "<link" not in page and "@import" not in page
+    assert not re.search(r"(src|href)\s*=", page)
+    assert re.findall(r"https?://[^\"' <]+", page) == ["http://www.w3.org/2000/svg"] * page.count(
+        "<svg"
+    )
+
+
+def rounded(rows: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
+    # Sums of floats may differ in the last bits with another summation order.
+    return sorted(
+        (tuple(round(v, 6) if isinstance(v, float) else v for v in r) for r in rows), key=repr
+    )
+
+
+def test_feature_sql_runs_unchanged_over_the_parquet_export(tmp_path: Path) -> None:
+    """What Spark does: read the Parquet partitions as a table named events, run QUERIES."""
+    import duckdb
+
+    settings = Settings()
+    with store_with(scenario()) as store:
+        store.export_parquet(tmp_path / "pq")
+        expected = {
+            n: rounded(store.con.execute(render(q, WINDOW, settings)).fetchall())
+            for n, q in QUERIES.items()
+        }
+    con = duckdb.connect()
+    con.execute(
+        f"CREATE VIEW events AS SELECT * FROM read_parquet('{tmp_path}/pq/*/*.parquet', hive_partitioning=true)"  # noqa: S608
+    )
+    for name, query in QUERIES.items():
+        got = rounded(con.execute(render(query, WINDOW, settings)).fetchall())
+        assert got == expected[name], name
+        assert got or name in ("long", "failures"), name
+    con.close()
+
+
+def test_empty_store_and_empty_window_are_config_errors() -> None:
+    with Store() as store:
+        with pytest.raises(ConfigError, match="no events yet"):
+            default_window(store)
+        insert(store, [event(T0, "a", "b")])
+        with pytest.raises(ConfigError, match="window is empty"):
+            default_window(store, since=T0 + 10, until=T0)
