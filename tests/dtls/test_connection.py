@@ -7,6 +7,8 @@ import random
 import tracemalloc
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import CLIENT_ID, PKI, SERVER_ID
 from tests.dtls.link import CLIENT_ADDR, Link, Peers
@@ -256,3 +258,47 @@ def test_dtls_13_is_a_named_future() -> None:
 def test_pq_only_groups_are_refused_for_dtls(pki: PKI) -> None:
     with pytest.raises(ConfigError, match="classic ECDHE group"):
         TLSContext(pki.client_config(groups=("X25519MLKEM768",)), datagram=True)
+
+
+_DTLS_LOOKING = st.builds(
+    lambda ctype, epoch, rest: bytes([ctype, 0xFE, 0xFD]) + epoch + rest,
+    st.sampled_from([20, 21, 22, 23, 24, 25]),
+    st.sampled_from([b"\x00\x00", b"\x00\x01", b"\xff\xff"]),
+    st.binary(max_size=200),
+)
+
+
+@given(st.lists(st.one_of(st.binary(max_size=300), _DTLS_LOOKING), max_size=8))
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_random_datagrams_never_crash_the_listener_or_an_association(
+    pki: PKI, junk: list[bytes]
+) -> None:
+    """Whatever arrives from the network, from a stranger or on an established association's
+    address, is dropped without an exception, and the association keeps working."""
+    p = _established(pki)
+    assert p.server is not None
+    for datagram in junk:
+        reply, conn = p.listener.receive_untrusted(datagram, ("198.51.100.7", 9), p.now)
+        assert conn is None and all(len(r) <= len(datagram) for r in reply)
+        p.server.receive_datagram(datagram, p.now)
+        p.client.receive_datagram(datagram, p.now)
+    p.client.send(b"after the noise")
+    p.run_until(lambda: p.received("server"))
+    assert p.received("server")[-1:] == [b"after the noise"]
+
+
+_PEERS: dict[int, Peers] = {}
+
+
+def _established(pki: PKI) -> Peers:
+    """A fresh handshake per example would dominate the run time: one per PKI, reused (the
+    property must hold however much noise the association has already seen)."""
+    peers = _PEERS.get(id(pki))
+    if peers is None:
+        peers = make_peers(pki)
+        peers.handshake()
+        _PEERS[id(pki)] = peers
+    peers.server_events.clear()
+    return peers
