@@ -275,6 +275,11 @@ class ClientConfig(_Common):
     certificate marked must-staple (RFC 7633) is always treated as ``"require"``. A stapled
     response is checked in full (signer, signature, certificate, freshness, status) and any
     failure sends the ``bad_certificate_status_response`` alert."""
+    session_resumption: bool = True
+    """Offer the server a session ticket from an earlier connection of this context (TLS 1.3
+    resumption, still with a fresh ECDHE exchange, so forward secrecy holds). Each ticket is
+    used once. Pins, the expected identity and revocation are checked again on the
+    certificate the session remembers; a resumed handshake carries no OCSP staple."""
 
     def __post_init__(self) -> None:
         self._validate_common()

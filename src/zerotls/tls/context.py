@@ -11,6 +11,7 @@ a ticket from an older context simply gets a full handshake.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import ipaddress
 import logging
@@ -98,6 +99,8 @@ class TLSContext:
             from zerotls.dtls.cookies import CookieJar
 
             self.cookies = CookieJar()
+        # Clients: tickets from earlier connections, newest last, each offered once.
+        self._sessions: collections.deque[SSL.Session] = collections.deque(maxlen=8)
         self.certificate: x509.Certificate | None = None
         """The certificate we present (the leaf of ``config.cert``), once loaded."""
         self.chain: list[x509.Certificate] = []
@@ -148,6 +151,17 @@ class TLSContext:
                         "keeping the current TLS context: rebuilding it failed: %s", exc
                     )
         return self._ssl_context
+
+    def take_session(self) -> SSL.Session | None:
+        """A session ticket to resume with (clients), removed so it is used only once."""
+        try:
+            return self._sessions.pop()
+        except IndexError:
+            return None
+
+    def keep_session(self, session: SSL.Session) -> None:
+        """Remember a session ticket for a later connection of this context."""
+        self._sessions.append(session)
 
     def connection(self, *, authorize: Authorizer | None = None) -> TLSConnection:
         """A new sans-IO connection in this context's role.

@@ -461,6 +461,8 @@ class TLSConnection:
         """We sent close_notify: we may send nothing more (the peer still may)."""
         self._sent_any = False
         self._extra_out = b""
+        self._ticket_base: SSL.Session | None = None  # clients: the session tickets replace
+        self._tickets_kept = 0
         self._prepare()
         cfg = self.config
         if adopted:
@@ -470,6 +472,10 @@ class TLSConnection:
                 self._ssl.set_tlsext_host_name(cfg.server_name.encode("idna"))  # SNI
             if cfg.ocsp != "off":  # ask for the server's staple (status_request)
                 _lib.SSL_set_tlsext_status_type(self._ssl._ssl, _lib.TLSEXT_STATUSTYPE_ocsp)
+            if cfg.session_resumption and not context.datagram:
+                session = context.take_session()
+                if session is not None:
+                    self._ssl.set_session(session)
             self._ssl.set_connect_state()
             self._do_handshake()  # queue the ClientHello
         else:
@@ -511,6 +517,8 @@ class TLSConnection:
                 return events
             events.append(done)
         self._read_into(events)
+        if self._ticket_base is not None:
+            self._keep_new_ticket()
         return events
 
     def send(self, data: bytes | bytearray | memoryview) -> None:
@@ -646,7 +654,29 @@ class TLSConnection:
             self._recheck_resumed()
         self.state = State.OPEN
         self.handshake = handshake
+        cfg = self.config
+        if isinstance(cfg, ClientConfig) and cfg.session_resumption and not self.context.datagram:
+            session = self._ssl.get_session()
+            if session is not None and handshake.tls_version != "TLSv1.3":
+                self.context.keep_session(session)  # TLS 1.2: resumable as it stands
+            else:
+                # TLS 1.3 tickets arrive after the handshake, each as a new session object.
+                self._ticket_base = session
         return handshake
+
+    def _keep_new_ticket(self) -> None:
+        """Clients, TLS 1.3: keep the sessions that NewSessionTicket messages created (two at
+        most per connection; OpenSSL servers send two)."""
+        base = self._ticket_base
+        current = _lib.SSL_get_session(self._ssl._ssl)
+        if base is None or current in (_ffi.NULL, base._session):
+            return
+        session = self._ssl.get_session()
+        if session is None:  # pragma: no cover
+            return
+        self.context.keep_session(session)
+        self._tickets_kept += 1
+        self._ticket_base = session if self._tickets_kept < 2 else None
 
     def _recheck_resumed(self) -> None:
         """A resumed session skips certificate verification, and so our verify callback: the
