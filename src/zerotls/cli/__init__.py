@@ -59,9 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="zerotls",
-        description="Secure network programming the zero-trust way: mutual TLS with workload "
-        "identities, pinning, a local PKI, HMAC integrity, and a tunnel that puts it all in "
-        "front of cleartext services. TLS 1.3 by default.",
+        description="Secure network programming the zero-trust way: mutual TLS and DTLS with "
+        "workload identities, pinning, OCSP stapling and revocation, a local PKI, HMAC "
+        "integrity, a tunnel that puts it all in front of cleartext services, auditors for "
+        "endpoints and code, and a monitor for connection logs. TLS 1.3 by default.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

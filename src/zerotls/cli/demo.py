@@ -31,10 +31,11 @@ TRUST_DOMAIN = "demo.zerotls.dev"
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "demo",
-        help="a guided tour on loopback: mTLS, identities, refusals, the tunnel and its audit",
+        help="a guided tour on loopback: mTLS, identities, refusals, OCSP, the tunnel, DTLS",
         description="Create a PKI in a temporary directory, start an mTLS echo service, "
-        "connect an allowed client and several refused ones, put a cleartext service behind "
-        "the tunnel, and sign and verify an HMAC envelope. Everything stays on 127.0.0.1.",
+        "connect an allowed client and several refused ones, staple OCSP and revoke, put a "
+        "cleartext service behind the tunnel, sign and verify an HMAC envelope, and speak "
+        "DTLS. Everything stays on 127.0.0.1.",
     )
     p.add_argument("--keep", action="store_true", help="keep the temporary PKI directory")
     p.add_argument("--no-color", action="store_true", help="plain output")

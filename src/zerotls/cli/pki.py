@@ -39,7 +39,7 @@ The directory is --dir, else $ZEROTLS_PKI_DIR, else $XDG_STATE_HOME/zerotls/pki
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "pki",
-        help="a local CA: issue short-lived workload certificates, revoke, CRLs",
+        help="a local CA: issue short-lived workload certificates, revoke, CRLs, OCSP",
         description="A local certificate authority for workload identities (SPIFFE IDs), "
         "short-lived by default.",
         epilog=EPILOG,
