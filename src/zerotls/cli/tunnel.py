@@ -61,28 +61,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         epilog=EPILOG_SERVER,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--listen", required=True, help="HOST:PORT to accept TLS on")
-    p.add_argument("--target", required=True, help="cleartext service: HOST:PORT or unix:/path")
-    p.add_argument("--cert", required=True, type=Path, help="our certificate chain (PEM)")
-    p.add_argument("--key", required=True, type=Path, help="our private key")
-    p.add_argument("--ca", required=True, type=Path, help="CA bundle for client certificates")
-    p.add_argument(
-        "--allow",
-        action="append",
-        default=[],
-        metavar="WHO",
-        help="identity allowed to connect (repeatable; see below)",
-    )
-    p.add_argument(
-        "--shadow", action="store_true", help="log what the policy would deny, but let it through"
-    )
-    p.add_argument(
-        "--crl",
-        action="append",
-        default=[],
-        type=Path,
-        help="CRL file for client certificates (repeatable; reloaded when it changes)",
-    )
+    accept_options(p, "TLS", "cleartext service: HOST:PORT or unix:/path")
     p.add_argument(
         "--fetch-crls",
         action="store_true",
@@ -150,6 +129,32 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from zerotls.cli import tunnel_dtls
 
     tunnel_dtls.register(cmds)
+
+
+def accept_options(p: argparse.ArgumentParser, protocol: str, target_help: str) -> None:
+    """Server mode: where we accept, what we forward to, what we present, whom we allow."""
+    p.add_argument("--listen", required=True, help=f"HOST:PORT to accept {protocol} on")
+    p.add_argument("--target", required=True, help=target_help)
+    p.add_argument("--cert", required=True, type=Path, help="our certificate chain (PEM)")
+    p.add_argument("--key", required=True, type=Path, help="our private key")
+    p.add_argument("--ca", required=True, type=Path, help="CA bundle for client certificates")
+    p.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="WHO",
+        help="identity allowed to connect (repeatable; see below)",
+    )
+    p.add_argument(
+        "--shadow", action="store_true", help="log what the policy would deny, but let it through"
+    )
+    p.add_argument(
+        "--crl",
+        action="append",
+        default=[],
+        type=Path,
+        help="CRL file for client certificates (repeatable; reloaded when it changes)",
+    )
 
 
 def dial_options(p: argparse.ArgumentParser, protocol: str) -> None:

@@ -7,7 +7,6 @@ import asyncio
 import logging
 import signal
 import sys
-from pathlib import Path
 
 from zerotls.errors import ConfigError
 from zerotls.policy import Policy
@@ -38,17 +37,16 @@ def register(cmds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         epilog=EPILOG_SERVER,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--listen", required=True, help="HOST:PORT to accept DTLS on (UDP)")
-    p.add_argument("--target", required=True, help="cleartext UDP service HOST:PORT")
-    p.add_argument("--cert", required=True, type=Path, help="our certificate chain (PEM)")
-    p.add_argument("--key", required=True, type=Path, help="our private key")
-    p.add_argument("--ca", required=True, type=Path, help="CA bundle for client certificates")
+    from zerotls.cli.tunnel import accept_options
+
+    accept_options(p, "DTLS (UDP)", "cleartext UDP service HOST:PORT")
     p.add_argument(
-        "--allow", action="append", default=[], metavar="WHO", help="who may use it (repeatable)"
+        "--revocation",
+        choices=["hard", "soft"],
+        default="hard",
+        help="when a client's revocation status is unknown: refuse (hard, default) or let "
+        "it in and record it (soft)",
     )
-    p.add_argument("--shadow", action="store_true", help="log denials but let them through")
-    p.add_argument("--crl", action="append", default=[], type=Path, help="CRL file")
-    p.add_argument("--revocation", choices=["hard", "soft"], default="hard")
     _common(p)
     p.set_defaults(func=_server)
 
