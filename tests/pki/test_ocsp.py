@@ -252,3 +252,22 @@ def test_cli_serve_answers_then_stops_on_sigterm(store: PKIStore) -> None:
         rest = proc.communicate(timeout=10)[0].decode()
     assert proc.returncode == 0
     assert "stopped after 1 request(s)" in rest
+
+
+def test_a_silent_client_does_not_hold_the_responder(store: PKIStore, running: OCSPServer) -> None:
+    import socket
+    import time
+
+    from zerotls.pki import ocsp as ocsp_module
+
+    assert ocsp_module._Handler.timeout == 10
+    host, port = running.server_address[:2]
+    silent = socket.create_connection((str(host), int(port)))  # connects, never speaks
+    try:
+        store.issue("busy", dns=["busy.internal"])
+        start = time.monotonic()
+        out = openssl_ocsp(store, store.cert_path("busy"), "-url", running.url)
+        assert "Response verify OK" in out  # others are served meanwhile
+        assert time.monotonic() - start < 5
+    finally:
+        silent.close()

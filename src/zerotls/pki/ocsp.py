@@ -270,6 +270,7 @@ class OCSPServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: OCSPServer
     protocol_version = "HTTP/1.1"
+    timeout = 10  # seconds a client may take to send its request: a silent one is dropped
     server_version = "zerotls-ocsp"
     sys_version = ""
 
