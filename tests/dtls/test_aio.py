@@ -190,3 +190,29 @@ def test_connect_to_a_closed_port_fails_fast(pki: PKI) -> None:
         assert time.monotonic() - start < 5
 
     asyncio.run(main())
+
+
+def test_cli_connect_dtls_to_our_server(pki: PKI) -> None:
+    """``zerotls connect --dtls``: one datagram each way, the server's identity printed."""
+    import sys
+
+    async def upper(ep: DTLSEndpoint) -> None:
+        ep.send((await ep.recv()).upper())
+
+    async def main() -> str:
+        server = await serve(upper, "127.0.0.1", 0, pki.server_config(), options=FAST)
+        async with server:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "zerotls", "connect", f"127.0.0.1:{server.port}", "--dtls",
+                "--name", "localhost", "--ca", str(pki.ca_path), "--cert", str(pki.client.cert),
+                "--key", str(pki.client.key), "--send", "ping over udp\n",
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            out, err = await asyncio.wait_for(proc.communicate(), 30)
+            assert proc.returncode == 0, err.decode()
+            return out.decode()
+
+    out = asyncio.run(main())
+    assert "/udp: DTLSv1.2" in out
+    assert f"identity: {SERVER_ID}" in out
+    assert "PING OVER UDP" in out

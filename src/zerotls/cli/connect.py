@@ -9,6 +9,7 @@ from pathlib import Path
 
 from zerotls._util import parse_hostport
 from zerotls.tls.config import ClientConfig, TLSVersion
+from zerotls.tls.identity import Identity
 from zerotls.tls.sync import connect
 
 EPILOG = """\
@@ -18,6 +19,8 @@ examples:
       --cert me.pem --key me.key --pin sha256/AbC...=
   echo ping | zerotls connect 127.0.0.1:8443 --name localhost --ca ca.pem --send -
   zerotls connect api:443 --ocsp require --crl ca.crl    # a revoked server is refused
+  zerotls connect 127.0.0.1:8853 --dtls --name localhost --ca ca.pem --cert me.pem \
+      --key me.key --send ping                            # a DTLS service, one datagram
 
 The server name is checked against the certificate's SANs (never its CN). Without --name and
 --expect, the host part of ADDRESS is the name to check."""
@@ -49,6 +52,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--alpn", action="append", default=[], help="ALPN protocol to offer")
     p.add_argument("--tls12", action="store_true", help="accept TLS 1.2 (ECDHE+AEAD) as floor")
+    p.add_argument(
+        "--dtls",
+        action="store_true",
+        help="speak DTLS 1.2 over UDP instead of TLS over TCP (--send sends one datagram and "
+        "prints the first reply)",
+    )
     p.add_argument("--send", metavar="TEXT", help="send TEXT ('-' for stdin), print the reply")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds (default 10)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -71,6 +80,8 @@ def _connect(args: argparse.Namespace) -> int:
         min_version=TLSVersion.TLSv1_2 if args.tls12 else TLSVersion.TLSv1_3,
         handshake_timeout=args.timeout,
     )
+    if args.dtls:
+        return _connect_dtls(args, host, port, config)
     with connect(host, port, config, timeout=args.timeout) as tls:
         tls.await_verdict()  # a TLS 1.3 server refuses our certificate after our handshake
         reply = None
@@ -108,6 +119,67 @@ def _connect(args: argparse.Namespace) -> int:
         print(f"  pin:      sha256/{ident.spki_pin}")
     if tls.revocation is not None:
         print(f"  revocation: {tls.revocation}")
+    if reply is not None:
+        sys.stdout.write(reply.decode("utf-8", "replace"))
+    return 0
+
+
+def _connect_dtls(args: argparse.Namespace, host: str, port: int, config: ClientConfig) -> int:
+    """``--dtls``: one association, at most one datagram each way."""
+    import asyncio
+
+    from zerotls.dtls import DTLSOptions
+    from zerotls.dtls import connect as dtls_connect
+    from zerotls.errors import HandshakeTimeout
+
+    async def run() -> tuple[dict[str, object], bytes | None, Identity | None]:
+        options = DTLSOptions(handshake_timeout=args.timeout)
+        endpoint = await dtls_connect(host, port, config, options=options)
+        reply = None
+        try:
+            if args.send is not None:
+                payload = sys.stdin.buffer.read() if args.send == "-" else args.send.encode()
+                endpoint.send(payload)
+                try:
+                    reply = await asyncio.wait_for(endpoint.recv(), args.timeout)
+                except TimeoutError:
+                    raise HandshakeTimeout(
+                        f"no reply datagram within {args.timeout:g} s (UDP: the request or the "
+                        "reply may have been lost; the service may not answer this message)"
+                    ) from None
+        finally:
+            endpoint.close()
+            await asyncio.sleep(0.01)  # let the close_notify leave
+        ident = endpoint.identity
+        return (
+            {
+                "address": f"{host}:{port}",
+                "transport": "udp",
+                "tls_version": endpoint.tls_version,
+                "cipher": endpoint.cipher,
+                "group": endpoint.group,
+                "revocation": endpoint.revocation,
+                "identity": ident.to_dict() if ident else None,
+            },
+            reply,
+            ident,
+        )
+
+    result, reply, identity = asyncio.run(run())
+    if args.json:
+        if reply is not None:
+            result["reply"] = reply.decode("utf-8", "replace")
+        print(json.dumps(result, indent=2))
+        return 0
+    print(
+        f"connected to {host}:{port}/udp: {result['tls_version']}, {result['cipher']}, "
+        f"group {result['group']}"
+    )
+    if identity is not None:
+        print(f"  identity: {identity.name}")
+        print(f"  issuer:   {identity.issuer}")
+    if result["revocation"] is not None:
+        print(f"  revocation: {result['revocation']}")
     if reply is not None:
         sys.stdout.write(reply.decode("utf-8", "replace"))
     return 0
