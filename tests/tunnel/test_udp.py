@@ -273,3 +273,34 @@ def test_garbage_is_counted_and_a_certless_peer_is_refused_and_audited(pki: PKI)
     refused = [e for e in events.lines if e["close_reason"] == "handshake_failed"]
     assert len(refused) == 1 and refused[0]["alert"] == "handshake_failure"
     assert "no certificate" in refused[0]["error"]
+
+
+def test_a_half_made_session_does_not_stay_behind(pki: PKI) -> None:
+    """Authorized inside the handshake, then the peer vanished before finishing it: when the
+    server gives up on the association, the tunnel forgets the session and audits it."""
+    from zerotls.dtls import DTLSConnection, DTLSEndpoint
+    from zerotls.tls.context import TLSContext
+
+    async def main() -> tuple[Events, UDPTunnel]:
+        _echo, echo_transport, echo_port = await start_echo()
+        events = Events()
+        tunnel = server_tunnel(pki, echo_port, Policy.allow_identities([CLIENT_ID]), events)
+        await tunnel.start()
+        try:
+            peer = ("127.0.0.1", 40404)
+            identity = pki.client.issued.identity
+            assert tunnel._authorize(identity, peer) is None  # what the handshake would do
+            assert peer in tunnel.sessions
+            stalled = DTLSConnection(TLSContext(pki.client_config(), datagram=True))
+            endpoint = DTLSEndpoint(stalled, lambda _d: None, peer, asyncio.get_running_loop())
+            tunnel._peer_finished(endpoint, None)
+            assert peer not in tunnel.sessions
+        finally:
+            tunnel.close()
+            echo_transport.close()
+        return events, tunnel
+
+    events, _ = asyncio.run(main())
+    (event,) = events.lines
+    assert event["close_reason"] == "timeout" and event["decision"] == "allow"
+    assert event["error"] == "the handshake did not complete"

@@ -151,6 +151,7 @@ class UDPTunnel:
                 authorize=self._authorize,
                 on_handshake_failure=self._handshake_failed,
             )
+            self._server.on_peer_finished = self._peer_finished
             self.servers = [self._server]
         else:
             transport, _ = await loop.create_datagram_endpoint(
@@ -252,6 +253,15 @@ class UDPTunnel:
         session.closed = True
         ev.close_reason = "denied" if isinstance(exc, PolicyDenied) else "handshake_failed"
         self._write(session)
+
+    def _peer_finished(self, endpoint: DTLSEndpoint, error: ZeroTLSError | None) -> None:
+        """An association ended before its handshake did, without an error (the server's idle
+        sweep or shutdown): its half-made session must not stay behind."""
+        if error is None and endpoint.conn.handshake is None:
+            session = self.sessions.get(endpoint.peer)
+            if session is not None and session.endpoint is None:
+                session.event.error = "the handshake did not complete"
+                self._end(session, "timeout")
 
     async def _serve_peer(self, endpoint: DTLSEndpoint) -> None:
         cfg = self.config
