@@ -304,3 +304,57 @@ def test_a_half_made_session_does_not_stay_behind(pki: PKI) -> None:
     (event,) = events.lines
     assert event["close_reason"] == "timeout" and event["decision"] == "allow"
     assert event["error"] == "the handshake did not complete"
+
+
+@pytest.mark.peers
+def test_cli_dtls_server_with_two_workers_keeps_each_peer_on_one(pki: PKI) -> None:
+    """SO_REUSEPORT spreads peers over the workers by address hash, so each peer's cookie
+    exchange and association stay with one worker: every client gets through."""
+    import threading
+
+    loop = asyncio.new_event_loop()
+    echo, echo_transport, echo_port = loop.run_until_complete(start_echo())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zerotls", "tunnel", "dtls-server", "--listen",
+         f"127.0.0.1:{port}", "--target", f"127.0.0.1:{echo_port}", "--cert",
+         str(pki.server.cert), "--key", str(pki.server.key), "--ca", str(pki.ca_path),
+         "--allow", CLIENT_ID, "--workers", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        assert b"2 workers" in proc.stderr.readline()
+        time.sleep(0.3)  # the second worker binds too
+
+        async def clients() -> list[bytes]:
+            replies = []
+            for i in range(8):  # eight source ports: both workers get some (hash)
+                ep = await connect("127.0.0.1", port, pki.client_config(), options=FAST)
+                ep.send(f"n{i}".encode())
+                replies.append(await asyncio.wait_for(ep.recv(), 5))
+                ep.close()
+            return replies
+
+        replies = asyncio.run(clients())
+    finally:
+        stop(proc)
+        stdout = proc.stdout.read().decode() if proc.stdout else ""
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+        async def close_echo() -> None:
+            echo_transport.close()
+            await asyncio.sleep(0.01)
+
+        asyncio.run_coroutine_threadsafe(close_echo(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+    assert replies == [f"echo:n{i}".encode() for i in range(8)]
+    assert len(echo.received) == 8
+    events = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    assert len(events) == 8 and {e["spiffe_id"] for e in events} == {CLIENT_ID}

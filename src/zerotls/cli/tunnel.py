@@ -11,7 +11,7 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -337,15 +337,36 @@ def serve_config(
         return _run_loop(loop, _serve(config, runtimes, reuse_port=False, worker=0, share=None))
     # Workers leave snapshots of their figures here for the admin worker to add up.
     share = Path(tempfile.mkdtemp(prefix="zerotls-workers-"))
+    try:
+        return fork_workers(
+            workers,
+            lambda index: _run_loop(
+                loop, _serve(config, runtimes, reuse_port=True, worker=index, share=share)
+            ),
+            signals=(signal.SIGTERM, signal.SIGINT, signal.SIGHUP),
+        )
+    finally:
+        shutil.rmtree(share, ignore_errors=True)
+
+
+def fork_workers(
+    count: int,
+    run_one: Callable[[int], int],
+    *,
+    signals: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGINT),
+) -> int:
+    """Fork ``count`` workers that each call ``run_one(index)`` and exit with its code; pass
+    ``signals`` on to them and return the first non-zero exit status (0 if all succeeded).
+
+    Everything built before the call (TLS contexts, their ticket keys) is shared by inheritance.
+    """
     children = []
-    for index in range(workers):
+    for index in range(count):
         pid = os.fork()
-        if pid == 0:  # pragma: no cover - exercised by the multi-worker test as a process
+        if pid == 0:  # pragma: no cover - exercised by the multi-worker tests as processes
             code = 1
             try:  # a worker must never fall back into the parent's code
-                code = _run_loop(
-                    loop, _serve(config, runtimes, reuse_port=True, worker=index, share=share)
-                )
+                code = run_one(index)
             finally:
                 os._exit(code)
         children.append(pid)
@@ -355,13 +376,12 @@ def serve_config(
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signum)
 
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    for sig in signals:
         signal.signal(sig, forward)
     status = 0
     for child in children:
         _, code = os.waitpid(child, 0)
         status = status or os.waitstatus_to_exitcode(code)
-    shutil.rmtree(share, ignore_errors=True)
     return status
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
+from dataclasses import replace
 
 from zerotls.errors import ConfigError
 from zerotls.policy import Policy
 from zerotls.tls.config import ClientConfig, ServerConfig
+from zerotls.tls.context import TLSContext
 
 EPILOG_SERVER = """\
 examples:
@@ -82,6 +85,13 @@ def _common(p: argparse.ArgumentParser) -> None:
         "--unsafe-target",
         action="store_true",
         help="allow cleartext datagrams to leave this machine (you take the risk by name)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes sharing the port with SO_REUSEPORT (default 1; 0 = one per core). "
+        "Each peer stays with one worker; with --admin, /metrics shows the first worker's",
     )
     p.add_argument(
         "--loop",
@@ -159,15 +169,26 @@ def _run(
         unsafe_target=args.unsafe_target,
     )
 
-    async def main() -> int:
-        tunnel = UDPTunnel(config)
-        await tunnel.start()
+    workers = args.workers if args.workers > 0 else (len(os.sched_getaffinity(0)) or 1)
+    if args.workers < 0:
+        raise ConfigError("--workers must be 0 (one per core) or more")
+    if workers > 1 and config.listen.port == 0:
+        raise ConfigError("--workers above 1 needs a fixed --listen port (they share it)")
+    TLSContext(config.tls, datagram=True)  # fail on a bad file here, once, before forking
+
+    async def main(worker: int) -> int:
+        # Only the first worker serves the admin endpoints (its own figures).
+        worker_config = config if worker == 0 else replace(config, admin=None)
+        tunnel = UDPTunnel(worker_config)
+        await tunnel.start(reuse_port=workers > 1)
         host, port = tunnel.address
-        print(
-            f"zerotls: DTLS tunnel ({mode}) on {host}:{port} (udp) -> {config.target}",
-            file=sys.stderr,
-            flush=True,
-        )
+        if worker == 0:
+            print(
+                f"zerotls: DTLS tunnel ({mode}) on {host}:{port} (udp) -> {config.target}"
+                + (f", {workers} workers" if workers > 1 else ""),
+                file=sys.stderr,
+                flush=True,
+            )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -179,6 +200,8 @@ def _run(
             await asyncio.sleep(0.05)  # let the close_notify datagrams leave
         return 0
 
-    from zerotls.cli.tunnel import _run_loop
+    from zerotls.cli.tunnel import _run_loop, fork_workers
 
-    return _run_loop(args.loop, main())
+    if workers == 1:
+        return _run_loop(args.loop, main(0))
+    return fork_workers(workers, lambda index: _run_loop(args.loop, main(index)))

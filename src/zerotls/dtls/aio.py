@@ -478,9 +478,14 @@ async def serve(
     idle_timeout: float = 300.0,
     authorize: PeerAuthorizer | None = None,
     on_handshake_failure: HandshakeFailureHook | None = None,
+    reuse_port: bool = False,
 ) -> DTLSServer:
     """Serve DTLS on ``host:port``: ``await handler(endpoint)`` for each peer that passes
     every check (the endpoint is closed when the handler returns).
+
+    With ``reuse_port``, several processes may serve the same port: Linux spreads UDP peers
+    over the sockets by a hash of their address and port, so a peer's cookie exchange and its
+    whole association stay with one process.
 
     Raises:
         ConfigError: the config is not a server config, or a file in it is bad.
@@ -501,7 +506,7 @@ async def serve(
     server._loop = loop
     try:
         transport, _ = await loop.create_datagram_endpoint(
-            lambda: _ServerProtocol(server), local_addr=(host, port)
+            lambda: _ServerProtocol(server), local_addr=(host, port), reuse_port=reuse_port or None
         )
     except OSError as exc:
         raise TransportError(f"cannot listen for DTLS on {host}:{port}: {exc.strerror}") from None

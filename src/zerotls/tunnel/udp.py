@@ -135,7 +135,8 @@ class UDPTunnel:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, *, reuse_port: bool = False) -> None:
+        """Bind and serve (``reuse_port``: share the port with other worker processes)."""
         cfg = self.config
         loop = asyncio.get_running_loop()
         if cfg.mode == "server":
@@ -150,6 +151,7 @@ class UDPTunnel:
                 idle_timeout=cfg.idle_timeout * 2,
                 authorize=self._authorize,
                 on_handshake_failure=self._handshake_failed,
+                reuse_port=reuse_port,
             )
             self._server.on_peer_finished = self._peer_finished
             self.servers = [self._server]
@@ -157,6 +159,7 @@ class UDPTunnel:
             transport, _ = await loop.create_datagram_endpoint(
                 lambda: _Relay(self._from_legacy_client),
                 local_addr=_hp(cfg.listen),
+                reuse_port=reuse_port or None,
             )
             self._plain = transport
             self.servers = [transport]
