@@ -4,10 +4,13 @@ with policy and audit events; and the command as a process against ``openssl s_c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -178,42 +181,16 @@ def test_config_refuses_cleartext_off_the_machine(pki: PKI) -> None:
         )
 
 
-@pytest.mark.peers
-def test_cli_dtls_server_with_openssl_s_client(pki: PKI) -> None:
-    async def echo_service() -> tuple[Any, Any, int]:
-        return await start_echo()
-
+@contextlib.contextmanager
+def echo_in_thread() -> Iterator[tuple[Any, int]]:
+    """The UDP echo service on its own event loop in a thread (for process tests)."""
     loop = asyncio.new_event_loop()
-    echo, echo_transport, echo_port = loop.run_until_complete(echo_service())
-    import threading
-
+    echo, echo_transport, echo_port = loop.run_until_complete(start_echo())
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "zerotls", "tunnel", "dtls-server", "--listen",
-         f"127.0.0.1:{port}", "--target", f"127.0.0.1:{echo_port}", "--cert",
-         str(pki.server.cert), "--key", str(pki.server.key), "--ca", str(pki.ca_path),
-         "--allow", CLIENT_ID],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
     try:
-        assert proc.stderr is not None
-        assert b"DTLS tunnel (server)" in proc.stderr.readline()
-        out = subprocess.run(
-            [OPENSSL, "s_client", "-dtls1_2", "-connect", f"127.0.0.1:{port}", "-servername",
-             "localhost", "-CAfile", str(pki.ca_path), "-cert", str(pki.client.cert), "-key",
-             str(pki.client.key), "-verify_return_error"],
-            input=b"ping\n", capture_output=True, timeout=20, check=False,
-        )  # fmt: skip
-        text = out.stdout.decode(errors="replace")
-        assert "Verify return code: 0 (ok)" in text
+        yield echo, echo_port
     finally:
-        stop(proc)
-        stdout = proc.stdout.read().decode() if proc.stdout else ""
-        for pipe in (proc.stdout, proc.stderr):
-            if pipe is not None:
-                pipe.close()
 
         async def close_echo() -> None:
             echo_transport.close()
@@ -223,8 +200,53 @@ def test_cli_dtls_server_with_openssl_s_client(pki: PKI) -> None:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
         loop.close()
+
+
+@contextlib.contextmanager
+def dtls_server_process(
+    pki: PKI, port: int, target_port: int, *extra: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``zerotls tunnel dtls-server`` as a process; yields once it has said it listens."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zerotls", "tunnel", "dtls-server", "--listen",
+         f"127.0.0.1:{port}", "--target", f"127.0.0.1:{target_port}", "--cert",
+         str(pki.server.cert), "--key", str(pki.server.key), "--ca", str(pki.ca_path),
+         "--allow", CLIENT_ID, *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        assert b"DTLS tunnel (server)" in proc.stderr.readline()
+        yield proc
+    finally:
+        stop(proc)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None and pipe is not proc.stdout:
+                pipe.close()
+
+
+def audit_events(proc: subprocess.Popen[bytes]) -> list[dict[str, Any]]:
+    """The audit events a stopped tunnel process wrote to stdout."""
+    assert proc.stdout is not None
+    text = proc.stdout.read().decode()
+    proc.stdout.close()
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+@pytest.mark.peers
+def test_cli_dtls_server_with_openssl_s_client(pki: PKI) -> None:
+    port = free_port()
+    with echo_in_thread() as (echo, echo_port):
+        with dtls_server_process(pki, port, echo_port) as proc:
+            out = subprocess.run(
+                [OPENSSL, "s_client", "-dtls1_2", "-connect", f"127.0.0.1:{port}",
+                 "-servername", "localhost", "-CAfile", str(pki.ca_path), "-cert",
+                 str(pki.client.cert), "-key", str(pki.client.key), "-verify_return_error"],
+                input=b"ping\n", capture_output=True, timeout=20, check=False,
+            )  # fmt: skip
+            assert "Verify return code: 0 (ok)" in out.stdout.decode(errors="replace")
+        events = audit_events(proc)
     assert echo.received == [b"ping\n"]
-    events = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
     assert events and events[0]["spiffe_id"] == CLIENT_ID and events[0]["datagrams_in"] == 1
 
 
@@ -310,51 +332,22 @@ def test_a_half_made_session_does_not_stay_behind(pki: PKI) -> None:
 def test_cli_dtls_server_with_two_workers_keeps_each_peer_on_one(pki: PKI) -> None:
     """SO_REUSEPORT spreads peers over the workers by address hash, so each peer's cookie
     exchange and association stay with one worker: every client gets through."""
-    import threading
 
-    loop = asyncio.new_event_loop()
-    echo, echo_transport, echo_port = loop.run_until_complete(start_echo())
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
+    async def clients(port: int) -> list[bytes]:
+        replies = []
+        for i in range(8):  # eight source ports: both workers get some (hash)
+            ep = await connect("127.0.0.1", port, pki.client_config(), options=FAST)
+            ep.send(f"n{i}".encode())
+            replies.append(await asyncio.wait_for(ep.recv(), 5))
+            ep.close()
+        return replies
+
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "zerotls", "tunnel", "dtls-server", "--listen",
-         f"127.0.0.1:{port}", "--target", f"127.0.0.1:{echo_port}", "--cert",
-         str(pki.server.cert), "--key", str(pki.server.key), "--ca", str(pki.ca_path),
-         "--allow", CLIENT_ID, "--workers", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        assert proc.stderr is not None
-        assert b"2 workers" in proc.stderr.readline()
-        time.sleep(0.3)  # the second worker binds too
-
-        async def clients() -> list[bytes]:
-            replies = []
-            for i in range(8):  # eight source ports: both workers get some (hash)
-                ep = await connect("127.0.0.1", port, pki.client_config(), options=FAST)
-                ep.send(f"n{i}".encode())
-                replies.append(await asyncio.wait_for(ep.recv(), 5))
-                ep.close()
-            return replies
-
-        replies = asyncio.run(clients())
-    finally:
-        stop(proc)
-        stdout = proc.stdout.read().decode() if proc.stdout else ""
-        for pipe in (proc.stdout, proc.stderr):
-            if pipe is not None:
-                pipe.close()
-
-        async def close_echo() -> None:
-            echo_transport.close()
-            await asyncio.sleep(0.01)
-
-        asyncio.run_coroutine_threadsafe(close_echo(), loop).result(5)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        loop.close()
+    with echo_in_thread() as (echo, echo_port):
+        with dtls_server_process(pki, port, echo_port, "--workers", "2") as proc:
+            time.sleep(0.3)  # the second worker binds too
+            replies = asyncio.run(clients(port))
+        events = audit_events(proc)
     assert replies == [f"echo:n{i}".encode() for i in range(8)]
     assert len(echo.received) == 8
-    events = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
     assert len(events) == 8 and {e["spiffe_id"] for e in events} == {CLIENT_ID}
