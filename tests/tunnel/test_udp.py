@@ -342,12 +342,26 @@ def test_cli_dtls_server_with_two_workers_keeps_each_peer_on_one(pki: PKI) -> No
             ep.close()
         return replies
 
-    port = free_port()
+    from tests.tunnel.test_tunnel_processes import http_get
+
+    port, admin = free_port(), free_port()
     with echo_in_thread() as (echo, echo_port):
-        with dtls_server_process(pki, port, echo_port, "--workers", "2") as proc:
+        with dtls_server_process(
+            pki, port, echo_port, "--workers", "2", "--admin", f"127.0.0.1:{admin}"
+        ) as proc:
             time.sleep(0.3)  # the second worker binds too
             replies = asyncio.run(clients(port))
+            time.sleep(1.5)  # each worker publishes its figures once a second
+            _, metrics = http_get(f"http://127.0.0.1:{admin}/metrics")
+            _, status_text = http_get(f"http://127.0.0.1:{admin}/status")
+            status = json.loads(status_text)
         events = audit_events(proc)
     assert replies == [f"echo:n{i}".encode() for i in range(8)]
     assert len(echo.received) == 8
     assert len(events) == 8 and {e["spiffe_id"] for e in events} == {CLIENT_ID}
+    # /metrics adds both workers up: all eight sessions, whichever worker served them.
+    line = 'zerotls_connections_total{listener="dtls-server",route="default",decision="allow"}'
+    assert f"{line} 8" in metrics, metrics
+    workers = status["workers"]
+    assert len({w["pid"] for w in workers}) == 2
+    assert sum(w["sessions_ended"] for w in workers) == 8

@@ -395,6 +395,7 @@ async def _serve(
 ) -> int:
     from zerotls.tunnel.admin import start_admin
     from zerotls.tunnel.runtime import Tunnel
+    from zerotls.tunnel.share import publish_every
     from zerotls.tunnel.watch import watch_files
 
     tunnel = Tunnel(config, runtimes=runtimes, worker=worker, share_dir=share)
@@ -417,7 +418,9 @@ async def _serve(
     loop.add_signal_handler(signal.SIGINT, request_stop, "SIGINT")
     loop.add_signal_handler(signal.SIGHUP, tunnel.reload)
     watcher = loop.create_task(watch_files(tunnel)) if config.source is not None else None
-    snapshots = loop.create_task(_snapshots(tunnel)) if share is not None else None
+    snapshots = (
+        loop.create_task(publish_every(tunnel.write_snapshot)) if share is not None else None
+    )
     why = await stop
     log.warning(
         "%s: draining %d connection(s) for up to %g s",
@@ -437,13 +440,6 @@ async def _serve(
     tunnel.close()
     tunnel.audit.close()
     return 0
-
-
-async def _snapshots(tunnel: Any, interval: float = 1.0) -> None:
-    """Every second, leave this worker's figures for the admin worker (bounded staleness)."""
-    while True:
-        tunnel.write_snapshot()
-        await asyncio.sleep(interval)
 
 
 def _run_loop(kind: str, main: Coroutine[Any, Any, int]) -> int:

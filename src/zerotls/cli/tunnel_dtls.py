@@ -6,9 +6,12 @@ import argparse
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from dataclasses import replace
+from pathlib import Path
 
 from zerotls.errors import ConfigError
 from zerotls.policy import Policy
@@ -90,8 +93,8 @@ def _common(p: argparse.ArgumentParser) -> None:
         "--workers",
         type=int,
         default=1,
-        help="processes sharing the port with SO_REUSEPORT (default 1; 0 = one per core). "
-        "Each peer stays with one worker; with --admin, /metrics shows the first worker's",
+        help="processes sharing the port with SO_REUSEPORT (default 1; 0 = one per core); "
+        "each peer stays with one worker, and /metrics adds up all of them",
     )
     p.add_argument(
         "--loop",
@@ -141,6 +144,7 @@ def _run(
 ) -> int:
     from zerotls.dtls.connection import DTLSOptions
     from zerotls.tunnel.config import Target
+    from zerotls.tunnel.share import WorkerShare
     from zerotls.tunnel.udp import UDPTunnel, UDPTunnelConfig
 
     logging.basicConfig(
@@ -176,10 +180,13 @@ def _run(
         raise ConfigError("--workers above 1 needs a fixed --listen port (they share it)")
     TLSContext(config.tls, datagram=True)  # fail on a bad file here, once, before forking
 
+    share_dir = Path(tempfile.mkdtemp(prefix="zerotls-dtls-workers-")) if workers > 1 else None
+
     async def main(worker: int) -> int:
-        # Only the first worker serves the admin endpoints (its own figures).
+        # The first worker serves the admin endpoints, adding up the others' figures.
         worker_config = config if worker == 0 else replace(config, admin=None)
-        tunnel = UDPTunnel(worker_config)
+        share = WorkerShare(share_dir, worker) if share_dir is not None else None
+        tunnel = UDPTunnel(worker_config, share=share)
         await tunnel.start(reuse_port=workers > 1)
         host, port = tunnel.address
         if worker == 0:
@@ -202,6 +209,9 @@ def _run(
 
     from zerotls.cli.tunnel import _run_loop, fork_workers
 
-    if workers == 1:
+    if share_dir is None:
         return _run_loop(args.loop, main(0))
-    return fork_workers(workers, lambda index: _run_loop(args.loop, main(index)))
+    try:
+        return fork_workers(workers, lambda index: _run_loop(args.loop, main(index)))
+    finally:
+        shutil.rmtree(share_dir, ignore_errors=True)

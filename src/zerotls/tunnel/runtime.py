@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import logging
 import os
 import resource
@@ -21,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zerotls._util import atomic_write
 from zerotls.errors import (
     ConfigError,
     HandshakeTimeout,
@@ -35,6 +33,7 @@ from zerotls.tunnel.audit import AuditLog
 from zerotls.tunnel.config import ListenerConfig, Route, Target, TunnelConfig
 from zerotls.tunnel.metrics import Metrics
 from zerotls.tunnel.proxy import PlainSide, Session, TLSSide
+from zerotls.tunnel.share import WorkerShare
 
 __all__ = ["ListenerRuntime", "Tunnel", "raise_fd_limit"]
 
@@ -101,6 +100,7 @@ class Tunnel:
         self.worker = worker
         """This process's index among the workers sharing the ports."""
         self.share_dir = share_dir
+        self._share = WorkerShare(share_dir, worker) if share_dir is not None else None
         """Where workers leave snapshots of their figures for the admin listener (None: one
         worker)."""
         self.metrics = metrics or Metrics()
@@ -406,26 +406,12 @@ class Tunnel:
 
     def write_snapshot(self) -> None:
         """Leave this worker's figures where the admin worker reads them."""
-        if self.share_dir is None:
-            return
-        data = {"metrics": self.metrics.snapshot(), "status": self._worker_status()}
-        atomic_write(
-            self.share_dir / f"worker-{self.worker}.json", json.dumps(data).encode(), mode=0o600
-        )
+        if self._share is not None:
+            self._share.write({"metrics": self.metrics.snapshot(), "status": self._worker_status()})
 
     def peer_snapshots(self) -> list[dict[str, Any]]:
         """The other workers' latest snapshots (none with a single worker)."""
-        if self.share_dir is None:
-            return []
-        snaps = []
-        for path in sorted(self.share_dir.glob("worker-*.json")):
-            if path.name == f"worker-{self.worker}.json":
-                continue
-            try:
-                snaps.append(json.loads(path.read_text()))
-            except (OSError, ValueError):
-                continue  # a worker that has not written yet, or is mid-exit
-        return snaps
+        return self._share.others() if self._share is not None else []
 
     def _publish_cert_metrics(self) -> None:
         for name, rt in self.runtimes.items():

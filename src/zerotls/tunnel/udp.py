@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import os
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from zerotls.tls.identity import Identity
 from zerotls.tunnel.audit import AuditEvent, AuditLog, CloseReason
 from zerotls.tunnel.config import Target
 from zerotls.tunnel.metrics import Metrics
+from zerotls.tunnel.share import WorkerShare, publish_every
 
 __all__ = ["UDPTunnel", "UDPTunnelConfig"]
 
@@ -119,8 +121,16 @@ class _Relay(asyncio.DatagramProtocol):
 class UDPTunnel:
     """Runs a :class:`UDPTunnelConfig`."""
 
-    def __init__(self, config: UDPTunnelConfig, *, audit: AuditLog | None = None) -> None:
+    def __init__(
+        self,
+        config: UDPTunnelConfig,
+        *,
+        audit: AuditLog | None = None,
+        share: WorkerShare | None = None,
+    ) -> None:
         self.config = config
+        self.share = share
+        """With several workers: where each leaves its figures for the admin worker."""
         self.context = TLSContext(config.tls, datagram=True)
         self.metrics = Metrics()
         self.audit = audit if audit is not None else AuditLog(config.audit_log)
@@ -132,6 +142,7 @@ class UDPTunnel:
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._admin: asyncio.Server | None = None
+        self._ended = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -164,6 +175,8 @@ class UDPTunnel:
             self._plain = transport
             self.servers = [transport]
             self._sweeper = loop.create_task(self._sweep())
+        if self.share is not None:
+            self._tasks.add(loop.create_task(publish_every(self.write_snapshot)))
         if cfg.admin is not None:
             from zerotls.tunnel.admin import start_admin
 
@@ -199,10 +212,23 @@ class UDPTunnel:
     # -- what the admin listener reads ------------------------------------------------------
 
     def peer_snapshots(self) -> list[dict[str, Any]]:
-        return []
+        """The other workers' latest figures (none with a single worker)."""
+        return self.share.others() if self.share is not None else []
+
+    def write_snapshot(self) -> None:
+        """Leave this worker's figures for the admin worker."""
+        if self.share is not None:
+            self.share.write({"metrics": self.metrics.snapshot(), "status": self._own_status()})
 
     def status(self) -> dict[str, Any]:
+        own = self._own_status()
+        others = [snap.get("status", {}) for snap in self.peer_snapshots()]
+        return {**own, "workers": [own, *others]} if others else own
+
+    def _own_status(self) -> dict[str, Any]:
         return {
+            "pid": os.getpid(),
+            "sessions_ended": self._ended,
             "mode": self.config.mode,
             "listen": str(self.config.listen),
             "target": str(self.config.target),
@@ -447,4 +473,5 @@ class UDPTunnel:
             "zerotls_datagrams_total", name, "default", "out", value=session.datagrams_out
         )
         self.metrics.inc("zerotls_closed_total", name, ev.close_reason or "error")
+        self._ended += 1
         self.audit.write(ev, time.time())
