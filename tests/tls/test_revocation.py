@@ -263,3 +263,48 @@ def test_resumed_session_is_rechecked_against_a_new_crl(pki: PKI, tmp_path: Path
     # Refused as revoked (the CRL was consulted for the remembered certificate), not merely
     # as "unknown".
     assert [getattr(e, "reason", None) for e in refusals] == ["key_compromise"]
+
+
+def test_configured_crl_urls_are_fetched_at_start_not_in_a_handshake(
+    pki: PKI, tmp_path: Path, crl_server: CRLServer
+) -> None:
+    bad = pki.write("url-bad", spiffe_id="spiffe://test.zerotls.dev/urlb", usage="client")
+    write_crl(pki, tmp_path / "ca.crl", [bad])
+    url = f"{crl_server.url}/ca.crl"
+    server = TLSContext(pki.server_config(crl_urls=[url]))
+    assert crl_server.hits == 1  # fetched when the context was built
+    ok = Pair(TLSContext(pki.client_config()).connection(), server.connection()).run()
+    assert ok.server_error is None and ok.server.revocation == f"crl good ({url})"
+    refused = Pair(client(pki, bad).connection(), server.connection()).run()
+    assert type(refused.server_error) is RevocationError
+    assert crl_server.hits == 1  # the handshakes used the cache
+
+
+def test_a_failing_source_is_not_retried_in_every_handshake(pki: PKI) -> None:
+    url = "http://127.0.0.1:9/missing.crl"  # connection refused
+    files = pki.write(
+        "dp-retry", spiffe_id="spiffe://test.zerotls.dev/r", usage="client", crl_url=url
+    )
+    server = TLSContext(pki.server_config(fetch_crls=True, revocation="soft"))
+    checker = server.revocation
+    assert checker is not None
+    calls: list[str] = []
+    original = checker._fetch
+
+    def counting(u: str) -> bytes:
+        calls.append(u)
+        return original(u)
+
+    checker._fetch = counting
+    for _ in range(3):
+        p = Pair(client(pki, files).connection(), server.connection()).run()
+        assert p.server_error is None  # soft: let in, recorded
+        assert p.server.revocation is not None and "unreachable" in p.server.revocation
+    assert calls == [url]  # one attempt; the next handshakes reuse the recent failure
+
+
+def test_crl_urls_must_be_http(pki: PKI) -> None:
+    from zerotls.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="must be an http"):
+        pki.server_config(crl_urls=["file:///etc/crl.pem"])

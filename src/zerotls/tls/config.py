@@ -158,6 +158,9 @@ class _Common:
     """ALPN protocols to offer (client) or accept (server), in preference order."""
     handshake_timeout: float = 10.0
     """Seconds a handshake may take before it is abandoned (slowloris protection)."""
+    crl_urls: tuple[str, ...] = ()
+    """CRLs to fetch over http(s): at start, so no handshake waits for them, and again in the
+    background before they go stale (at half their validity, or every ``crl_refresh``)."""
     fetch_crls: bool = False
     """Also fetch the CRLs named in the peer certificate's distribution points (cached, and
     refreshed at half their validity or every ``crl_refresh`` seconds)."""
@@ -202,6 +205,11 @@ class _Common:
         object.__setattr__(self, "alpn", alpn)
         if not isinstance(self.handshake_timeout, int | float) or self.handshake_timeout <= 0:
             raise ConfigError("handshake_timeout must be a positive number of seconds")
+        urls = _strings(self.crl_urls, "crl_urls")
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ConfigError(f"crl_urls entry {url!r} must be an http:// or https:// URL")
+        object.__setattr__(self, "crl_urls", urls)
         if self.revocation not in ("hard", "soft"):
             raise ConfigError(f"revocation = {self.revocation!r}: use 'hard' (default) or 'soft'")
         if not isinstance(self.crl_refresh, int | float) or self.crl_refresh < 1:
@@ -232,7 +240,7 @@ class _Common:
                 (base_dir / c) if base_dir is not None else Path(c)
                 for c in _strings(values["crls"], "crls")
             )
-        for key in ("groups", "alpn"):
+        for key in ("groups", "alpn", "crl_urls"):
             if key in values:
                 values[key] = _strings(values[key], key)
         if "pins" in values:

@@ -112,11 +112,12 @@ class TLSContext:
         self.revocation: RevocationChecker | None = None
         """Checks the peer's certificate against CRLs and OCSP, when configured."""
         query_ocsp = isinstance(config, ServerConfig) and config.query_ocsp
-        if config.crls or config.fetch_crls or query_ocsp:
+        if config.crls or config.crl_urls or config.fetch_crls or query_ocsp:
             from zerotls.tls.revocation import RevocationChecker
 
             self.revocation = RevocationChecker(
                 config.crls,
+                crl_urls=config.crl_urls,
                 fetch_crls=config.fetch_crls,
                 query_ocsp=query_ocsp,
                 mode=config.revocation,

@@ -56,6 +56,9 @@ log = logging.getLogger("zerotls.tls.revocation")
 
 MAX_CRL_SIZE = 32 * 1024 * 1024
 _SHA256 = hashes.SHA256()
+_RETRY_AFTER_FAILURE = 30.0
+"""Seconds during which a failed fetch is not tried again in a handshake (no stall per peer
+while a responder or distribution point is down)."""
 _STAMP = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -165,6 +168,8 @@ class RevocationChecker:
 
     Args:
         crl_files: CRL files (PEM or DER), read now and re-read when they change.
+        crl_urls: CRLs to fetch over http(s), now (so no handshake waits for them) and again
+            in the background before they go stale.
         fetch_crls: also fetch the CRLs named in certificates' distribution points.
         query_ocsp: also ask the OCSP responder named in certificates (authorityInfoAccess).
         mode: ``"hard"`` refuses a certificate whose status no source establishes; ``"soft"``
@@ -183,6 +188,7 @@ class RevocationChecker:
         self,
         crl_files: Sequence[Path] = (),
         *,
+        crl_urls: Sequence[str] = (),
         fetch_crls: bool = False,
         query_ocsp: bool = False,
         mode: str = "hard",
@@ -195,6 +201,7 @@ class RevocationChecker:
         if mode not in ("hard", "soft"):
             raise ConfigError(f"revocation = {mode!r}: use 'hard' (default) or 'soft'")
         self.crl_files = tuple(crl_files)
+        self.crl_urls = tuple(crl_urls)
         self.fetch_crls = fetch_crls
         self.query_ocsp = query_ocsp
         self.mode = mode
@@ -207,12 +214,18 @@ class RevocationChecker:
         self._file_crls: dict[Path, tuple[tuple[int, int], _CRL]] = {}
         self._files_checked = 0.0
         self._fetched: dict[str, _Fetched] = {}  # URL or OCSP key -> cached result
+        self._failed: dict[str, tuple[float, str]] = {}  # key -> (retry at, why it failed)
         self._refreshing: set[str] = set()
         self._reload_files(strict=True)
+        for url in self.crl_urls:  # warm the cache now: the first handshakes must not wait
+            problems: list[str] = []
+            self._cached(url, self._clock(), functools.partial(self._fetch_crl, url), problems)
+            for problem in problems:
+                log.error("CRL %s is not available yet (%s); retried on use", url, problem)
 
     @property
     def enabled(self) -> bool:
-        return bool(self.crl_files or self.fetch_crls or self.query_ocsp)
+        return bool(self.crl_files or self.crl_urls or self.fetch_crls or self.query_ocsp)
 
     # -- the check -------------------------------------------------------------------------
 
@@ -257,8 +270,11 @@ class RevocationChecker:
         self, leaf: x509.Certificate, issuer: x509.Certificate, now: float, reasons: list[str]
     ) -> list[_CRL]:
         candidates = [entry for _, entry in self._file_crls.values()]
+        urls = list(self.crl_urls)
         if self.fetch_crls:
-            for url in crl_urls_of(leaf):
+            urls += [u for u in crl_urls_of(leaf) if u not in self.crl_urls]
+        if urls:
+            for url in urls:
                 fetched = self._cached(url, now, functools.partial(self._fetch_crl, url), reasons)
                 if isinstance(fetched, _CRL):
                     candidates.append(fetched)
@@ -323,13 +339,20 @@ class RevocationChecker:
             if now >= entry.refresh_at:
                 self._refresh_in_background(key, load)
             return entry.value
+        failed = self._failed.get(key)
+        if failed is not None and now < failed[0]:
+            reasons.append(failed[1])  # failed recently: do not make this handshake wait too
+            return None
         try:
             entry = load()
         except ZeroTLSError as exc:
             reasons.append(str(exc))
+            with self._lock:
+                self._failed[key] = (now + min(_RETRY_AFTER_FAILURE, self.refresh), str(exc))
             return None
         with self._lock:
             self._fetched[key] = entry
+            self._failed.pop(key, None)
         return entry.value
 
     def _refresh_in_background(self, key: str, load: Callable[[], _Fetched]) -> None:

@@ -240,7 +240,7 @@ class TunnelConfig:
                 for route in lst.routes:
                     names = ", ".join(route.sni) if route.sni else "any SNI (default route)"
                     checks_revocation = bool(
-                        lst.tls.crls or lst.tls.fetch_crls or lst.tls.query_ocsp
+                        lst.tls.crls or lst.tls.crl_urls or lst.tls.fetch_crls or lst.tls.query_ocsp
                     )
                     lines.append(
                         f"  route {route.name}: {names} -> cleartext {route.target}"
@@ -279,7 +279,7 @@ class TunnelConfig:
 
 
 def _revocation_summary(tls: ServerConfig) -> str:
-    sources = [f"CRL file {p}" for p in tls.crls]
+    sources = [f"CRL file {p}" for p in tls.crls] + [f"CRL {u}" for u in tls.crl_urls]
     if tls.fetch_crls:
         sources.append("CRL distribution points")
     if tls.query_ocsp:
