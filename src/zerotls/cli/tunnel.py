@@ -152,9 +152,16 @@ def accept_options(p: argparse.ArgumentParser, protocol: str, target_help: str) 
         "--crl",
         action="append",
         default=[],
-        type=Path,
-        help="CRL file for client certificates (repeatable; reloaded when it changes)",
+        metavar="FILE|URL",
+        help="CRL for client certificates (repeatable): a file, reloaded when it changes, or "
+        "an http(s) URL, fetched at start and refreshed in the background",
     )
+
+
+def crl_sources(values: list[str]) -> dict[str, Any]:
+    """``--crl`` values as config fields: files go to ``crls``, URLs to ``crl_urls``."""
+    urls = tuple(v for v in values if v.startswith(("http://", "https://")))
+    return {"crls": tuple(Path(v) for v in values if v not in urls), "crl_urls": urls}
 
 
 def dial_options(p: argparse.ArgumentParser, protocol: str) -> None:
@@ -225,7 +232,7 @@ def _server(args: argparse.Namespace) -> int:
         cert=args.cert,
         key=args.key,
         ca=args.ca,
-        crls=tuple(args.crl),
+        **crl_sources(args.crl),
         fetch_crls=args.fetch_crls,
         query_ocsp=args.query_ocsp,
         revocation=args.revocation,

@@ -106,11 +106,13 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _server(args: argparse.Namespace) -> int:
+    from zerotls.cli.tunnel import crl_sources
+
     tls = ServerConfig(
         cert=args.cert,
         key=args.key,
         ca=args.ca,
-        crls=tuple(args.crl),
+        **crl_sources(args.crl),
         revocation=args.revocation,
     )
     policy = Policy.allow_identities(args.allow)
