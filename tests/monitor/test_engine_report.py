@@ -168,3 +168,24 @@ def test_empty_store_and_empty_window_are_config_errors() -> None:
         insert(store, [event(T0, "a", "b")])
         with pytest.raises(ConfigError, match="window is empty"):
             default_window(store, since=T0 + 10, until=T0)
+
+
+def test_html_escapes_what_came_from_the_logs() -> None:
+    """An identity or destination is attacker-influenced text (SNI, CSV fields): the report a
+    person opens must not run it."""
+    from zerotls.monitor.alerts import Alert
+    from zerotls.monitor.report import _alert_html
+
+    alert = Alert(
+        detector="new-destination",
+        identity="<script>alert(1)</script>",
+        destination='evil.example"><img src=x onerror=alert(2)>',
+        start=1_767_225_600.0,
+        end=1_767_229_200.0,
+        score=1.0,
+        summary="<b>summary</b>",
+        why="because <i>",
+    )
+    page = _alert_html(alert)
+    assert "<script>" not in page and "<img" not in page and "<b>summary" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page

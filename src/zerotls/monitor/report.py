@@ -255,7 +255,10 @@ def _evidence_table(evidence: dict[str, Any]) -> str:
 
 
 def _alert_html(a: Alert, css: str = "alert") -> str:
-    where = f"{a.identity} &rarr; {html.escape(a.destination)}" if a.destination else ""
+    # Identities and destinations come from logs: untrusted text, always escaped.
+    where = (
+        f"{html.escape(a.identity)} &rarr; {html.escape(a.destination)}" if a.destination else ""
+    )
     head = (
         f'<span class="lvl {a.level}">{a.level} {a.severity:.2f}</span> '
         f"<b>{html.escape(a.detector)}</b> {where if where else html.escape(a.identity)} "
