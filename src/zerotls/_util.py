@@ -132,3 +132,40 @@ def format_address(peer: object) -> str:
         host = str(peer[0])
         return f"[{host}]:{peer[1]}" if ":" in host else f"{host}:{peer[1]}"
     return str(peer) if peer else "unix"
+
+
+def http_fetch(
+    url: str,
+    *,
+    what: str,
+    limit: int,
+    timeout: float,
+    data: bytes | None = None,
+    content_type: str | None = None,
+) -> bytes:
+    """GET (or POST ``data``) an http(s) URL with a time and size bound, for OCSP and CRLs.
+
+    Raises:
+        TransportError: not http(s), unreachable, slow, an HTTP error, or over ``limit`` bytes;
+            the message names ``what`` (e.g. "OCSP responder") and the URL.
+    """
+    import urllib.error
+    import urllib.request
+
+    from zerotls.errors import TransportError
+
+    if not url.startswith(("http://", "https://")):
+        raise TransportError(f"{what} URL {url!r} is not http(s)")
+    headers = {"Content-Type": content_type} if content_type else {}
+    request = urllib.request.Request(url, data=data, headers=headers)  # noqa: S310 - checked
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:  # noqa: S310
+            body: bytes = reply.read(limit + 1)
+    except urllib.error.HTTPError as exc:
+        raise TransportError(f"{what} {url} answered HTTP {exc.code}") from None
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise TransportError(f"{what} {url} is unreachable: {reason}") from None
+    if len(body) > limit:
+        raise TransportError(f"{what} {url} sent more than {limit} bytes")
+    return body

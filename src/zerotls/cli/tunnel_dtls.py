@@ -180,7 +180,8 @@ def _run(
         raise ConfigError("--workers must be 0 (one per core) or more")
     if workers > 1 and config.listen.port == 0:
         raise ConfigError("--workers above 1 needs a fixed --listen port (they share it)")
-    TLSContext(config.tls, datagram=True)  # fail on a bad file here, once, before forking
+    # Built once, before forking: a bad file fails here with its name, and workers inherit it.
+    context = TLSContext(config.tls, datagram=True)
 
     share_dir = Path(tempfile.mkdtemp(prefix="zerotls-dtls-workers-")) if workers > 1 else None
 
@@ -188,7 +189,7 @@ def _run(
         # The first worker serves the admin endpoints, adding up the others' figures.
         worker_config = config if worker == 0 else replace(config, admin=None)
         share = WorkerShare(share_dir, worker) if share_dir is not None else None
-        tunnel = UDPTunnel(worker_config, share=share)
+        tunnel = UDPTunnel(worker_config, share=share, context=context)
         await tunnel.start(reuse_port=workers > 1)
         host, port = tunnel.address
         if worker == 0:

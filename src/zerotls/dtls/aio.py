@@ -503,7 +503,6 @@ async def serve(
         on_handshake_failure=on_handshake_failure,
     )
     loop = asyncio.get_running_loop()
-    server._loop = loop
     try:
         transport, _ = await loop.create_datagram_endpoint(
             lambda: _ServerProtocol(server), local_addr=(host, port), reuse_port=reuse_port or None

@@ -33,26 +33,13 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from OpenSSL import SSL
-from OpenSSL._util import lib as _lib
 
 from zerotls._wire.dtls import looks_like_dtls_untrusted, pack_datagrams, split_records_untrusted
 from zerotls.errors import ConfigError, LocalProtocolError, ZeroTLSError
 from zerotls.tls.context import TLSContext, cookie_peer
-from zerotls.tls.engine import (
-    Authorizer,
-    ConnectionClosed,
-    DataReceived,
-    Event,
-    State,
-    TLSConnection,
-    _read_buffer,
-)
-
-if TYPE_CHECKING:
-    from zerotls.tls.config import ClientConfig, ServerConfig
+from zerotls.tls.engine import Authorizer, Event, State, TLSConnection
 
 __all__ = ["DTLSConnection", "DTLSListener", "DTLSOptions"]
 
@@ -98,6 +85,7 @@ class DTLSConnection(TLSConnection):
     """
 
     _plaintext_alerts = False
+    _record_per_event = True
 
     def __init__(
         self,
@@ -229,31 +217,6 @@ class DTLSConnection(TLSConnection):
         if done is not None:  # pragma: no cover - a server needs more than one flight
             self._events.append(done)
 
-    def _read_into(self, events: list[Event]) -> None:
-        """One :class:`DataReceived` per record: a datagram message keeps its boundaries."""
-        ssl = self._ssl._ssl
-        buf, ptr = _read_buffer()  # the engine's per-thread buffer: no allocation per read
-        cap = len(buf)
-        while True:
-            n = _lib.SSL_read(ssl, ptr, cap)
-            if n > 0:
-                events.append(DataReceived(bytes(buf[:n])))
-                continue
-            err = _lib.SSL_get_error(ssl, n)
-            if err == _lib.SSL_ERROR_WANT_READ:
-                return
-            if err == _lib.SSL_ERROR_ZERO_RETURN:
-                self.peer_closed = True
-                if self.local_closed:
-                    self.state = State.CLOSED
-                events.append(ConnectionClosed())
-                return
-            try:
-                self._ssl._raise_ssl_error(ssl, n)
-            except SSL.Error as exc:
-                self._fail(self._translate(exc))
-            return  # pragma: no cover
-
 
 class DTLSListener:
     """Turns first datagrams from unknown addresses into connections, without state.
@@ -327,19 +290,3 @@ def _drain(ssl: SSL.Connection) -> bytes:
             out += ssl.bio_read(65536)
         except SSL.WantReadError:
             return out
-
-
-def client_connection(
-    config: ClientConfig | TLSContext, *, options: DTLSOptions | None = None, now: float = 0.0
-) -> DTLSConnection:
-    """A client-side :class:`DTLSConnection` (its ClientHello is queued)."""
-    context = config if isinstance(config, TLSContext) else TLSContext(config, datagram=True)
-    return DTLSConnection(context, options=options, now=now)
-
-
-def server_listener(
-    config: ServerConfig | TLSContext, *, options: DTLSOptions | None = None
-) -> DTLSListener:
-    """A :class:`DTLSListener` for a server config."""
-    context = config if isinstance(config, TLSContext) else TLSContext(config, datagram=True)
-    return DTLSListener(context, options)

@@ -276,22 +276,21 @@ class PKIStore:
         renewed when less than a day is left) so the CA key is used only to certify it.
         """
         ca = self.issuing_ca()
-        signer = None
+        signer: tuple[x509.Certificate, Any] | None = None
         if delegated:
             cert_path, key_path = self.root / "ocsp-responder.pem", self.root / "ocsp-responder.key"
             moment = now or dt.datetime.now(dt.UTC)
-            fresh = False
             if cert_path.exists() and key_path.exists():
                 cert = self._cert(cert_path)
-                fresh = (
+                if (
                     cert.issuer == ca.cert.subject
                     and cert.not_valid_after_utc - moment > dt.timedelta(days=1)
-                )
-            if not fresh:
-                ca.issue_ocsp_responder(f"{ca.name} OCSP responder", now=now).write(
-                    cert_path, key_path
-                )
-            signer = (self._cert(cert_path), self._key(key_path))
+                ):
+                    signer = (cert, self._key(key_path))
+            if signer is None:  # none yet, another CA's, or less than a day left: renew
+                issued = ca.issue_ocsp_responder(f"{ca.name} OCSP responder", now=now)
+                issued.write(cert_path, key_path)
+                signer = (issued.cert, issued.key)
         return OCSPResponder(ca, self.status_of, signer=signer, validity=validity)
 
     # -- internals ------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from zerotls.tls.identity import parse_spiffe_id
 __all__ = [
     "DEFAULT_GROUPS",
     "OCSP_MODES",
+    "REVOCATION_MODES",
     "TLS12_CIPHERS",
     "TLS13_CIPHERSUITES",
     "ClientConfig",
@@ -92,6 +93,7 @@ TLS12_CIPHERS = (
 
 
 OCSP_MODES = ("require", "if-stapled", "off")
+REVOCATION_MODES = ("hard", "soft")
 
 
 def parse_pin(value: str) -> str:
@@ -210,7 +212,7 @@ class _Common:
             if not url.startswith(("http://", "https://")):
                 raise ConfigError(f"crl_urls entry {url!r} must be an http:// or https:// URL")
         object.__setattr__(self, "crl_urls", urls)
-        if self.revocation not in ("hard", "soft"):
+        if self.revocation not in REVOCATION_MODES:
             raise ConfigError(f"revocation = {self.revocation!r}: use 'hard' (default) or 'soft'")
         if not isinstance(self.crl_refresh, int | float) or self.crl_refresh < 1:
             raise ConfigError("crl_refresh must be at least 1 second")

@@ -218,10 +218,7 @@ class TLSContext:
         return stapler
 
     def _issuer_of(self, leaf: x509.Certificate) -> x509.Certificate | None:
-        candidates = list(self.chain[1:])
-        if self.config.ca is not None:
-            candidates += load_pem_certificates(self.config.ca, "CA bundle")
-        for cert in candidates:
+        for cert in [*self.chain[1:], *self.anchors]:
             if cert.subject == leaf.issuer:
                 try:
                     leaf.verify_directly_issued_by(cert)

@@ -437,6 +437,9 @@ class TLSConnection:
 
     _plaintext_alerts = True
     """Answer non-TLS first bytes with a plaintext TLS alert (not for DTLS: another format)."""
+    _record_per_event = False
+    """One :class:`DataReceived` per record (DTLS: a datagram message keeps its boundaries)
+    instead of one per read of the stream."""
 
     def __init__(
         self,
@@ -729,6 +732,9 @@ class TLSConnection:
         while True:
             n = _lib.SSL_read(ssl, ptr + used, cap - used)
             if n > 0:
+                if self._record_per_event:
+                    events.append(DataReceived(bytes(view[:n])))
+                    continue
                 used += n
                 if used == cap:
                     chunks.append(bytes(buf))

@@ -31,8 +31,6 @@ import logging
 import os
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,7 +44,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, paddin
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 
-from zerotls._util import format_duration
+from zerotls._util import format_duration, http_fetch
 from zerotls.errors import (
     DecodeError,
     RevocationError,
@@ -398,25 +396,14 @@ def fetch_ocsp_response(
     Raises:
         TransportError: the responder is unreachable, slow, or answers with an HTTP error.
     """
-    if not url.startswith(("http://", "https://")):
-        raise TransportError(f"OCSP responder URL {url!r} is not http(s)")
-    request = urllib.request.Request(  # noqa: S310 - scheme checked above
+    return http_fetch(
         url,
+        what="OCSP responder",
+        limit=MAX_RESPONSE_SIZE,
+        timeout=timeout,
         data=ocsp_request(leaf, issuer),
-        headers={"Content-Type": "application/ocsp-request", "Accept": "application/ocsp-response"},
-        method="POST",
+        content_type="application/ocsp-request",
     )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as reply:  # noqa: S310
-            body: bytes = reply.read(MAX_RESPONSE_SIZE + 1)
-    except urllib.error.HTTPError as exc:
-        raise TransportError(f"OCSP responder {url} answered HTTP {exc.code}") from None
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise TransportError(f"OCSP responder {url} is unreachable: {reason}") from None
-    if len(body) > MAX_RESPONSE_SIZE:
-        raise TransportError(f"OCSP responder {url} sent more than {MAX_RESPONSE_SIZE} bytes")
-    return body
 
 
 # -- the server's staple ----------------------------------------------------------------------

@@ -32,8 +32,6 @@ import logging
 import os
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +39,9 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from zerotls.errors import ConfigError, RevocationError, TransportError, ZeroTLSError
+from zerotls._util import http_fetch
+from zerotls.errors import ConfigError, RevocationError, ZeroTLSError
+from zerotls.tls.config import REVOCATION_MODES
 from zerotls.tls.ocsp import (
     DEFAULT_SKEW,
     OCSPStatus,
@@ -148,21 +148,6 @@ class _Fetched:
 Fetch = Callable[[str], bytes]
 
 
-def _http_get(url: str, timeout: float) -> bytes:
-    if not url.startswith(("http://", "https://")):
-        raise TransportError(f"{url!r} is not an http(s) URL")
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as reply:  # noqa: S310 - checked
-            data: bytes = reply.read(MAX_CRL_SIZE + 1)
-    except urllib.error.HTTPError as exc:
-        raise TransportError(f"{url} answered HTTP {exc.code}") from None
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        raise TransportError(f"{url} is unreachable: {getattr(exc, 'reason', exc)}") from None
-    if len(data) > MAX_CRL_SIZE:
-        raise TransportError(f"{url} sent more than {MAX_CRL_SIZE} bytes")
-    return data
-
-
 class RevocationChecker:
     """Decides whether a peer certificate is revoked, from CRLs and OCSP.
 
@@ -198,7 +183,7 @@ class RevocationChecker:
         clock: Callable[[], float] = time.time,
         fetch: Fetch | None = None,
     ) -> None:
-        if mode not in ("hard", "soft"):
+        if mode not in REVOCATION_MODES:
             raise ConfigError(f"revocation = {mode!r}: use 'hard' (default) or 'soft'")
         self.crl_files = tuple(crl_files)
         self.crl_urls = tuple(crl_urls)
@@ -209,7 +194,9 @@ class RevocationChecker:
         self.timeout = timeout
         self.skew = skew
         self._clock = clock
-        self._fetch: Fetch = fetch or (lambda url: _http_get(url, timeout))
+        self._fetch: Fetch = fetch or functools.partial(
+            http_fetch, what="CRL", limit=MAX_CRL_SIZE, timeout=timeout
+        )
         self._lock = threading.Lock()
         self._file_crls: dict[Path, tuple[tuple[int, int], _CRL]] = {}
         self._files_checked = 0.0

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from zerotls._util import parse_duration, parse_hostport, read_toml
 from zerotls.errors import ConfigError
 from zerotls.policy import Policy
-from zerotls.tls.config import ClientConfig, ServerConfig
+from zerotls.tls.config import REVOCATION_MODES, ClientConfig, ServerConfig
 
 __all__ = ["Limits", "ListenerConfig", "Route", "Target", "TunnelConfig"]
 
@@ -432,6 +432,6 @@ def _route(
 
 
 def _revocation_mode(value: Any, route: str) -> str:
-    if value not in ("hard", "soft"):
+    if value not in REVOCATION_MODES:
         raise ConfigError(f"route {route!r}: revocation must be 'hard' or 'soft', not {value!r}")
     return str(value)

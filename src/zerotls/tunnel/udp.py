@@ -91,6 +91,8 @@ class _Session:
     endpoint: DTLSEndpoint | None = None
     plain: asyncio.DatagramTransport | None = None
     plain_peer: tuple[str, int] | None = None
+    pending: list[bytes] = field(default_factory=list)
+    """Client mode: datagrams from the legacy client while the DTLS association is dialled."""
     datagrams_in: int = 0
     datagrams_out: int = 0
     dropped: int = 0
@@ -127,11 +129,13 @@ class UDPTunnel:
         *,
         audit: AuditLog | None = None,
         share: WorkerShare | None = None,
+        context: TLSContext | None = None,
     ) -> None:
         self.config = config
         self.share = share
         """With several workers: where each leaves its figures for the admin worker."""
-        self.context = TLSContext(config.tls, datagram=True)
+        self.context = context or TLSContext(config.tls, datagram=True)
+        """Built once before workers fork, when the caller passes it (files read once)."""
         self.metrics = Metrics()
         self.audit = audit if audit is not None else AuditLog(config.audit_log)
         self.sessions: dict[tuple[str, int], _Session] = {}
@@ -370,9 +374,8 @@ class UDPTunnel:
         session.datagrams_in += 1
         session.event.bytes_in += len(data)
         if session.endpoint is None:
-            pending = session.event.extra.setdefault("_pending", [])
-            if len(pending) < 64:
-                pending.append(data)
+            if len(session.pending) < 64:
+                session.pending.append(data)
             return
         try:
             session.endpoint.send(data)
@@ -400,8 +403,7 @@ class UDPTunnel:
         session.event.decision = "allow"
         self.metrics.inc("zerotls_connections_total", cfg.name, "default", "allow")
         self.metrics.inc("zerotls_active_connections", cfg.name)
-        pending = [first[0], *session.event.extra.pop("_pending", [])]
-        for data in pending:
+        for data in [first[0], *session.pending]:
             with contextlib.suppress(ZeroTLSError):
                 endpoint.send(data)
         plain = self._plain
@@ -455,7 +457,6 @@ class UDPTunnel:
 
     def _write(self, session: _Session) -> None:
         ev = session.event
-        ev.extra.pop("_pending", None)
         ev.extra.update(
             transport="udp",
             datagrams_in=session.datagrams_in,
