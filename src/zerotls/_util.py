@@ -15,6 +15,8 @@ __all__ = ["atomic_write", "format_duration", "parse_duration"]
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_DURATION_SECONDS = 36500 * 86400
+"""100 years: past this a timedelta or a certificate date overflows, and nothing means it."""
 
 
 def parse_duration(text: str) -> dt.timedelta:
@@ -24,6 +26,8 @@ def parse_duration(text: str) -> dt.timedelta:
         ConfigError: the text is not a positive duration.
     """
     value = text.strip().lower()
+    if value.startswith("-") and _duration_body(value[1:]):
+        raise ConfigError(f"duration {text!r} must be positive")
     if re.fullmatch(r"\d+(?:\.\d+)?", value):
         seconds = float(value)
     else:
@@ -40,19 +44,32 @@ def parse_duration(text: str) -> dt.timedelta:
             )
     if seconds <= 0:
         raise ConfigError(f"duration {text!r} must be positive")
+    if seconds > MAX_DURATION_SECONDS:
+        raise ConfigError(
+            f"duration {text!r} is longer than any certificate, timeout or window can be: "
+            "use at most 100 years (36500d)"
+        )
     return dt.timedelta(seconds=seconds)
+
+
+def _duration_body(value: str) -> bool:
+    return bool(re.fullmatch(r"(?:\d+(?:\.\d+)?\s*(?:ms|s|m|h|d|w)?)+", value))
 
 
 def format_duration(delta: dt.timedelta) -> str:
     """A short human form: ``3 h``, ``12 min``, ``5 days``."""
-    seconds = abs(delta.total_seconds())
+    seconds = round(abs(delta.total_seconds()))
     if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
+        return f"{seconds} s"
+    minutes = round(seconds / 60)
+    if minutes < 90:
+        return f"{minutes} min"
     if seconds < 36 * 3600:
-        return f"{seconds / 3600:.0f} h"
-    return f"{seconds / 86400:.0f} days"
+        hours, rest = divmod(minutes, 60)
+        return f"{hours} h {rest} min" if rest else f"{hours} h"
+    hours = round(seconds / 3600)
+    days, rest = divmod(hours, 24)
+    return f"{days} days {rest} h" if rest and days < 7 else f"{round(seconds / 86400)} days"
 
 
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:

@@ -15,6 +15,7 @@ Exit codes:
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable, Sequence
 
@@ -74,12 +75,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_NEGATIVE_VALUE = re.compile(r"-\d[\w.]*")
+
+
+def _join_negative_values(words: list[str]) -> list[str]:
+    """``--ttl -1h`` -> ``--ttl=-1h``, so the value's own check explains what is wrong.
+
+    argparse takes ``-1h`` for an unknown option and answers with a usage line; joined, the
+    duration parser says that durations must be positive.
+    """
+    out: list[str] = []
+    for word in words:
+        if (
+            out
+            and out[-1].startswith("--")
+            and "=" not in out[-1]
+            and _NEGATIVE_VALUE.fullmatch(word)
+        ):
+            out[-1] = f"{out[-1]}={word}"
+        else:
+            out.append(word)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``zerotls`` command and return its exit code."""
     parser = build_parser()
     from zerotls.cli.audit import expand_shorthand
 
-    args = parser.parse_args(expand_shorthand(sys.argv[1:] if argv is None else argv))
+    words = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(expand_shorthand(words))
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

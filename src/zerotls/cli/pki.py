@@ -46,10 +46,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--dir", type=Path, default=None, help="PKI directory (default: see below)")
+    # --dir is accepted after the action too (`pki init --dir ./pki`), as every example shows;
+    # SUPPRESS keeps the action's parser from resetting a --dir given before it.
+    here = argparse.ArgumentParser(add_help=False)
+    here.add_argument(
+        "--dir", type=Path, default=argparse.SUPPRESS, help="PKI directory (default: see `pki -h`)"
+    )
     cmds = parser.add_subparsers(dest="pki_command", metavar="ACTION")
     cmds.required = True
 
-    p = cmds.add_parser("init", help="create a root CA (and optionally an intermediate)")
+    p = cmds.add_parser(
+        "init", parents=[here], help="create a root CA (and optionally an intermediate)"
+    )
     p.add_argument("--name", default="zerotls root CA", help="the CA's common name")
     p.add_argument(
         "--key-type",
@@ -66,6 +74,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     p = cmds.add_parser(
         "issue",
+        parents=[here],
         help="issue a certificate for a workload",
         description="Issue a short-lived certificate. Give at least one identity "
         "(--spiffe-id, --dns or --ip); with none, NAME is used as the DNS name.",
@@ -89,40 +98,60 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="mark the certificate must-staple (RFC 7633): clients refuse it without a valid "
         "stapled OCSP response (needs --ocsp-url or a staple file on the server)",
     )
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="a valid certificate already has NAME: issue a new one anyway; the old one moves "
+        "to certs/previous/ and stays valid until it expires or is revoked",
+    )
     usage = p.add_mutually_exclusive_group()
     usage.add_argument("--server", dest="usage", action="store_const", const="server")
     usage.add_argument("--client", dest="usage", action="store_const", const="client")
     usage.add_argument("--both", dest="usage", action="store_const", const="both", help="(default)")
     p.set_defaults(func=_issue, usage="both")
 
-    p = cmds.add_parser("list", help="list issued certificates and their state")
+    p = cmds.add_parser("list", parents=[here], help="list issued certificates and their state")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_list)
 
-    p = cmds.add_parser("inspect", help="show the identity a peer would see in a certificate")
+    p = cmds.add_parser(
+        "inspect", parents=[here], help="show the identity a peer would see in a certificate"
+    )
     p.add_argument("cert", type=Path, help="PEM file (the first certificate is shown)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_inspect)
 
-    p = cmds.add_parser("pin", help="print the SHA-256 SPKI pin of a certificate")
+    p = cmds.add_parser("pin", parents=[here], help="print the SHA-256 SPKI pin of a certificate")
     p.add_argument("cert", type=Path, help="PEM file (the first certificate is pinned)")
     p.set_defaults(func=_pin)
 
-    p = cmds.add_parser("revoke", help="revoke a certificate and rewrite the CRL")
-    p.add_argument("serial", help="serial number (hex) or certificate name")
+    p = cmds.add_parser(
+        "revoke",
+        parents=[here],
+        help="revoke a certificate (or every valid one under a name) and rewrite the CRL",
+    )
+    p.add_argument(
+        "serial",
+        help="serial number (hex as `pki list` or `openssl x509 -serial` prints it, or a "
+        "unique prefix of 8+ digits), or a certificate name: every valid certificate "
+        "issued under it is revoked",
+    )
     p.add_argument(
         "--reason",
         default="unspecified",
-        help="key_compromise, superseded, cessation_of_operation, affiliation_changed, ...",
+        help="RFC 5280 name or snake name: keyCompromise / key_compromise, superseded, "
+        "cessationOfOperation, affiliationChanged, cACompromise, certificateHold, "
+        "privilegeWithdrawn, aACompromise (default unspecified)",
     )
     p.set_defaults(func=_revoke)
 
-    p = cmds.add_parser("crl", help="sign a fresh CRL, write crl.pem and print it")
+    p = cmds.add_parser("crl", parents=[here], help="sign a fresh CRL, write crl.pem and print it")
     p.add_argument("--next-update", default="24h", help="CRL validity (default 24h)")
     p.set_defaults(func=_crl)
 
     ocsp_parser = cmds.add_parser(
         "ocsp",
+        parents=[here],
         help="an OCSP responder for this CA (serve over HTTP, or sign one response)",
         description="Answer OCSP queries about certificates this PKI issued (RFC 6960, GET and "
         "POST as in RFC 5019). Answers come from the index, so `zerotls pki revoke` shows at "
@@ -136,7 +165,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         ("serve", "run the responder over HTTP until stopped", _ocsp_serve),
         ("respond", "sign one response (DER) for a serial: a staple file", _ocsp_respond),
     ):
-        p = ocsp_cmds.add_parser(name, help=helptext)
+        p = ocsp_cmds.add_parser(name, help=helptext, parents=[here])
         if name == "serve":
             p.add_argument(
                 "--listen",
@@ -262,6 +291,7 @@ def _issue(args: argparse.Namespace) -> int:
         ocsp_url=args.ocsp_url,
         crl_url=args.crl_url,
         must_staple=args.must_staple,
+        replace=args.replace,
     )
     ident = issued.identity
     print(
@@ -339,11 +369,10 @@ def _pin(args: argparse.Namespace) -> int:
 
 def _revoke(args: argparse.Namespace) -> int:
     store = PKIStore(_dir(args))
-    record = store.revoke(args.serial, reason=args.reason)
-    print(
-        f"revoked {record.name} (serial {record.serial}, reason {record.reason}); "
-        f"CRL rewritten: {store.crl_path}"
-    )
+    records = store.revoke(args.serial, reason=args.reason)
+    for record in records:
+        print(f"revoked {record.name} (serial {record.serial}, reason {record.reason})")
+    print(f"CRL rewritten: {store.crl_path}")
     print("peers that load this CRL (crls = [...]) refuse the certificate from now on")
     return 0
 

@@ -4,7 +4,8 @@
 one on disk for the ``zerotls pki`` command.
 """
 
-from zerotls.pki.ca import CA, IssuedCert, KeyType, Usage, generate_key, parse_reason
+from zerotls.pki.ca import CA, IssuedCert, KeyType, Usage, generate_key
+from zerotls.pki.reasons import parse_reason
 from zerotls.pki.store import CertRecord, PKIStore, default_pki_dir
 
 __all__ = [

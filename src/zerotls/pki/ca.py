@@ -22,6 +22,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 
 from zerotls._util import atomic_write
 from zerotls.errors import ConfigError, PKIError
+from zerotls.pki.reasons import parse_reason
 from zerotls.tls.identity import Identity, parse_spiffe_id, spki_pin
 
 __all__ = ["CA", "IssuedCert", "KeyType", "Usage", "generate_key"]
@@ -35,8 +36,6 @@ DEFAULT_CA_TTL = dt.timedelta(days=3650)
 # Backdate notBefore a little: a peer whose clock runs slightly behind still accepts a
 # certificate issued a second ago.
 _BACKDATE = dt.timedelta(minutes=5)
-
-_REASONS = {r.name: r for r in x509.ReasonFlags}
 
 
 def generate_key(key_type: KeyType = "ec") -> PrivateKey:
@@ -345,8 +344,9 @@ class CA:
         )
         for serial, when, reason in revoked:
             entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when)
-            if reason and reason != "unspecified":
-                entry = entry.add_extension(x509.CRLReason(parse_reason(reason)), critical=False)
+            flag = _crl_reason(reason)
+            if flag is not None:
+                entry = entry.add_extension(x509.CRLReason(flag), critical=False)
             builder = builder.add_revoked_certificate(entry.build())
         return builder.sign(self.key, _hash_for(self.key))
 
@@ -377,16 +377,13 @@ class CA:
         )
 
 
-def parse_reason(reason: str) -> x509.ReasonFlags:
-    """A CRL reason by name (``key_compromise``, ``superseded`` ...), or ConfigError."""
-    key = reason.strip().lower().replace("-", "_")
-    if key == "keycompromise":
-        key = "key_compromise"
-    try:
-        return _REASONS[key]
-    except KeyError:
-        names = ", ".join(sorted(n for n in _REASONS if n != "remove_from_crl"))
-        raise ConfigError(f"unknown revocation reason {reason!r}; use one of {names}") from None
+def _crl_reason(reason: str | None) -> x509.ReasonFlags | None:
+    """The CRLReason to encode (any spelling; an unknown one is a ConfigError, raised before
+    anything is signed). None and ``unspecified`` are encoded as no reason (RFC 5280 §5.3.1)."""
+    if not reason:
+        return None
+    flag = parse_reason(reason)
+    return None if flag is x509.ReasonFlags.unspecified else flag
 
 
 def _check_url(url: str, what: str) -> str:
@@ -434,6 +431,16 @@ def _is_root(cert: x509.Certificate) -> bool:
 
 def _check_dns(name: str) -> str:
     text = name.strip().rstrip(".").lower()
+    if not text.isascii():
+        # An internationalized name goes into the certificate as its A-label (RFC 5890),
+        # which is what a client compares: "bücher.example" -> "xn--bcher-kva.example".
+        try:
+            text = text.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise ConfigError(
+                f"{name!r} is not a valid internationalized DNS name; give its A-label "
+                "(xn--...) instead"
+            ) from None
     labels = text.split(".")
     ok = bool(text) and len(text) <= 253 and all(labels)
     for i, label in enumerate(labels):

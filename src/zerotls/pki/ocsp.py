@@ -37,6 +37,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, OCSPExtensionOID
 
 from zerotls.errors import ConfigError, PKIError
 from zerotls.pki.ca import CA, PrivateKey
+from zerotls.pki.reasons import parse_reason
 
 __all__ = [
     "CertStatus",
@@ -171,7 +172,19 @@ class OCSPResponder:
         for ext in request.extensions:
             if ext.oid == OCSPExtensionOID.NONCE:
                 nonce = ext.value.nonce
-        return self.response(request.serial_number, algorithm=algorithm, nonce=nonce, now=now)
+        try:
+            return self.response(request.serial_number, algorithm=algorithm, nonce=nonce, now=now)
+        except Exception as exc:  # a status lookup or signing failed: say so, never hang up
+            # RFC 6960 §4.2.1: internalError tells the client to try again later; a dropped
+            # connection would leave it guessing (and a soft-fail client letting a revoked
+            # certificate in).
+            log.error(  # noqa: TRY400  # one line: the reason is in the message
+                "cannot answer the OCSP request for serial %x: %s: %s; answered internalError",
+                request.serial_number,
+                type(exc).__name__,
+                exc,
+            )
+            return _unsuccessful(ocsp.OCSPResponseStatus.INTERNAL_ERROR)
 
     def response(
         self,
@@ -193,8 +206,8 @@ class OCSPResponder:
             "unknown": ocsp.OCSPCertStatus.UNKNOWN,
         }[status.status]
         reason = None
-        if status.status == "revoked" and status.reason and status.reason != "unspecified":
-            reason = x509.ReasonFlags[status.reason]
+        if status.status == "revoked" and status.reason:
+            reason = _reason_or_none(status.reason, serial)
         builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
             issuer_name_hash=name_hash,
             issuer_key_hash=key_hash,
@@ -215,6 +228,20 @@ class OCSPResponder:
         digest = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
         signed = builder.sign(key, digest)
         return signed.public_bytes(serialization.Encoding.DER)
+
+
+def _reason_or_none(text: str, serial: int) -> x509.ReasonFlags | None:
+    """The reason to encode; an unreadable one still answers "revoked", without a reason."""
+    try:
+        flag = parse_reason(text, for_revocation=False)
+    except ConfigError:
+        log.warning(
+            "serial %x is revoked with an unknown reason %r: answering revoked without a reason",
+            serial,
+            text,
+        )
+        return None
+    return None if flag is x509.ReasonFlags.unspecified else flag
 
 
 def _unsuccessful(status: ocsp.OCSPResponseStatus) -> bytes:

@@ -7,6 +7,7 @@ Layout (the directory is 0700, every private key 0600)::
     intermediate.pem/.key  the issuing CA, when ``init --intermediate`` made one
     certs/NAME.pem         leaf + intermediates, what an endpoint presents
     certs/NAME.key         its private key
+    certs/previous/        earlier certificates under a reissued name (NAME.SERIAL.pem/.key)
     crl.pem                the current CRL of the issuing CA
     ocsp-responder.pem/.key  the delegated OCSP signer, when ``ocsp serve --delegated`` made one
     index.json             what was issued and revoked (serial, name, SANs, dates, reason)
@@ -18,7 +19,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,11 +31,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from zerotls._util import atomic_write
-from zerotls.errors import PKIError
-from zerotls.pki.ca import CA, DEFAULT_LEAF_TTL, IssuedCert, KeyType, Usage, parse_reason
+from zerotls.errors import ConfigError, PKIError
+from zerotls.pki.ca import CA, DEFAULT_LEAF_TTL, IssuedCert, KeyType, Usage
 from zerotls.pki.ocsp import DEFAULT_VALIDITY, CertStatus, OCSPResponder
+from zerotls.pki.reasons import canonical_reason, parse_reason
 
-__all__ = ["CertRecord", "PKIStore", "default_pki_dir"]
+__all__ = ["CertRecord", "PKIStore", "check_name", "default_pki_dir", "normalize_serial"]
+
+log = logging.getLogger("zerotls.pki")
 
 _INDEX_VERSION = 1
 
@@ -80,6 +86,7 @@ class PKIStore:
             raise PKIError(
                 f"no PKI in {self.root}: create one with `zerotls pki init --dir {self.root}`"
             )
+        self._migrate()
 
     # -- paths ----------------------------------------------------------------------------
 
@@ -150,15 +157,46 @@ class PKIStore:
         return [CertRecord(**entry) for entry in data["certs"]]
 
     def find(self, serial_or_name: str) -> CertRecord:
-        """Look a record up by serial (hex, with or without colons/0x) or by name (newest)."""
-        wanted = serial_or_name.lower().replace(":", "").removeprefix("0x")
-        by_serial = [r for r in self.records() if r.serial == wanted]
-        if by_serial:
-            return by_serial[0]
-        by_name = [r for r in self.records() if r.name == serial_or_name]
+        """One record by serial or by name (the newest under that name).
+
+        A serial is accepted as ``pki list`` and ``openssl x509 -serial`` print it: hex in any
+        case, with or without colons, ``0x``, ``serial=`` or leading zeros, or a unique prefix
+        of at least 8 digits.
+
+        Raises:
+            PKIError: nothing matches, or a prefix matches several serials (they are listed).
+        """
+        return self.find_all(serial_or_name)[-1]
+
+    def find_all(self, serial_or_name: str) -> list[CertRecord]:
+        """Every record that ``serial_or_name`` names, oldest first.
+
+        An exact serial names one certificate; a name names every certificate issued under it;
+        failing both, a serial prefix of at least 8 hex digits names the one it starts.
+        """
+        records = self.records()
+        wanted = normalize_serial(serial_or_name)
+        if wanted is not None:
+            exact = [r for r in records if r.serial == wanted]
+            if exact:
+                return exact
+        by_name = [r for r in records if r.name == serial_or_name]
         if by_name:
-            return by_name[-1]
-        raise PKIError(f"no certificate with serial or name {serial_or_name!r} in {self.root}")
+            return by_name
+        if wanted is not None and len(wanted) >= _MIN_SERIAL_PREFIX:
+            starts = [r for r in records if r.serial.startswith(wanted)]
+            if len(starts) == 1:
+                return starts
+            if starts:
+                listed = ", ".join(f"{r.serial} ({r.name})" for r in starts)
+                raise PKIError(
+                    f"serial prefix {serial_or_name!r} matches {len(starts)} certificates: "
+                    f"{listed}; give more digits"
+                )
+        raise PKIError(
+            f"no certificate with serial or name {serial_or_name!r} in {self.root}: "
+            "`zerotls pki list` shows them"
+        )
 
     # -- operations -----------------------------------------------------------------------
 
@@ -176,11 +214,34 @@ class PKIStore:
         ocsp_url: str | None = None,
         crl_url: str | None = None,
         must_staple: bool = False,
+        replace: bool = False,
     ) -> tuple[CertRecord, IssuedCert]:
         """Issue a leaf, write ``certs/NAME.pem`` and ``certs/NAME.key`` and index it.
 
         ``ocsp_url``, ``crl_url`` and ``must_staple`` are as for :meth:`CA.issue`.
+
+        Key material is never overwritten. While a certificate issued under ``name`` is still
+        valid (not revoked, not expired), issuing again is refused unless ``replace``; the
+        earlier certificate and key then move to ``certs/previous/NAME.SERIAL.pem`` and
+        ``.key`` and stay addressable by serial (``revoke NAME`` revokes every valid one).
+
+        Raises:
+            PKIError: ``name`` is not a safe file name, or a valid certificate already has it.
         """
+        check_name(name)
+        earlier = [r for r in self.records() if r.name == name]
+        moment = now or dt.datetime.now(dt.UTC)
+        live = [
+            r for r in earlier if not r.revoked and dt.datetime.fromisoformat(r.not_after) > moment
+        ]
+        if live and not replace:
+            newest = live[-1]
+            raise PKIError(
+                f"a valid certificate named {name!r} exists (serial {newest.serial}, until "
+                f"{newest.not_after[:16]}Z); its key is never overwritten. Pass --replace "
+                "(replace=True) to issue a new one and keep the old one addressable by serial "
+                f"(`zerotls pki revoke {name}` then revokes both), or revoke it first"
+            )
         issued = self.issuing_ca().issue(
             name,
             spiffe_id=spiffe_id,
@@ -195,6 +256,8 @@ class PKIStore:
             must_staple=must_staple,
         )
         cert_path, key_path = self.cert_path(name), self.key_path(name)
+        data = self._index()
+        self._set_aside(data, name)
         issued.write(cert_path, key_path)
         ident = issued.identity
         record = CertRecord(
@@ -209,28 +272,40 @@ class PKIStore:
             cert_path=str(cert_path.relative_to(self.root)),
             key_path=str(key_path.relative_to(self.root)),
         )
-        data = self._index()
         data["certs"].append(asdict(record))
         atomic_write(self.root / "index.json", _dump(data))
         return record, issued
 
     def revoke(
         self, serial_or_name: str, *, reason: str = "unspecified", now: dt.datetime | None = None
-    ) -> CertRecord:
-        """Mark a certificate revoked and rewrite the CRL. Revoking twice is an error."""
-        parse_reason(reason)  # validate before touching anything
-        record = self.find(serial_or_name)
-        if record.revoked:
-            raise PKIError(f"certificate {record.serial} ({record.name}) is already revoked")
+    ) -> list[CertRecord]:
+        """Revoke what ``serial_or_name`` names and rewrite the CRL; return what was revoked.
+
+        A serial revokes that certificate; a name revokes every certificate issued under it
+        that is not revoked yet (after a key theft, the stolen one and any reissue alike).
+        ``reason`` is any spelling :func:`~zerotls.pki.reasons.parse_reason` accepts; it is
+        stored in its canonical form.
+
+        Raises:
+            ConfigError: an unknown reason, or ``removeFromCRL``.
+            PKIError: nothing matches, or everything it names is already revoked.
+        """
+        stored = canonical_reason(reason)  # validate before touching anything
+        targets = self.find_all(serial_or_name)
+        pending = [r for r in targets if not r.revoked]
+        if not pending:
+            listed = ", ".join(f"{r.serial} ({r.name})" for r in targets)
+            raise PKIError(f"already revoked: {listed}")
         when = now or dt.datetime.now(dt.UTC)
+        serials = {r.serial for r in pending}
         data = self._index()
         for entry in data["certs"]:
-            if entry["serial"] == record.serial:
+            if entry["serial"] in serials:
                 entry["revoked_at"] = when.isoformat()
-                entry["reason"] = reason
+                entry["reason"] = stored
         atomic_write(self.root / "index.json", _dump(data))
         self.write_crl(now=now)
-        return self.find(record.serial)
+        return [r for r in self.records() if r.serial in serials]
 
     def crl(
         self, *, now: dt.datetime | None = None, next_update: dt.timedelta = dt.timedelta(days=1)
@@ -310,7 +385,48 @@ class PKIStore:
             raise PKIError(f"cannot read the PKI index {path}: {exc}") from None
         if not isinstance(data, dict) or data.get("version") != _INDEX_VERSION:
             raise PKIError(f"{path} is not a zerotls PKI index (version {_INDEX_VERSION})")
+        _canonical_reasons(data, path)
         return data
+
+    def _migrate(self) -> None:
+        """Rewrite an index that holds reasons in other spellings (written by older versions)."""
+        path = self.root / "index.json"
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return  # _index() reports it when it is used
+        if not isinstance(raw, dict) or raw.get("version") != _INDEX_VERSION:
+            return
+        before = _dump(raw)
+        _canonical_reasons(raw, path)
+        after = _dump(raw)
+        if after != before:
+            try:
+                atomic_write(path, after)
+            except OSError as exc:  # a read-only store still answers, from the fixed copy
+                log.warning("cannot rewrite %s with canonical reasons: %s", path, exc.strerror)
+            else:
+                log.warning("rewrote the revocation reasons in %s in their canonical form", path)
+
+    def _set_aside(self, data: dict[str, Any], name: str) -> None:
+        """Move the files of earlier certificates named ``name`` to per-serial names."""
+        current = str(self.cert_path(name).relative_to(self.root))
+        changed = False
+        for entry in data["certs"]:
+            if entry["name"] != name or entry["cert_path"] != current:
+                continue
+            serial = entry["serial"]
+            for field, suffix in (("cert_path", "pem"), ("key_path", "key")):
+                old = self.root / entry[field]
+                # A subdirectory: no certificate name can contain "/", so none collides.
+                new = self.root / "certs" / "previous" / f"{_safe(name)}.{serial}.{suffix}"
+                new.parent.mkdir(mode=0o700, exist_ok=True)
+                if old.exists():
+                    os.replace(old, new)
+                entry[field] = str(new.relative_to(self.root))
+            changed = True
+        if changed:
+            atomic_write(self.root / "index.json", _dump(data))
 
     def _cert(self, path: Path) -> x509.Certificate:
         try:
@@ -329,8 +445,50 @@ def _dump(data: dict[str, Any]) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
 
 
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_MIN_SERIAL_PREFIX = 8
+_SERIAL_RE = re.compile(r"[0-9a-f]{1,40}")
+
+
+def check_name(name: str) -> str:
+    """A certificate name is its file name: refuse anything that is not a safe one.
+
+    Raises:
+        PKIError: the name, and the rule it breaks.
+    """
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or name.endswith("."):
+        shown = repr(name) if len(name) <= 70 else repr(name[:64]) + f"... ({len(name)} chars)"
+        raise PKIError(
+            f"{shown} cannot be a certificate name: use 1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit (it names the files certs/NAME.pem and .key)"
+        )
+    return name
+
+
+def normalize_serial(text: str) -> str | None:
+    """A serial as we store it (lowercase hex, no leading zeros), or None if not hex."""
+    value = text.strip().lower()
+    value = value.removeprefix("serial=").removeprefix("0x").replace(":", "").lstrip("0") or "0"
+    return value if _SERIAL_RE.fullmatch(value) else None
+
+
+def _canonical_reasons(data: dict[str, Any], path: Path) -> None:
+    for entry in data.get("certs", []):
+        reason = entry.get("reason")
+        if reason is None:
+            continue
+        try:
+            entry["reason"] = parse_reason(reason, for_revocation=False).name
+        except ConfigError:
+            log.warning(
+                "%s: serial %s has an unknown revocation reason %r: read as unspecified "
+                "(it stays revoked)",
+                path,
+                entry.get("serial"),
+                reason,
+            )
+            entry["reason"] = "unspecified"
+
+
 def _safe(name: str) -> str:
-    cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-    if not cleaned.strip("._"):
-        raise PKIError(f"{name!r} cannot be used as a certificate name")
-    return cleaned
+    return check_name(name)
