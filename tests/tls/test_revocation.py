@@ -308,3 +308,99 @@ def test_crl_urls_must_be_http(pki: PKI) -> None:
 
     with pytest.raises(ConfigError, match="must be an http"):
         pki.server_config(crl_urls=["file:///etc/crl.pem"])
+
+
+@pytest.fixture
+def future_marks() -> Iterator[None]:
+    """These tests date CRLs minutes ahead; forget their marks so later tests' CRLs of the
+    same test CA (dated now) are not taken for rollbacks."""
+    from zerotls.tls import revocation
+
+    saved = dict(revocation._PROCESS_MARKS)
+    yield
+    revocation._PROCESS_MARKS.clear()
+    revocation._PROCESS_MARKS.update(saved)
+
+
+def _crl_at(pki: PKI, path: Path, revoked: list[Files], when: dt.datetime) -> bytes:
+    entries = [(f.issued.cert.serial_number, NOW, "key_compromise") for f in revoked]
+    crl = pki.ca.crl(entries, now=when)  # CRL number = seconds since the epoch of `when`
+    data = crl.public_bytes(serialization.Encoding.PEM)
+    path.write_bytes(data)
+    return data
+
+
+@pytest.mark.usefixtures("future_marks")
+def test_an_older_crl_put_back_never_un_revokes(pki: PKI, tmp_path: Path) -> None:
+    stolen = pki.write("rollback-victim", spiffe_id="spiffe://test.zerotls.dev/rb", usage="client")
+    crl = tmp_path / "crl.pem"
+    start = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)  # newer than any earlier test's
+    old = _crl_at(pki, crl, [], start)
+    _crl_at(pki, crl, [stolen], start + dt.timedelta(seconds=30))  # then it was revoked
+    state = tmp_path / "crl-state.json"
+    server = TLSContext(pki.server_config(crls=(crl,), crl_refresh=1, crl_state=state))
+    refused = Pair(client(pki, stolen).connection(), server.connection()).run()
+    assert isinstance(refused.server_error, RevocationError)
+    assert refused.server_error.reason == "key_compromise"
+    crl.write_bytes(old)  # an attacker (or a careless deploy) puts the earlier CRL back
+    checker = server.revocation
+    assert checker is not None
+    moved = time.time() + 10
+    checker._clock = lambda: moved
+    again = Pair(client(pki, stolen).connection(), server.connection()).run()
+    assert isinstance(again.server_error, RevocationError), "the older CRL un-revoked it"
+    assert again.server_error.reason == "key_compromise"  # the newer copy stayed in use
+    # After a restart (a new process: the in-process marks are gone), the state file holds.
+    from zerotls.tls import revocation
+
+    revocation._PROCESS_MARKS.clear()
+    restarted = TLSContext(pki.server_config(crls=(crl,), crl_state=state))
+    after = Pair(client(pki, stolen).connection(), restarted.connection()).run()
+    assert isinstance(after.server_error, RevocationError)
+    assert "is refused: its CRL number" in str(after.server_error)
+    assert "older than number" in str(after.server_error)
+    # The negative twin: without the state file, a restart cannot know (so keep one).
+    revocation._PROCESS_MARKS.clear()
+    naive = TLSContext(pki.server_config(crls=(crl,)))
+    assert Pair(client(pki, stolen).connection(), naive.connection()).run().server_error is None
+
+
+@pytest.mark.usefixtures("future_marks")
+def test_a_replayed_crl_from_a_distribution_point_is_refused(pki: PKI, tmp_path: Path) -> None:
+    stolen = pki.write("replay-victim", spiffe_id="spiffe://test.zerotls.dev/rp", usage="client")
+    start = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2)
+    old = _crl_at(pki, tmp_path / "a.pem", [], start)
+    new = _crl_at(pki, tmp_path / "b.pem", [stolen], start + dt.timedelta(seconds=30))
+    served = [new]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = served[0]
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/ca.crl"
+    try:
+        server = TLSContext(pki.server_config(crl_urls=(url,), crl_refresh=1))
+        first = Pair(client(pki, stolen).connection(), server.connection()).run()
+        assert isinstance(first.server_error, RevocationError)
+        served[0] = old  # someone on the path replays the older CRL at the next refresh
+        checker = server.revocation
+        assert checker is not None
+        with pytest.raises(RevocationError, match="is refused: its CRL number"):
+            checker._fetch_crl(url)
+        later = TLSContext(pki.server_config(crl_urls=(url,)))  # e.g. after a reload
+        p = Pair(client(pki, stolen).connection(), later.connection()).run()
+        assert isinstance(p.server_error, RevocationError)
+        assert "is refused" in str(p.server_error) or p.server_error.reason == "key_compromise"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -156,12 +156,20 @@ def accept_options(p: argparse.ArgumentParser, protocol: str, target_help: str) 
         help="CRL for client certificates (repeatable): a file, reloaded when it changes, or "
         "an http(s) URL, fetched at start and refreshed in the background",
     )
+    p.add_argument(
+        "--crl-state",
+        type=Path,
+        metavar="FILE",
+        help="keep the newest CRL number seen per issuer in FILE, so an older CRL is refused "
+        "after a restart too (default: for the life of the process)",
+    )
 
 
-def crl_sources(values: list[str]) -> dict[str, Any]:
+def crl_sources(values: list[str], state: Path | None = None) -> dict[str, Any]:
     """``--crl`` values as config fields: files go to ``crls``, URLs to ``crl_urls``."""
     urls = tuple(v for v in values if v.startswith(("http://", "https://")))
-    return {"crls": tuple(Path(v) for v in values if v not in urls), "crl_urls": urls}
+    files = tuple(Path(v) for v in values if v not in urls)
+    return {"crls": files, "crl_urls": urls, "crl_state": state}
 
 
 def dial_options(p: argparse.ArgumentParser, protocol: str) -> None:
@@ -232,7 +240,7 @@ def _server(args: argparse.Namespace) -> int:
         cert=args.cert,
         key=args.key,
         ca=args.ca,
-        **crl_sources(args.crl),
+        **crl_sources(args.crl, args.crl_state),
         fetch_crls=args.fetch_crls,
         query_ocsp=args.query_ocsp,
         revocation=args.revocation,

@@ -112,7 +112,7 @@ def _server(args: argparse.Namespace) -> int:
         cert=args.cert,
         key=args.key,
         ca=args.ca,
-        **crl_sources(args.crl),
+        **crl_sources(args.crl, args.crl_state),
         revocation=args.revocation,
     )
     policy = Policy.allow_identities(args.allow)

@@ -176,12 +176,17 @@ class _Common:
     ocsp_skew: float = 300.0
     """Seconds of clock difference tolerated when judging an OCSP response's thisUpdate and
     nextUpdate."""
+    crl_state: Path | None = None
+    """A file that keeps the newest CRL number verified per issuer across restarts, so an
+    older CRL put back (or replayed from an http distribution point) is refused after a
+    restart too. None keeps it for the life of the process (reloads included)."""
 
     def _validate_common(self) -> None:
         object.__setattr__(self, "min_version", TLSVersion.parse(self.min_version))
         object.__setattr__(self, "cert", _path(self.cert, "cert"))
         object.__setattr__(self, "key", _path(self.key, "key"))
         object.__setattr__(self, "ca", _path(self.ca, "ca"))
+        object.__setattr__(self, "crl_state", _path(self.crl_state, "crl_state"))
         object.__setattr__(
             self, "crls", tuple(p for p in (_path(c, "crls") for c in self.crls) if p)
         )
@@ -234,7 +239,7 @@ class _Common:
                 f"known: {', '.join(sorted(names))}"
             )
         values = dict(data)
-        for key in ("cert", "key", "ca", "ocsp_staple_file"):
+        for key in ("cert", "key", "ca", "ocsp_staple_file", "crl_state"):
             if isinstance(values.get(key), str) and base_dir is not None:
                 values[key] = base_dir / values[key]
         if "crls" in values:

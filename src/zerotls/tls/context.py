@@ -123,6 +123,7 @@ class TLSContext:
                 mode=config.revocation,
                 refresh=config.crl_refresh,
                 skew=dt.timedelta(seconds=config.ocsp_skew),
+                state_file=config.crl_state,
             )
         # Validate the files once, eagerly, so a bad config fails at start, not at accept.
         self._ssl_context = self._build()

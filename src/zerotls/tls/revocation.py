@@ -19,6 +19,12 @@ A CRL is used only if it is signed by the certificate's issuer and not past its 
 peer, ``"soft"`` lets it in and says so in :attr:`Verdict.detail`, which ends up in the audit
 event. Revoked is always refused, with the reason and time.
 
+CRLs only move forward. Of each issuer's CRLs we remember the highest (CRL number, thisUpdate)
+whose signature we verified, in this process and, with ``state_file``, across restarts. An
+older CRL of that issuer (one put back in place of a newer file, or replayed by anyone on the
+path of an http distribution point) would un-revoke what the newer one revoked: it is refused,
+the newer copy stays in use, and a log line says why.
+
 We check revocation ourselves instead of with OpenSSL's ``X509_V_FLAG_CRL_CHECK`` because an
 OpenSSL store cannot drop a CRL once added (so a refreshed CRL could not replace an old one),
 cannot fetch, and cannot fail soft.
@@ -26,8 +32,11 @@ cannot fetch, and cannot fail soft.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
+import hashlib
+import json
 import logging
 import os
 import threading
@@ -39,7 +48,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from zerotls._util import http_fetch
+from zerotls._util import atomic_write, http_fetch
 from zerotls.errors import ConfigError, RevocationError, ZeroTLSError
 from zerotls.tls.config import REVOCATION_MODES
 from zerotls.tls.ocsp import (
@@ -50,7 +59,14 @@ from zerotls.tls.ocsp import (
     verify_ocsp_response,
 )
 
-__all__ = ["MAX_CRL_SIZE", "RevocationChecker", "Verdict", "crl_urls_of", "load_crl"]
+__all__ = [
+    "MAX_CRL_SIZE",
+    "CRLHighWater",
+    "RevocationChecker",
+    "Verdict",
+    "crl_urls_of",
+    "load_crl",
+]
 
 log = logging.getLogger("zerotls.tls.revocation")
 
@@ -101,6 +117,116 @@ def crl_urls_of(cert: x509.Certificate) -> list[str]:
             ):
                 urls.append(name.value)
     return urls
+
+
+def _crl_order(crl: x509.CertificateRevocationList) -> tuple[int, float]:
+    """Which of two CRLs of one issuer is newer: CRL number first (RFC 5280 §5.2.3, "a
+    monotonically increasing sequence number"), thisUpdate to break a tie or when absent."""
+    try:
+        number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    except (x509.ExtensionNotFound, ValueError):
+        number = -1
+    return number, crl.last_update_utc.timestamp()
+
+
+def _issuer_key(crl: x509.CertificateRevocationList) -> str:
+    """The issuer a CRL speaks for: its name and, when present, its authority key id."""
+    digest = hashlib.sha256(crl.issuer.public_bytes())
+    try:
+        aki = crl.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+        digest.update(aki.key_identifier or b"")
+    except (x509.ExtensionNotFound, ValueError):
+        pass
+    return digest.hexdigest()[:32]
+
+
+_PROCESS_MARKS: dict[str, tuple[int, float]] = {}
+"""Highest verified CRL per issuer in this process: shared by every checker, so a reload
+(which builds a new checker) cannot be tricked into going back either."""
+_MARKS_LOCK = threading.Lock()
+
+
+class CRLHighWater:
+    """The newest CRL verified per issuer, so an older one is never taken back.
+
+    Args:
+        state_file: a JSON file that keeps the marks across restarts (None: this process
+            only). It is read at start and rewritten, atomically, when a mark rises.
+    """
+
+    def __init__(self, state_file: Path | None = None) -> None:
+        self.state_file = state_file
+        if state_file is not None:
+            self._merge(self._read())
+
+    def older_than_seen(self, crl: x509.CertificateRevocationList) -> str | None:
+        """Why ``crl`` is older than one already verified for its issuer, or None."""
+        with _MARKS_LOCK:
+            mark = _PROCESS_MARKS.get(_issuer_key(crl))
+        if mark is None or _crl_order(crl) >= mark:
+            return None
+        number = _crl_order(crl)[0]
+        seen = dt.datetime.fromtimestamp(mark[1], dt.UTC)
+        return (
+            f"its CRL number {number if number >= 0 else '(none)'} (thisUpdate "
+            f"{crl.last_update_utc:{_STAMP}}) is older than number {mark[0]} (thisUpdate "
+            f"{seen:{_STAMP}}) already verified for {crl.issuer.rfc4514_string()}; an older "
+            "CRL would un-revoke certificates, so it is refused (a replay, or a file put back)"
+        )
+
+    def record(self, crl: x509.CertificateRevocationList) -> None:
+        """Raise the mark to ``crl`` (whose signature the caller has verified)."""
+        key, order = _issuer_key(crl), _crl_order(crl)
+        with _MARKS_LOCK:
+            if _PROCESS_MARKS.get(key, (-2, 0.0)) >= order:
+                return
+            _PROCESS_MARKS[key] = order
+        if self.state_file is not None:
+            self._write()
+
+    def _read(self) -> dict[str, tuple[int, float]]:
+        assert self.state_file is not None  # noqa: S101  # only called with one
+        try:
+            raw = json.loads(self.state_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                f"cannot read the CRL state file {self.state_file}: {exc}; remove it only if "
+                "you trust every CRL source not to replay an older CRL"
+            ) from None
+        marks: dict[str, tuple[int, float]] = {}
+        if isinstance(raw, dict):
+            for key, value in raw.get("issuers", {}).items():
+                if isinstance(value, dict):
+                    number, last = value.get("crl_number"), value.get("this_update")
+                    if isinstance(number, int) and isinstance(last, int | float):
+                        marks[str(key)] = (number, float(last))
+        return marks
+
+    def _merge(self, marks: dict[str, tuple[int, float]]) -> None:
+        with _MARKS_LOCK:
+            for key, order in marks.items():
+                if _PROCESS_MARKS.get(key, (-2, 0.0)) < order:
+                    _PROCESS_MARKS[key] = order
+
+    def _write(self) -> None:
+        assert self.state_file is not None  # noqa: S101
+        with contextlib.suppress(ConfigError):  # unreadable: ours replaces it
+            self._merge(self._read())  # another worker may have raised a mark meanwhile
+        with _MARKS_LOCK:
+            issuers = {
+                k: {"crl_number": n, "this_update": t} for k, (n, t) in _PROCESS_MARKS.items()
+            }
+        data = json.dumps({"version": 1, "issuers": issuers}, indent=1, sort_keys=True)
+        try:
+            atomic_write(self.state_file, data.encode() + b"\n", mode=0o600)
+        except OSError as exc:
+            log.error(  # noqa: TRY400 - expected
+                "cannot write the CRL state file %s: %s; the marks hold until restart",
+                self.state_file,
+                exc.strerror,
+            )
 
 
 @dataclass(slots=True)
@@ -164,6 +290,8 @@ class RevocationChecker:
         timeout: seconds a fetch in the handshake may take.
         skew: clock skew tolerated on nextUpdate and thisUpdate.
         clock: wall clock (injected for tests).
+        state_file: where the newest CRL number per issuer is kept across restarts (see
+            :class:`CRLHighWater`); None keeps it for this process only.
 
     Raises:
         ConfigError: a CRL file is unreadable or not a CRL (at start; later, the old one stays).
@@ -182,6 +310,7 @@ class RevocationChecker:
         skew: dt.timedelta = DEFAULT_SKEW,
         clock: Callable[[], float] = time.time,
         fetch: Fetch | None = None,
+        state_file: Path | None = None,
     ) -> None:
         if mode not in REVOCATION_MODES:
             raise ConfigError(f"revocation = {mode!r}: use 'hard' (default) or 'soft'")
@@ -203,6 +332,7 @@ class RevocationChecker:
         self._fetched: dict[str, _Fetched] = {}  # URL or OCSP key -> cached result
         self._failed: dict[str, tuple[float, str]] = {}  # key -> (retry at, why it failed)
         self._refreshing: set[str] = set()
+        self.high_water = CRLHighWater(state_file)
         self._reload_files(strict=True)
         for url in self.crl_urls:  # warm the cache now: the first handshakes must not wait
             problems: list[str] = []
@@ -274,6 +404,11 @@ class RevocationChecker:
             if next_update is not None and next_update + self.skew < moment:
                 reasons.append(f"the CRL from {entry.source} expired at {next_update:{_STAMP}}")
                 continue
+            rollback = self.high_water.older_than_seen(entry.crl)
+            if rollback is not None:
+                reasons.append(f"the CRL from {entry.source} is refused: {rollback}")
+                continue
+            self.high_water.record(entry.crl)
             usable.append(entry)
         if not usable and not reasons:
             reasons.append(f"no CRL of {leaf.issuer.rfc4514_string()} is loaded")
@@ -364,6 +499,10 @@ class RevocationChecker:
 
     def _fetch_crl(self, url: str) -> _Fetched:
         crl = load_crl(self._fetch(url), url)
+        rollback = self.high_water.older_than_seen(crl)
+        if rollback is not None:
+            log.warning("refusing the CRL fetched from %s: %s", url, rollback)
+            raise RevocationError(f"the CRL fetched from {url} is refused: {rollback}")
         entry = _CRL.of(crl, url)
         now = self._clock()
         last = crl.last_update_utc.timestamp()
@@ -391,6 +530,13 @@ class RevocationChecker:
                     raise ConfigError(message) from None
                 log.error("%s; keeping the previous copy", message)  # noqa: TRY400 - expected
                 continue
+            rollback = self.high_water.older_than_seen(entry.crl)
+            if rollback is not None and known is not None:
+                log.warning("refusing CRL %s: %s; keeping the newer copy", path, rollback)
+                with self._lock:  # remember the stamp: say it once, not every 5 s
+                    self._file_crls[path] = (stamp, known[1])
+                continue
+            # (At start there is no newer copy to keep: the check refuses it, with the reason.)
             with self._lock:
                 self._file_crls[path] = (stamp, entry)
             if known is not None:
