@@ -147,7 +147,7 @@ def test_feature_sql_runs_unchanged_over_the_parquet_export(tmp_path: Path) -> N
     with store_with(scenario()) as store:
         store.export_parquet(tmp_path / "pq")
         expected = {
-            n: rounded(store.con.execute(render(q, WINDOW, settings)).fetchall())
+            n: rounded(store.con.execute(*render(q, WINDOW, settings)).fetchall())
             for n, q in QUERIES.items()
         }
     con = duckdb.connect()
@@ -155,7 +155,7 @@ def test_feature_sql_runs_unchanged_over_the_parquet_export(tmp_path: Path) -> N
         f"CREATE VIEW events AS SELECT * FROM read_parquet('{tmp_path}/pq/*/*.parquet', hive_partitioning=true)"  # noqa: S608
     )
     for name, query in QUERIES.items():
-        got = rounded(con.execute(render(query, WINDOW, settings)).fetchall())
+        got = rounded(con.execute(*render(query, WINDOW, settings)).fetchall())
         assert got == expected[name], name
         assert got or name in ("long", "failures"), name
     con.close()

@@ -359,7 +359,10 @@ def _file_line(f: Any) -> str:
         return f"{f.path}: skipped: {f.message}"
     text = f"{f.path}: {f.status} ({f.fmt}), {f.added:,} added, {f.duplicates:,} already stored"
     if f.rejected:
-        shown = "; ".join(f"line {r.line}: {r.error}" for r in f.rejects[:3])
+        shown = "; ".join(
+            f"{f'line {r.line}' if r.line else (r.text or 'an event')}: {r.error}"
+            for r in f.rejects[:3]
+        )
         more = f" (+{f.rejected - 3} more: `zerotls monitor rejects`)" if f.rejected > 3 else ""
         text += f", {f.rejected:,} bad line(s): {shown}{more}"
     return text

@@ -10,14 +10,19 @@ The SQL is plain: aggregates with ``FILTER``, ``lag`` over a window, ``quantile_
 ``median``, arithmetic on epoch seconds. It runs on DuckDB as is and on Spark SQL with two
 renames (docs/monitor.md, "Past one machine"): ``quantile_cont(x, q)`` is
 ``percentile(x, q)`` and ``median(x)`` is ``percentile(x, 0.5)``.
-Parameters are numbers formatted into the text by :func:`render`, so no driver-specific
-placeholder syntax is involved.
+Parameters (the window's bounds, thresholds) are bound, never formatted into the text:
+:func:`render` returns the query with ``$name`` placeholders and the values to bind (DuckDB's
+named parameters; Spark's ``:name`` is the same shape). A value that is not a finite number
+is refused before any query runs.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
+
+from zerotls.errors import ConfigError
 
 if TYPE_CHECKING:
     import duckdb
@@ -72,16 +77,24 @@ class Settings:
     """Seed of the IsolationForest, so runs are reproducible."""
 
 
-def render(sql: str, window: Window, settings: Settings) -> str:
-    """Fill a query's ``{start}``, ``{end}``, ``{base}`` and settings with number literals."""
+def render(sql: str, window: Window, settings: Settings) -> tuple[str, dict[str, Any]]:
+    """A query and the parameters it binds (``$start``, ``$end``, ``$base``, settings).
+
+    Raises:
+        ConfigError: a bound or setting is not a finite number.
+    """
     values: dict[str, Any] = {
-        "start": repr(float(window.start)),
-        "end": repr(float(window.end)),
-        "base": repr(float(window.base)),
+        "start": float(window.start),
+        "end": float(window.end),
+        "base": float(window.base),
         "beacon_min": int(settings.beacon_min_connections),
-        "long_min": repr(float(settings.long_connection_seconds)),
+        "long_min": float(settings.long_connection_seconds),
     }
-    return sql.format(**values)
+    for name, value in values.items():
+        if not math.isfinite(value):
+            raise ConfigError(f"the detection {name} is {value!r}: it must be a finite number")
+    used = {name: value for name, value in values.items() if f"${name}" in sql}
+    return sql, used
 
 
 _FAILED: Final = "(outcome <> 'ok' OR decision IN ('deny', 'shadow-deny'))"
@@ -91,13 +104,13 @@ QUERIES: Final[dict[str, str]] = {
     "pairs": """
 SELECT identity, dst_host AS dst,
        min(ts) AS first_seen, max(ts) AS last_seen,
-       count(*) FILTER (WHERE ts < {start}) AS n_base,
-       count(*) FILTER (WHERE ts >= {start}) AS n_window,
-       CAST(coalesce(sum(bytes_out) FILTER (WHERE ts >= {start}), 0) AS DOUBLE) AS out_window,
-       CAST(coalesce(sum(bytes_in) FILTER (WHERE ts >= {start}), 0) AS DOUBLE) AS in_window,
+       count(*) FILTER (WHERE ts < $start) AS n_base,
+       count(*) FILTER (WHERE ts >= $start) AS n_window,
+       CAST(coalesce(sum(bytes_out) FILTER (WHERE ts >= $start), 0) AS DOUBLE) AS out_window,
+       CAST(coalesce(sum(bytes_in) FILTER (WHERE ts >= $start), 0) AS DOUBLE) AS in_window,
        min(dst_port) AS port
 FROM events
-WHERE ts >= {base} AND ts < {end} AND outcome = 'ok' AND identity IS NOT NULL
+WHERE ts >= $base AND ts < $end AND outcome = 'ok' AND identity IS NOT NULL
 GROUP BY identity, dst_host
 """,
     # One row per (identity, hour): volume, ratio and the outlier features.
@@ -111,7 +124,7 @@ SELECT identity, floor(ts / 3600) AS hour,
     + """) AS failed,
        avg(duration) AS mean_duration
 FROM events
-WHERE ts >= {base} AND ts < {end} AND identity IS NOT NULL
+WHERE ts >= $base AND ts < $end AND identity IS NOT NULL
 GROUP BY identity, floor(ts / 3600)
 """,
     # Beaconing: gaps between a pair's connections and the sizes sent, in the window.
@@ -120,7 +133,7 @@ WITH w AS (
   SELECT identity, dst_host AS dst, ts, bytes_out, duration,
          ts - lag(ts) OVER (PARTITION BY identity, dst_host ORDER BY ts) AS gap
   FROM events
-  WHERE ts >= {start} AND ts < {end} AND outcome = 'ok' AND identity IS NOT NULL
+  WHERE ts >= $start AND ts < $end AND outcome = 'ok' AND identity IS NOT NULL
 ),
 s AS (
   SELECT identity, dst, count(*) AS n, min(ts) AS first_ts, max(ts) AS last_ts,
@@ -130,7 +143,7 @@ s AS (
          quantile_cont(bytes_out, 0.75) AS size_q3,
          count(DISTINCT floor(ts / 3600)) AS hours_seen,
          avg(duration) AS mean_duration
-  FROM w GROUP BY identity, dst HAVING count(*) >= {beacon_min}
+  FROM w GROUP BY identity, dst HAVING count(*) >= $beacon_min
 )
 SELECT s.*, m.gap_madm, m.size_madm
 FROM s JOIN (
@@ -145,12 +158,12 @@ FROM s JOIN (
     "long": """
 SELECT identity, dst_host AS dst, ts, duration, bytes_out, bytes_in, dst_port
 FROM events
-WHERE ts >= {start} AND ts < {end} AND duration >= {long_min} AND identity IS NOT NULL
+WHERE ts >= $start AND ts < $end AND duration >= $long_min AND identity IS NOT NULL
 """,
     "durations": """
 SELECT identity, quantile_cont(duration, 0.99) AS p99, max(duration) AS longest, count(*) AS n
 FROM events
-WHERE ts >= {base} AND ts < {start} AND identity IS NOT NULL
+WHERE ts >= $base AND ts < $start AND identity IS NOT NULL
 GROUP BY identity
 """,
     # Failed attempts per identity and ten minutes (probing), baseline and window.
@@ -164,7 +177,7 @@ SELECT identity, floor(ts / 600) AS slot,
        count(*) FILTER (WHERE outcome = 'handshake_failed') AS handshake_failed,
        count(*) FILTER (WHERE outcome = 'rejected') AS refused
 FROM events
-WHERE ts >= {base} AND ts < {end} AND identity IS NOT NULL AND """
+WHERE ts >= $base AND ts < $end AND identity IS NOT NULL AND """
     + _FAILED
     + """
 GROUP BY identity, floor(ts / 600)
@@ -174,14 +187,14 @@ GROUP BY identity, floor(ts / 600)
 SELECT identity, dst_host AS dst, tls_version, cipher, count(*) AS n,
        min(ts) AS first_ts, max(ts) AS last_ts
 FROM events
-WHERE ts >= {start} AND ts < {end} AND identity IS NOT NULL
+WHERE ts >= $start AND ts < $end AND identity IS NOT NULL
   AND (tls_version IS NOT NULL OR cipher IS NOT NULL)
 GROUP BY identity, dst_host, tls_version, cipher
 """,
     "ciphers": """
 SELECT cipher, count(*) AS n, count(DISTINCT identity) AS identities
 FROM events
-WHERE ts >= {base} AND ts < {end} AND cipher IS NOT NULL
+WHERE ts >= $base AND ts < $end AND cipher IS NOT NULL
 GROUP BY cipher
 """,
 }
@@ -191,9 +204,10 @@ def compute(con: duckdb.DuckDBPyConnection, window: Window, settings: Settings) 
     """Run every query for the window; returns name -> ``pyarrow.Table``."""
     cursor = con.cursor()  # its own result state: the caller's last statement may be unread
     try:
-        return {
-            name: cursor.sql(render(sql, window, settings)).to_arrow_table()
-            for name, sql in QUERIES.items()
-        }
+        tables = {}
+        for name, sql in QUERIES.items():
+            query, params = render(sql, window, settings)
+            tables[name] = cursor.sql(query, params=params).to_arrow_table()
+        return tables
     finally:
         cursor.close()

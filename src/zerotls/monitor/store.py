@@ -31,9 +31,10 @@ Parquet is the exchange format: :meth:`Store.export_parquet` writes Hive partiti
 from __future__ import annotations
 
 import hashlib
+import math
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -53,6 +54,10 @@ SCHEMA_VERSION: Final = 1
 HEAD_BYTES: Final = 64 * 1024
 TAIL_BYTES: Final = 4 * 1024
 REJECT_LINES_SHOWN: Final = 20
+FUTURE_SKEW: Final = 600.0
+"""Seconds an event may lie after the ingest clock (sensor clocks drift a little)."""
+EARLIEST_TS: Final = 631_152_000.0
+"""1990-01-01: anything earlier is a unit or parsing mistake, not a connection."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,9 +132,16 @@ class Store:
     gets a ConfigError saying so. Use as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | Path = ":memory:",
+        *,
+        read_only: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         (duckdb_module,) = require("duckdb")
         self.path = str(path)
+        self._clock = clock
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -197,8 +209,15 @@ class Store:
         return _scalar(self.con, "SELECT count(*) FROM events")
 
     def time_range(self) -> tuple[float, float] | None:
-        """(first, last) event start time, or None for an empty store."""
-        row = self.con.execute("SELECT min(ts), max(ts) FROM events").fetchall()[0]
+        """(first, last) event start time, or None for an empty store.
+
+        Only plausible times count (finite, after 1990, at most the clock skew ahead of now):
+        a store written before ingest quarantined such events must not move the window.
+        """
+        row = self.con.execute(
+            "SELECT min(ts), max(ts) FROM events WHERE isfinite(ts) AND ts >= ? AND ts <= ?",
+            [EARLIEST_TS, self._clock() + FUTURE_SKEW],
+        ).fetchall()[0]
         if row[0] is None:
             return None
         return float(row[0]), float(row[1])
@@ -365,6 +384,7 @@ class Store:
                 )
             except duckdb.Error as exc:
                 raise ConfigError(f"{path}: cannot read it as {header.fmt.value}: {exc}") from None
+            self._quarantine("staged" if direct is None else "events", direct)
             if direct is None:
                 staged = _scalar(con, "SELECT count(*) FROM staged")
                 added = self._insert_staged() if staged else 0
@@ -403,6 +423,36 @@ class Store:
             ),
             read + rejected,
         )
+
+    def _quarantine(self, table: str, after_rowid: int | None) -> None:
+        """Move events whose time is not finite, absurdly old or in the future to rejects.
+
+        One line dated 2100 would otherwise move every later default window past all real
+        data (and blind detection); a NaN would fail every query. Times more than
+        :data:`FUTURE_SKEW` after the ingest clock are quarantined, never stored.
+        """
+        rows = "" if after_rowid is None else f"rowid > {int(after_rowid)} AND "
+        now = self._clock()
+        bad = (
+            f"{rows}(NOT isfinite(ts) OR ts < $earliest OR ts > $latest "
+            "OR (duration IS NOT NULL AND (NOT isfinite(duration) OR duration < 0)))"
+        )
+        params = {"earliest": EARLIEST_TS, "latest": now + FUTURE_SKEW}
+        self.con.execute(
+            "INSERT INTO staged_rejects SELECT 0, CASE "
+            "WHEN NOT isfinite(ts) THEN 'time ' || CAST(ts AS VARCHAR) || ' is not a finite "
+            "number: rejected' "
+            "WHEN ts > $latest THEN 'time ' || strftime(to_timestamp(ts), '%Y-%m-%dT%H:%MZ') "
+            "|| ' is in the future (more than 10 min after the ingest time): quarantined, so "
+            "it cannot move the detection window; check the sensor''s clock' "
+            "WHEN ts < $earliest THEN 'time ' || CAST(ts AS VARCHAR) || ' is before 1990: "
+            "quarantined (is it in milliseconds or a counter?)' "
+            "ELSE 'duration ' || CAST(duration AS VARCHAR) || ' is not a finite, non-negative "
+            "number of seconds: rejected' END, "
+            f"'uid ' || uid FROM {table} WHERE {bad}",
+            params,
+        )
+        self.con.execute(f"DELETE FROM {table} WHERE {bad}", params)
 
     def _insert_staged(self) -> int:
         con = self.con
@@ -510,15 +560,19 @@ class Store:
         """
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
-        where = "" if since is None else f"WHERE ts >= {float(since)!r}"
+        if since is not None and not math.isfinite(since):
+            raise ConfigError(f"--since {since!r} is not a finite time")
+        where = "" if since is None else "WHERE ts >= ?"
+        params = [] if since is None else [float(since)]
         cols = ", ".join(c.name for c in EVENT_COLUMNS)
-        n = _scalar(self.con, f"SELECT count(*) FROM events {where}")
+        n = _scalar(self.con, f"SELECT count(*) FROM events {where}", params)
         if n:
             self.con.execute(
                 f"COPY (SELECT {cols}, strftime(to_timestamp(ts), '%Y-%m-%d') AS day "
                 f"FROM events {where} ORDER BY ts) TO '{_sql_str(str(out))}' "
                 "(FORMAT parquet, PARTITION_BY (day), OVERWRITE_OR_IGNORE, "
-                "FILENAME_PATTERN 'events_{i}', COMPRESSION zstd)"
+                "FILENAME_PATTERN 'events_{i}', COMPRESSION zstd)",
+                params,
             )
         return n
 
