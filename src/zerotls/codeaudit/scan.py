@@ -13,6 +13,7 @@ import ast
 import fnmatch
 import io
 import os
+import stat
 import tokenize
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
@@ -208,25 +209,50 @@ def iter_python_files(
     exclude: Sequence[str] = (),
     default_excludes: bool = True,
 ) -> Iterator[Path]:
-    """Every ``.py`` file under ``paths``, sorted, without following directory symlinks.
+    """Every ``.py`` file under ``paths`` that will be read, sorted (see :func:`walk`)."""
+    for path, problem in walk(paths, exclude=exclude, default_excludes=default_excludes):
+        if problem is None:
+            yield path
 
-    A file named explicitly is always included (unless ``exclude`` matches it), whatever its
-    suffix. Directories named in :data:`DEFAULT_EXCLUDES` are skipped below a given path.
+
+def walk(
+    paths: Sequence[str | Path],
+    *,
+    exclude: Sequence[str] = (),
+    default_excludes: bool = True,
+) -> Iterator[tuple[Path, str | None]]:
+    """Every ``.py`` file under ``paths``, sorted, with the reason it is not read (or None).
+
+    The tree may be hostile (a pull request): directory symlinks are not followed, a file
+    symlink is followed only to a file inside the same tree (never to ``/etc/shadow``), and
+    only regular files are read (a FIFO named ``x.py`` would hang the audit, ``/dev/zero``
+    exhaust its memory). A file named explicitly is always included (unless ``exclude``
+    matches it), whatever its suffix. Directories named in :data:`DEFAULT_EXCLUDES` are
+    skipped below a given path.
 
     Raises:
-        ConfigError: a path does not exist.
+        ConfigError: a path does not exist, or names something other than a regular file or
+            a directory.
     """
     skip_dirs = set(DEFAULT_EXCLUDES) if default_excludes else set()
     for given in paths:
         root = Path(given)
-        if root.is_file():
-            if not _excluded(root.as_posix(), exclude):
-                yield root
-            continue
-        if not root.is_dir():
+        try:
+            mode = root.stat().st_mode
+        except OSError:
             raise ConfigError(
                 f"{given}: no such file or directory; give Python files or directories to audit"
+            ) from None
+        if stat.S_ISREG(mode):
+            if not _excluded(root.as_posix(), exclude):
+                yield root, None
+            continue
+        if not stat.S_ISDIR(mode):
+            raise ConfigError(
+                f"{given} is {_kind(mode)}, not a regular file or a directory: give Python "
+                "files or directories to audit"
             )
+        real_root = root.resolve()
         for directory, subdirs, files in os.walk(root):
             base = Path(directory)
             kept = []
@@ -242,17 +268,55 @@ def iter_python_files(
                 file = base / name
                 if _excluded(file.relative_to(root).as_posix(), exclude):
                     continue
-                yield file
+                yield file, _why_not_read(file, real_root)
+
+
+def _why_not_read(file: Path, real_root: Path) -> str | None:
+    try:
+        if file.is_symlink():
+            target = file.resolve()
+            if not target.is_relative_to(real_root):
+                return "a symbolic link out of the audited tree (not followed)"
+        mode = file.stat().st_mode
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+        return f"cannot read: {getattr(exc, 'strerror', None) or exc}"
+    if not stat.S_ISREG(mode):
+        return f"{_kind(mode)}, not a regular file (not read)"
+    return None
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
 
 
 def _read_source(path: Path) -> tuple[str | None, str]:
-    """The decoded text of a file, or None and the reason it could not be read."""
+    """The decoded text of a file, or None and the reason it could not be read.
+
+    Opened without blocking and checked again on the open descriptor (the tree may change
+    between the walk and the read); at most :data:`MAX_FILE_SIZE` bytes are read.
+    """
     try:
-        if path.stat().st_size > MAX_FILE_SIZE:
-            return None, f"larger than {MAX_FILE_SIZE // 2**20} MiB"
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         return None, f"cannot read: {exc.strerror or exc}"
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            return None, f"{_kind(mode)}, not a regular file (not read)"
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_FILE_SIZE + 1)
+    except OSError as exc:
+        return None, f"cannot read: {exc.strerror or exc}"
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_SIZE:
+        return None, f"larger than {MAX_FILE_SIZE // 2**20} MiB"
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
         return data.decode(encoding), ""
@@ -288,10 +352,10 @@ def audit_paths(
     rules = resolve_rule_selection(select, ignore)
     findings: list[Finding] = []
     count = 0
-    for file in iter_python_files(paths, exclude=exclude, default_excludes=default_excludes):
+    for file, skipped in walk(paths, exclude=exclude, default_excludes=default_excludes):
         count += 1
         shown = file.as_posix()
-        source, problem = _read_source(file)
+        source, problem = _read_source(file) if skipped is None else (None, skipped)
         if source is None:
             findings.extend(_filter(_unparsable(shown, 1, problem), rules))
             continue
