@@ -168,7 +168,7 @@ RULE_HEAD = '[[rule]]\nname = "r"\neffect = "allow"\nspiffe = ["spiffe://prod.ex
             '[[rule]]\nname = "r"\neffect = "permit"\nany_identity = true\n',
             r"rule 'r': effect must be 'allow' or 'deny', not 'permit'",
         ),
-        ('[[rule]]\nname = "r"\nany_identity = true\n', r"rule 'r': .*effect"),
+        ('[[rule]]\nname = "r"\nany_identity = true\n', r"rule 'r' has no effect: add effect = "),
         ('[[rule]]\neffect = "allow"\nany_identity = true\n', r"rule #1 has no name"),
         (RULE_HEAD + RULE_HEAD, r"two rules are named 'r'"),
         (

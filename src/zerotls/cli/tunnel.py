@@ -322,6 +322,13 @@ def _check(args: argparse.Namespace) -> int:
     config = TunnelConfig.from_toml(args.config)
     for lst in config.listeners:
         ListenerRuntime.build(lst)  # loads every certificate, key, CA and CRL
+    if config.audit_log not in (None, "-"):
+        folder = Path(str(config.audit_log)).parent
+        if not folder.is_dir():
+            raise ConfigError(
+                f"audit_log {config.audit_log}: the directory {folder} does not exist; create "
+                "it (the tunnel writes one event per connection there) or fix the path"
+            )
     print(f"{args.config}: OK")
     for line in config.describe():
         print(line)

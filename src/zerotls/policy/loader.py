@@ -70,6 +70,8 @@ def rule_from_dict(data: Mapping[str, Any], *, index: int | None = None) -> Rule
             f"{where}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(_RULE_KEYS)}"
         )
     values = dict(data)
+    if "effect" not in values:
+        raise ConfigError(f'{where} has no effect: add effect = "allow" or effect = "deny"')
     for key in ("effect", "hours", "reason"):
         if key in values and not isinstance(values[key], str):
             raise ConfigError(f"{where}: {key} must be a string, not {values[key]!r}")

@@ -15,12 +15,13 @@ import base64
 import binascii
 import enum
 import ipaddress
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Self
 
-from zerotls._util import read_toml
+from zerotls._util import parse_duration, read_toml
 from zerotls.errors import ConfigError
 from zerotls.tls.identity import parse_spiffe_id
 
@@ -119,6 +120,24 @@ def parse_pin(value: str) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
+def _check_flags_and_numbers(config: Any) -> None:
+    """Booleans must be booleans and numbers numbers: never ``bool("false")``.
+
+    A TOML ``fetch_crls = "false"`` is a string, and truthy: coerced, it would switch on what
+    it names off. Refused, with the spelling that works.
+    """
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if f.type == "bool" and not isinstance(value, bool):
+            raise ConfigError(
+                f"{f.name} must be true or false (a TOML boolean, without quotes), not {value!r}"
+            )
+        if f.type == "float" and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ConfigError(f"{f.name} must be a number of seconds, not {value!r}")
+        if f.type == "float" and not math.isfinite(value):
+            raise ConfigError(f"{f.name} must be a finite number of seconds, not {value!r}")
+
+
 def _path(value: Any, name: str) -> Path | None:
     if value is None or value == "":
         return None
@@ -182,6 +201,7 @@ class _Common:
     restart too. None keeps it for the life of the process (reloads included)."""
 
     def _validate_common(self) -> None:
+        _check_flags_and_numbers(self)
         object.__setattr__(self, "min_version", TLSVersion.parse(self.min_version))
         object.__setattr__(self, "cert", _path(self.cert, "cert"))
         object.__setattr__(self, "key", _path(self.key, "key"))
@@ -239,6 +259,9 @@ class _Common:
                 f"known: {', '.join(sorted(names))}"
             )
         values = dict(data)
+        for f in fields(cls):  # "5m" for a number of seconds, as in the tunnel's [limits]
+            if f.type == "float" and isinstance(values.get(f.name), str):
+                values[f.name] = parse_duration(values[f.name]).total_seconds()
         for key in ("cert", "key", "ca", "ocsp_staple_file", "crl_state"):
             if isinstance(values.get(key), str) and base_dir is not None:
                 values[key] = base_dir / values[key]

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import fnmatch
 import ipaddress
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from zerotls._util import parse_duration, parse_hostport, read_toml
+from zerotls._util import MAX_DURATION_SECONDS, parse_duration, parse_hostport, read_toml
 from zerotls.errors import ConfigError
 from zerotls.policy import Policy
 from zerotls.tls.config import REVOCATION_MODES, ClientConfig, ServerConfig
@@ -163,6 +164,17 @@ class TunnelConfig:
             raise ConfigError(f"listener names must be unique: {names}")
         for lst in self.listeners:
             self._check_listener(lst)
+        seen: dict[str, str] = {}
+        for lst in self.listeners:
+            where = str(lst.listen)
+            if lst.listen.port == 0:
+                continue  # port 0: each gets a port of its own
+            if where in seen:
+                raise ConfigError(
+                    f"listeners {seen[where]!r} and {lst.name!r} both listen on {where}; give "
+                    "each its own address (one listener can serve several routes by SNI)"
+                )
+            seen[where] = lst.name
         if self.admin is not None and not self.admin.is_local and not self.unsafe_target:
             raise ConfigError(
                 f"admin listener {self.admin} is not on loopback; metrics and status would be "
@@ -222,7 +234,7 @@ class TunnelConfig:
             limits=limits,
             audit_log=audit,
             admin=Target.parse(admin) if isinstance(admin, str) else None,
-            unsafe_target=bool(data.get("unsafe_target", False)),
+            unsafe_target=_flag(data.get("unsafe_target", False), "unsafe_target"),
             source=source,
         )
 
@@ -318,8 +330,18 @@ def _tables(data: Mapping[str, Any], key: str, where: str) -> list[Mapping[str, 
     return value
 
 
+def _flag(value: Any, name: str) -> bool:
+    """A TOML boolean, strictly: ``"false"`` (a string) is truthy and must never turn on
+    what it names off (cleartext off the machine, PROXY headers)."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false (without quotes), not {value!r}")
+    return value
+
+
 def _seconds(value: Any, name: str) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value) or value > MAX_DURATION_SECONDS:
+            raise ConfigError(f"{name} must be at most 100 years of seconds, not {value!r}")
         return float(value)
     if isinstance(value, str):
         return parse_duration(value).total_seconds()
@@ -342,8 +364,8 @@ def _limits(data: Mapping[str, Any]) -> Limits:
             values[key] = _seconds(data[key], f"limits.{key}")
     for key in ("max_connections", "max_per_identity"):
         if key in data:
-            if not isinstance(data[key], int):
-                raise ConfigError(f"limits.{key} must be a whole number")
+            if isinstance(data[key], bool) or not isinstance(data[key], int):
+                raise ConfigError(f"limits.{key} must be a whole number, not {data[key]!r}")
             values[key] = data[key]
     return Limits(**values)
 
@@ -399,7 +421,10 @@ def _route(
     if not isinstance(target, str):
         raise ConfigError(f"route {name!r} needs target = 'HOST:PORT' or 'unix:/path'")
     sni = data.get("sni", [])
-    sni = (sni,) if isinstance(sni, str) else tuple(sni)
+    sni = (sni,) if isinstance(sni, str) else sni
+    if not isinstance(sni, list | tuple) or not all(isinstance(n, str) for n in sni):
+        raise ConfigError(f"route {name!r}: sni must be a host name or a list of them")
+    sni = tuple(sni)
     policy = Policy()
     policy_file = None
     client_tls = None
@@ -426,7 +451,7 @@ def _route(
         policy=policy,
         policy_file=policy_file,
         client_tls=client_tls,
-        proxy_protocol=bool(data.get("proxy_protocol", False)),
+        proxy_protocol=_flag(data.get("proxy_protocol", False), f"route {name!r}: proxy_protocol"),
         revocation=_revocation_mode(data.get("revocation", default_revocation), name),
     )
 
