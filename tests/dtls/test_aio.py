@@ -90,12 +90,15 @@ def test_our_client_refuses_s_server_of_another_ca(pki: PKI) -> None:
             asyncio.run(connect("127.0.0.1", port, pki.client_config(), options=FAST))
 
 
-def s_client_dtls(pki: PKI, port: int, *, with_cert: bool, send: bytes) -> str:
+def s_client_dtls(
+    pki: PKI, port: int, *, with_cert: bool, send: bytes, extra: tuple[str, ...] = ()
+) -> str:
     cmd = [OPENSSL, "s_client", "-dtls1_2", "-connect", f"127.0.0.1:{port}",
            "-servername", "localhost", "-CAfile", str(pki.ca_path), "-verify_return_error",
            "-ign_eof"]  # fmt: skip
     if with_cert:
         cmd += ["-cert", str(pki.client.cert), "-key", str(pki.client.key)]
+    cmd += extra
     proc = subprocess.run(cmd, input=send, capture_output=True, timeout=20, check=False)
     return proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
 
@@ -134,6 +137,38 @@ def test_openssl_s_client_against_our_server(pki: PKI) -> None:
     asyncio.run(main())
     assert [i.spiffe_id if i else None for i in seen] == [CLIENT_ID]
     assert len(refused) == 1 and "no certificate" in str(refused[0])
+
+
+@pytest.mark.peers
+@pytest.mark.parametrize(
+    "offer",
+    [("-groups", "X25519"), ("-groups", "P-384"), ("-cipher", "ECDHE-ECDSA-AES128-SHA")],
+    ids=["x25519-only-vs-p256-cert", "p384-only", "cbc-suite-only"],
+)
+def test_a_peer_with_nothing_in_common_gets_its_alert_and_is_reported(
+    pki: PKI, offer: tuple[str, ...]
+) -> None:
+    # Before: the HelloVerifyRequest, then silence (no alert, no log line, no audit event).
+    refused: list[ZeroTLSError] = []
+
+    async def main() -> str:
+        server = await serve(
+            echo_once, "127.0.0.1", 0, pki.server_config(), options=FAST,
+            on_handshake_failure=lambda exc, _addr: refused.append(exc),
+        )  # fmt: skip
+        async with server:
+            loop = asyncio.get_running_loop()
+            out = await loop.run_in_executor(
+                None,
+                lambda: s_client_dtls(pki, server.port, with_cert=True, send=b"x", extra=offer),
+            )
+            assert server.listener.refused == 1
+            return out
+
+    out = asyncio.run(main())
+    assert "alert handshake failure" in out or "sslv3 alert handshake failure" in out, out
+    assert len(refused) == 1
+    assert refused[0].alert_sent == "handshake_failure"
 
 
 def test_ours_to_ours_with_policy_and_peer_limits(pki: PKI) -> None:

@@ -302,3 +302,25 @@ def _established(pki: PKI) -> Peers:
         _PEERS[id(pki)] = peers
     peers.server_events.clear()
     return peers
+
+
+def test_the_handshake_deadline_is_kept_to_the_second(pki: PKI) -> None:
+    """10 s configured used to give up after 15.3 s: the timer was the next retransmission
+    (1, 2, 4, 8 s after each other), and the deadline was looked at only when it fired."""
+    from zerotls.errors import HandshakeTimeout
+
+    options = DTLSOptions(initial_retransmit=1.0, handshake_timeout=10.0)
+    context = TLSContext(pki.client_config(), datagram=True)
+    client = DTLSConnection(context, options=options, now=100.0)
+    client.datagrams_to_send(100.0)  # the first ClientHello: the peer never answers
+    now, fired = 100.0, []
+    with pytest.raises(HandshakeTimeout):
+        for _ in range(20):
+            timer = client.get_timer()
+            assert timer is not None
+            now = timer
+            fired.append(now)
+            client.handle_timer(now)
+            client.datagrams_to_send(now)
+    assert fired[-1] == pytest.approx(110.0)  # the deadline itself, not the next resend
+    assert all(t <= 110.0 for t in fired)

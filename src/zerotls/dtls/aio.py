@@ -387,10 +387,15 @@ class DTLSServer:
             def authorize(identity: Identity) -> ZeroTLSError | None:
                 return peer_authorize(identity, addr)
 
-        reply, conn = self.listener.receive_untrusted(data, addr, now, authorize=authorize)
+        admission = self.listener.receive_untrusted(data, addr, now, authorize=authorize)
+        reply, conn = admission.datagrams, admission.connection
         if conn is None:
             for datagram in reply:
                 transport.sendto(datagram, addr)
+            if admission.refusal is not None:
+                log.info("DTLS handshake with %s:%s failed: %s", *addr, admission.refusal)
+                if self.on_handshake_failure is not None:
+                    self.on_handshake_failure(admission.refusal, addr)
             return
         endpoint = DTLSEndpoint(conn, lambda d: transport.sendto(d, addr), addr, self._loop)
         endpoint.datagrams_in = 1

@@ -32,7 +32,9 @@ that returns a valid cookie becomes a :class:`DTLSConnection`.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from OpenSSL import SSL
 
@@ -41,7 +43,7 @@ from zerotls.errors import ConfigError, LocalProtocolError, ZeroTLSError
 from zerotls.tls.context import TLSContext, cookie_peer
 from zerotls.tls.engine import Authorizer, Event, State, TLSConnection
 
-__all__ = ["DTLSConnection", "DTLSListener", "DTLSOptions"]
+__all__ = ["Admission", "DTLSConnection", "DTLSListener", "DTLSOptions"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -141,9 +143,12 @@ class DTLSConnection(TLSConnection):
         """
         from zerotls.errors import HandshakeTimeout
 
-        if self._timer is None or now < self._timer or self.state is not State.HANDSHAKING:
+        if self._timer is None or self.state is not State.HANDSHAKING:
             return
-        if now - self._started >= self.options.handshake_timeout:
+        deadline = self._started + self.options.handshake_timeout
+        if now < self._timer and now < deadline:
+            return
+        if now >= deadline:
             error = HandshakeTimeout(
                 f"the DTLS handshake did not complete within {self.options.handshake_timeout:g}"
                 f" s ({self.retransmissions} retransmissions): the peer is unreachable, drops "
@@ -192,8 +197,11 @@ class DTLSConnection(TLSConnection):
         return resend + datagrams
 
     def get_timer(self) -> float | None:
-        """When :meth:`handle_timer` must be called next (the caller's clock), if at all."""
-        return self._timer if self.state is State.HANDSHAKING else None
+        """When :meth:`handle_timer` must be called next (the caller's clock), if at all:
+        the next retransmission or the handshake deadline, whichever comes first."""
+        if self._timer is None or self.state is not State.HANDSHAKING:
+            return None
+        return min(self._timer, self._started + self.options.handshake_timeout)
 
     def next_event(self) -> Event | None:
         """The next event (:class:`HandshakeCompleted`, :class:`DataReceived` — one per
@@ -218,6 +226,23 @@ class DTLSConnection(TLSConnection):
             self._events.append(done)
 
 
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What :meth:`DTLSListener.receive_untrusted` made of a first datagram."""
+
+    datagrams: list[bytes]
+    """To send back at once: a HelloVerifyRequest, the first flight, or the alert."""
+    connection: DTLSConnection | None = None
+    """The new association, when the cookie was valid and the handshake goes on."""
+    refusal: ZeroTLSError | None = None
+    """Why a peer with a valid cookie was refused in its first flight (no suite, group or
+    signature algorithm in common, ...): ``datagrams`` hold its alert. Audit it."""
+
+    def __iter__(self) -> Iterator[Any]:
+        """``reply, conn = listener.receive_untrusted(...)`` still reads as it always did."""
+        return iter((self.datagrams, self.connection))
+
+
 class DTLSListener:
     """Turns first datagrams from unknown addresses into connections, without state.
 
@@ -225,7 +250,8 @@ class DTLSListener:
         context: a server context built with ``datagram=True``.
         options: datagram settings for the connections it makes.
 
-    Counters (for metrics): :attr:`hello_verify_sent`, :attr:`accepted`, :attr:`dropped`.
+    Counters (for metrics): :attr:`hello_verify_sent`, :attr:`accepted`, :attr:`refused`,
+    :attr:`dropped`.
     """
 
     def __init__(self, context: TLSContext, options: DTLSOptions | None = None) -> None:
@@ -235,6 +261,7 @@ class DTLSListener:
         self.options = options or DTLSOptions()
         self.hello_verify_sent = 0
         self.accepted = 0
+        self.refused = 0
         self.dropped = 0
 
     def receive_untrusted(
@@ -244,17 +271,18 @@ class DTLSListener:
         now: float,
         *,
         authorize: Authorizer | None = None,
-    ) -> tuple[list[bytes], DTLSConnection | None]:
+    ) -> Admission:
         """Handle a datagram from an address with no connection yet.
 
         Returns:
-            ``(datagrams to send back, None)`` for a ClientHello without a valid cookie (the
-            HelloVerifyRequest) or for anything else (nothing: dropped and counted); or
-            ``(its first flight, connection)`` when the cookie is valid.
+            The HelloVerifyRequest for a ClientHello without a valid cookie; the first flight
+            and the connection when the cookie is valid; the alert and the refusal when the
+            handshake fails at once (the peer is told why, as over TCP); nothing for anything
+            else (dropped and counted).
         """
         if not looks_like_dtls_untrusted(datagram):
             self.dropped += 1
-            return [], None
+            return Admission([])
         ssl = SSL.Connection(self.context.ssl_context, None)
         ssl.set_accept_state()
         ssl.set_ciphertext_mtu(self.options.mtu)
@@ -262,25 +290,37 @@ class DTLSListener:
         try:
             ssl.bio_write(datagram)
             ssl.DTLSv1_listen()
+        except SSL.WantReadError:
+            reply = _drain(ssl)
+            cookie_peer(None, b"")
+            if not reply:
+                self.dropped += 1
+                return Admission([])
+            self.hello_verify_sent += 1
+            return Admission(pack_datagrams(split_records_untrusted(reply), self.options.mtu))
+        except SSL.Error:
+            cookie_peer(None, b"")
+            self.dropped += 1
+            return Admission([])
+        try:
             # Valid cookie. OpenSSL checks it once more as the handshake reads the
             # ClientHello, so the connection is made while the peer is still declared.
             conn = DTLSConnection(
                 self.context, options=self.options, authorize=authorize, ssl=ssl, now=now
             )
-        except SSL.WantReadError:
-            reply = _drain(ssl)
-            if not reply:
-                self.dropped += 1
-                return [], None
-            self.hello_verify_sent += 1
-            return pack_datagrams(split_records_untrusted(reply), self.options.mtu), None
-        except (SSL.Error, ZeroTLSError):
-            self.dropped += 1
-            return [], None
+        except ZeroTLSError as exc:
+            # A real peer we have nothing in common with: OpenSSL wrote its alert into the
+            # BIO (handshake_failure, ...). Send it, and let the caller audit the refusal.
+            self.refused += 1
+            alert = _drain(ssl)
+            return Admission(
+                pack_datagrams(split_records_untrusted(alert), self.options.mtu) if alert else [],
+                refusal=exc,
+            )
         finally:
             cookie_peer(None, b"")
         self.accepted += 1
-        return conn.datagrams_to_send(now), conn
+        return Admission(conn.datagrams_to_send(now), conn)
 
 
 def _drain(ssl: SSL.Connection) -> bytes:
