@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from tests.conftest import CLIENT_ID, PKI, SERVER_ID
-from tests.peers.openssl import s_client, s_server
+from tests.peers.openssl import s_client, s_server, stop
 from zerotls.errors import PinMismatch, RevocationError, TLSAlert, VerificationError, ZeroTLSError
 from zerotls.tls.identity import Identity
 from zerotls.tls.sync import TLSSocket, TLSThreadingServer, connect, serve
@@ -38,6 +38,22 @@ def test_client_tls13_against_s_server(pki: PKI) -> None:
             while chunk := tls.recv():
                 reply += chunk
             assert reply.startswith(b"HTTP/1.0 200")
+
+
+def test_one_client_hello_to_a_peer_without_post_quantum(pki: PKI) -> None:
+    """A share for the hybrid and one for X25519: OpenSSL 3.0 (no ML-KEM) picks X25519 from
+    the first ClientHello, with no HelloRetryRequest (a whole round trip) in between."""
+    with s_server(pki.server.cert, pki.server.key, extra=["-tls1_3", "-msg"]) as srv:
+        with connect("127.0.0.1", srv.port, pki.client_config()) as tls:
+            assert tls.group == "X25519"
+            tls.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            while tls.recv():
+                pass
+        stop(srv.proc)
+        assert srv.proc.stdout is not None
+        trace = srv.proc.stdout.read().decode(errors="replace")
+    assert trace.count("ClientHello") == 1, trace
+    assert "HelloRetryRequest" not in trace
 
 
 def test_client_floor_13_refuses_tls12_only_server(pki: PKI) -> None:
@@ -151,6 +167,19 @@ def test_s_client_without_certificate_gets_certificate_required(
     assert rec.identities == []
     refusals = rec.wait_refused()
     assert len(refusals) == 1 and "no certificate" in str(refusals[0])
+
+
+def test_a_client_that_offers_only_p384_connects(
+    pki: PKI, our_server: tuple[TLSThreadingServer, Recorder]
+) -> None:
+    """CNSA / FIPS clients may offer P-384 alone: our default groups include it."""
+    server, _ = our_server
+    out = s_client(
+        server.port, ca=pki.ca_path, cert=pki.client.cert, key=pki.client.key,
+        extra=["-groups", "P-384"], send=b"p384\n",
+    ).stdout  # fmt: skip
+    assert "Verify return code: 0 (ok)" in out and "p384" in out
+    assert "P-384" in out or "secp384r1" in out
 
 
 def test_s_client_tls12_is_refused(

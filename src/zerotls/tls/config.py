@@ -65,8 +65,9 @@ class TLSVersion(enum.Enum):
 
 
 # Order is preference: the post-quantum hybrid first (harvest-now-decrypt-later protection),
-# then X25519, then P-256 for peers (FIPS, older stacks) that lack X25519.
-DEFAULT_GROUPS: tuple[str, ...] = ("X25519MLKEM768", "X25519", "P-256")
+# then X25519, then P-256 for peers (FIPS, older stacks) that lack X25519, then P-384 for
+# CNSA / FIPS clients that offer nothing else (as in Mozilla's profiles).
+DEFAULT_GROUPS: tuple[str, ...] = ("X25519MLKEM768", "X25519", "P-256", "P-384")
 _KNOWN_GROUPS = frozenset(
     {
         "X25519MLKEM768",

@@ -276,8 +276,8 @@ class TLSContext:
         ctx.set_tls13_ciphersuites(TLS13_CIPHERSUITES.encode())
         # TLS 1.2 floor only: ECDHE + AEAD. Harmless (unused) when the floor is 1.3.
         ctx.set_cipher_list(TLS12_CIPHERS.encode())
-        groups = ":".join(group_list).encode()
-        if _lib.SSL_CTX_set1_curves_list(ctx._context, groups) != 1:
+        groups = _group_spec(group_list, client=not self.is_server and not self.datagram)
+        if _lib.SSL_CTX_set1_curves_list(ctx._context, groups.encode()) != 1:
             raise ConfigError(
                 f"this OpenSSL ({SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode()}) supports "
                 f"none or not all of the groups {group_list}"
@@ -511,3 +511,22 @@ def verified_chain(ssl_ptr: Any) -> list[x509.Certificate]:
 def x509_error_text(errno: int) -> str:
     """OpenSSL's description of a certificate verification error code."""
     return str(_ffi.string(_lib.X509_verify_cert_error_string(errno)).decode())
+
+
+def _group_spec(groups: tuple[str, ...], *, client: bool) -> str:
+    """The OpenSSL group list, with the key shares a TLS 1.3 client sends marked ``*``.
+
+    A client that sends a share only for its first group (the ML-KEM hybrid) costs every peer
+    without post-quantum support (OpenSSL 3.0, GnuTLS, Go, nginx today) a HelloRetryRequest:
+    a whole extra round trip. So a client sends two shares: the hybrid and the first classic
+    group (X25519), which every TLS 1.3 stack has. Between zerotls peers the hybrid still
+    wins; the extra share costs 32 bytes and one X25519 key generation.
+    """
+    if not client:
+        return ":".join(groups)
+    shares = {groups[0]}
+    if "MLKEM" in groups[0]:
+        classic = next((g for g in groups if "MLKEM" not in g), None)
+        if classic is not None:
+            shares.add(classic)
+    return ":".join(f"*{g}" if g in shares else g for g in groups)
