@@ -36,7 +36,9 @@ class Events:
         self.lines.append(json.loads(line))
 
 
-def server_tunnel(pki: PKI, target_port: int, policy: Policy, events: Events) -> UDPTunnel:
+def server_tunnel(
+    pki: PKI, target_port: int, policy: Policy, events: Events, **extra: Any
+) -> UDPTunnel:
     audit = AuditLog(None)
     audit.listeners.append(events)
     config = UDPTunnelConfig(
@@ -47,6 +49,7 @@ def server_tunnel(pki: PKI, target_port: int, policy: Policy, events: Events) ->
         policy=policy,
         options=FAST,
         idle_timeout=5,
+        **extra,
     )
     return UDPTunnel(config, audit=audit)
 
@@ -365,3 +368,44 @@ def test_cli_dtls_server_with_two_workers_keeps_each_peer_on_one(pki: PKI) -> No
     workers = status["workers"]
     assert len({w["pid"] for w in workers}) == 2
     assert sum(w["sessions_ended"] for w in workers) == 8
+
+
+def test_the_per_identity_limit_holds_over_udp_too(pki: PKI) -> None:
+    """The same authorization path as TCP: the second association of an identity that may hold
+    one is refused with an alert and audited; the first one ending frees the slot."""
+
+    async def main() -> Events:
+        _echo, echo_transport, echo_port = await start_echo()
+        events = Events()
+        tunnel = server_tunnel(
+            pki, echo_port, Policy.allow_identities([CLIENT_ID]), events, max_per_identity=1
+        )
+        await tunnel.start()
+        try:
+            first = await connect(*tunnel.address, pki.client_config(), options=FAST)
+            first.send(b"one")
+            assert await asyncio.wait_for(first.recv(), 5) == b"echo:one"
+            with pytest.raises(TLSAlert) as refused:
+                await connect(*tunnel.address, pki.client_config(), options=FAST)
+            assert (
+                refused.value.description == "certificate_unknown"
+            )  # OpenSSL cannot say access_denied there
+            first.close()
+            deadline = time.monotonic() + 5
+            while len(events.lines) < 2 and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            again = await connect(*tunnel.address, pki.client_config(), options=FAST)
+            again.send(b"two")
+            assert await asyncio.wait_for(again.recv(), 5) == b"echo:two"
+            again.close()
+            while len(events.lines) < 3 and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+        finally:
+            tunnel.close()
+            echo_transport.close()
+        return events
+
+    events = asyncio.run(main())
+    decisions = sorted((e["decision"], e["reason"] or "") for e in events.lines)
+    assert [d for d, _ in decisions] == ["allow", "allow", "deny"], events.lines
+    assert "already holds 1 connections (limits.max_per_identity)" in decisions[2][1]

@@ -81,6 +81,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--max-peers", type=int, default=10_000, help="concurrent peer sessions")
     p.add_argument(
+        "--max-per-identity",
+        type=int,
+        metavar="N",
+        help="server mode: associations one identity may hold at once (default: unbounded)",
+    )
+    p.add_argument(
         "--audit-log", default="-", help="JSON Lines audit log ('-' = stdout, 'off' = none)"
     )
     p.add_argument("--admin", help="loopback HOST:PORT for /metrics, /healthz, /status")
@@ -169,6 +175,7 @@ def _run(
         options=DTLSOptions(mtu=args.mtu),
         idle_timeout=args.idle_timeout,
         max_peers=args.max_peers,
+        max_per_identity=getattr(args, "max_per_identity", None),
         name=f"dtls-{mode}",
         audit_log=None if args.audit_log == "off" else args.audit_log,
         admin=Target.parse(args.admin) if args.admin else None,

@@ -61,7 +61,7 @@ from zerotls.tls.identity import Identity
 if TYPE_CHECKING:
     from zerotls.tls.context import TLSContext
     from zerotls.tls.ocsp import Stapler
-    from zerotls.tls.revocation import RevocationChecker
+    from zerotls.tls.revocation import RevocationChecker, Verdict
 
 __all__ = [
     "ConnectionClosed",
@@ -176,6 +176,7 @@ class _PeerCheck:
         "revocation",
         "seen_pins",
         "stapler",
+        "verdict",
     )
 
     def __init__(
@@ -195,6 +196,8 @@ class _PeerCheck:
         self.seen_pins: set[str] = set()
         self.failure: ZeroTLSError | None = None
         self.revocation: str | None = None
+        self.verdict: Verdict | None = None
+        """The checker's verdict on the peer (CRLs, OCSP queries), when it ran."""
         self.leaf_checks = (
             bool(config.pins)
             or authorize is not None
@@ -280,7 +283,8 @@ class _PeerCheck:
         peer = "server" if isinstance(cfg, ClientConfig) else "client"
         if self.checker is not None:
             try:
-                self.revocation = self.checker.check(leaf, self.issuer).detail
+                self.verdict = self.checker.check(leaf, self.issuer)
+                self.revocation = self.verdict.detail
             except RevocationError as exc:
                 self.failure = exc
                 return False
@@ -609,6 +613,18 @@ class TLSConnection:
         """How the peer's revocation status was established (e.g. ``"ocsp good (stapled,
         signed by issuer)"``, ``"not stapled"``), for logs and audit events; None: not checked."""
         return self._check.revocation
+
+    @property
+    def revocation_verdict(self) -> Verdict | None:
+        """The CRL/OCSP checker's verdict on the peer (None: the checker did not run), for
+        decisions that depend on it, such as a route's hard revocation rule."""
+        return self._check.verdict
+
+    @property
+    def alpn_protocol(self) -> str | None:
+        """The ALPN protocol agreed on, if any."""
+        proto = self._ssl.get_alpn_proto_negotiated()
+        return proto.decode("ascii", "replace") if proto else None
 
     @property
     def error(self) -> ZeroTLSError | None:

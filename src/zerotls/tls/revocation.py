@@ -87,6 +87,12 @@ class Verdict:
     detail: str
     """How it was established, for logs and audit events, e.g. ``"crl good (file ca.crl)"``,
     ``"unknown, soft-fail: no CRL for CN=issuing CA"``."""
+    why_unknown: str = ""
+    """For ``"unknown"``: why no source could tell (without the soft-fail prefix)."""
+
+    @property
+    def unknown(self) -> bool:
+        return self.status == "unknown"
 
 
 def load_crl(data: bytes, source: str) -> x509.CertificateRevocationList:
@@ -376,7 +382,7 @@ class RevocationChecker:
     def _unknown(self, leaf: x509.Certificate, reasons: list[str]) -> Verdict:
         why = "; ".join(reasons) or "no CRL or OCSP responder covers it"
         if self.mode == "soft":
-            return Verdict("unknown", f"unknown, soft-fail: {why}")
+            return Verdict("unknown", f"unknown, soft-fail: {why}", why)
         raise RevocationError(
             f"revocation status of {_describe(leaf)} is unknown ({why}), and revocation is "
             "'hard': refresh the CRL (`zerotls pki crl`), fix the responder, or set "

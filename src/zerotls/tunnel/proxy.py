@@ -31,7 +31,7 @@ import socket
 import struct
 import threading
 import time
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from zerotls._util import format_address
 from zerotls._wire.proxy_protocol import proxy_v2_header
@@ -43,7 +43,6 @@ from zerotls.errors import (
     TLSAlert,
     ZeroTLSError,
 )
-from zerotls.policy import Request, decide
 from zerotls.tls.engine import (
     ConnectionClosed,
     DataReceived,
@@ -52,6 +51,7 @@ from zerotls.tls.engine import (
 )
 from zerotls.tls.identity import Identity
 from zerotls.tunnel.audit import AuditEvent, CloseReason
+from zerotls.tunnel.authz import authorize
 
 if TYPE_CHECKING:
     from zerotls.tunnel.runtime import ListenerRuntime, Tunnel
@@ -340,36 +340,21 @@ class Session:
         self.route = route
         ev.route, ev.target = route.name, str(route.target)
         ev.revocation = conn.revocation
-        if (
-            route.revocation == "hard"
-            and conn.revocation is not None
-            and conn.revocation.startswith("unknown")
-        ):
-            ev.decision = "deny"
-            ev.reason = (
-                f"route {route.name!r} requires a known revocation status: "
-                f"{conn.revocation.removeprefix('unknown, soft-fail: ')}"
-            )
-            return RevocationError(ev.reason)
-        alpn = conn._ssl.get_alpn_proto_negotiated()
-        request = Request(
+        verdict = authorize(
+            identity,
             route=route.name,
+            policy=route.policy,
             listener=self.runtime.config.name,
-            sni=ev.sni,
-            alpn=alpn.decode("ascii", "replace") if alpn else None,
             source=ev.source.rsplit(":", 1)[0].strip("[]"),
+            sni=ev.sni,
+            alpn=conn.alpn_protocol,
+            revocation=conn.revocation_verdict,
+            require_known_revocation=route.revocation == "hard",
+            limits=self.tunnel.identity_limits,
         )
-        decision = decide(identity, request, route.policy, _utcnow())
-        ev.rule, ev.reason = decision.rule, decision.reason
-        if not decision.allowed:
-            ev.decision = "deny"
-            return PolicyDenied(decision.reason, decision=decision)
-        ev.decision = "shadow-deny" if decision.shadow else "allow"
-        limit = self.tunnel.claim_identity(self, identity)
-        if limit is not None:
-            ev.decision, ev.rule, ev.reason = "deny", None, limit
-            return PolicyDenied(limit)
-        return None
+        ev.decision, ev.rule, ev.reason = verdict.decision, verdict.rule, verdict.reason
+        self.identity_key = verdict.identity_key
+        return verdict.error
 
     def _tls_failed(self, exc: ZeroTLSError) -> None:
         ev = self.event
@@ -552,9 +537,3 @@ def _reset(transport: asyncio.Transport) -> None:
 
 
 _LINGER_RESET = struct.pack("ii", 1, 0)
-
-
-def _utcnow() -> Any:
-    import datetime as dt
-
-    return dt.datetime.now(dt.UTC)

@@ -15,7 +15,6 @@ import logging
 import os
 import resource
 import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,8 @@ from zerotls.errors import (
     ZeroTLSError,
 )
 from zerotls.tls.context import TLSContext
-from zerotls.tls.identity import Identity
 from zerotls.tunnel.audit import AuditLog
+from zerotls.tunnel.authz import IdentityLimits
 from zerotls.tunnel.config import ListenerConfig, Route, Target, TunnelConfig
 from zerotls.tunnel.metrics import Metrics
 from zerotls.tunnel.proxy import PlainSide, Session, TLSSide
@@ -111,7 +110,8 @@ class Tunnel:
             lst.name: ListenerRuntime.build(lst) for lst in config.listeners
         }
         self.sessions: set[Session] = set()
-        self.per_identity: Counter[str] = Counter()
+        self.identity_limits = IdentityLimits(config.limits.max_per_identity)
+        """Connections held per identity (limits.max_per_identity), shared by all listeners."""
         self.servers: list[asyncio.Server] = []
         self.accepting = True
         self.loaded_at = time.time()
@@ -187,6 +187,7 @@ class Tunnel:
             )
             return False
         self.config, self.runtimes = config, runtimes
+        self.identity_limits.limit = config.limits.max_per_identity  # held counts carry over
         self.config_version += 1
         self.loaded_at = time.time()
         self.last_reload = {"time": _iso(self.loaded_at), "result": "success"}
@@ -242,28 +243,13 @@ class Tunnel:
         self.metrics.inc("zerotls_active_connections", session.event.listener)
         return True
 
-    def claim_identity(self, session: Session, identity: Identity | None) -> str | None:
-        """Count a connection against its identity's limit; a refusal reason if over it."""
-        if identity is None:
-            return None
-        key = identity.name
-        limit = self.config.limits.max_per_identity
-        if limit is not None and self.per_identity[key] >= limit:
-            return f"{key} already holds {limit} connections (limits.max_per_identity)"
-        self.per_identity[key] += 1
-        session.identity_key = key
-        return None
-
     def session_finished(self, session: Session) -> None:
         ev = session.event
         if session in self.sessions:
             self.sessions.discard(session)
             self.metrics.inc("zerotls_active_connections", ev.listener, value=-1)
-        if session.identity_key is not None:
-            self.per_identity[session.identity_key] -= 1
-            if self.per_identity[session.identity_key] <= 0:
-                del self.per_identity[session.identity_key]
-            session.identity_key = None
+        self.identity_limits.release(session.identity_key)
+        session.identity_key = None
         m = self.metrics
         route = ev.route or ""
         if ev.decision is not None:

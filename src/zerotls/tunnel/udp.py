@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import os
 import secrets
@@ -28,11 +27,12 @@ from typing import Any
 from zerotls.dtls.aio import DTLSEndpoint, DTLSServer, connect, serve
 from zerotls.dtls.connection import DTLSOptions
 from zerotls.errors import ConfigError, LocalProtocolError, PolicyDenied, TLSAlert, ZeroTLSError
-from zerotls.policy import Policy, Request, decide
+from zerotls.policy import Policy
 from zerotls.tls.config import ClientConfig, ServerConfig
 from zerotls.tls.context import TLSContext
 from zerotls.tls.identity import Identity
 from zerotls.tunnel.audit import AuditEvent, AuditLog, CloseReason
+from zerotls.tunnel.authz import IdentityLimits, authorize
 from zerotls.tunnel.config import Target
 from zerotls.tunnel.metrics import Metrics
 from zerotls.tunnel.share import WorkerShare, publish_every
@@ -60,6 +60,9 @@ class UDPTunnelConfig:
     idle_timeout: float = 60.0
     """Seconds without a datagram either way before a peer session ends."""
     max_peers: int = 10000
+    max_per_identity: int | None = None
+    """Server mode: associations one identity may hold at once (None: unbounded), as the TCP
+    tunnel's ``limits.max_per_identity``."""
     name: str = "dtls"
     audit_log: str | None = "-"
     admin: Target | None = None
@@ -83,6 +86,8 @@ class UDPTunnelConfig:
             )
         if self.idle_timeout <= 0 or self.max_peers < 1:
             raise ConfigError("idle_timeout must be positive and max_peers at least 1")
+        if self.max_per_identity is not None and self.max_per_identity < 1:
+            raise ConfigError("max_per_identity must be at least 1 (or None: unbounded)")
 
 
 @dataclass(slots=True)
@@ -98,6 +103,8 @@ class _Session:
     dropped: int = 0
     last: float = field(default_factory=time.monotonic)
     closed: bool = False
+    identity_key: str | None = None
+    """Counted against max_per_identity while the session lives."""
 
 
 def _hp(target: Target) -> tuple[str, int]:
@@ -139,6 +146,7 @@ class UDPTunnel:
         self.metrics = Metrics()
         self.audit = audit if audit is not None else AuditLog(config.audit_log)
         self.sessions: dict[tuple[str, int], _Session] = {}
+        self.identity_limits = IdentityLimits(config.max_per_identity)
         self.accepting = False
         self.servers: list[Any] = []
         self._server: DTLSServer | None = None
@@ -262,19 +270,24 @@ class UDPTunnel:
             self.sessions[addr] = session
         ev = session.event
         ev.identity = identity
-        request = Request(
-            route="default", listener=self.config.name, sni=None, alpn=None, source=addr[0]
+        self.identity_limits.release(session.identity_key)  # a retransmitted flight: once
+        verdict = authorize(
+            identity,
+            route="default",
+            policy=self.config.policy,
+            listener=self.config.name,
+            source=addr[0],
+            # One route per UDP tunnel: its revocation mode is the handshake's own, so a hard
+            # route's unknown status is already refused inside the handshake (no soft
+            # listener ever serves a hard route here, unlike a TCP listener with several).
+            limits=self.identity_limits,
         )
-        decision = decide(identity, request, self.config.policy, dt.datetime.now(dt.UTC))
-        ev.rule, ev.reason = decision.rule, decision.reason
-        if not decision.allowed:
-            ev.decision = "deny"
-            self.metrics.inc("zerotls_connections_total", ev.listener, "default", "deny")
-            self.metrics.inc("zerotls_denied_total", ev.listener, "default", ev.rule or "default")
-            return PolicyDenied(decision.reason, decision=decision)
-        ev.decision = "shadow-deny" if decision.shadow else "allow"
+        ev.decision, ev.rule, ev.reason = verdict.decision, verdict.rule, verdict.reason
+        session.identity_key = verdict.identity_key
         self.metrics.inc("zerotls_connections_total", ev.listener, "default", ev.decision)
-        return None
+        if not verdict.allowed:
+            self.metrics.inc("zerotls_denied_total", ev.listener, "default", ev.rule or "default")
+        return verdict.error
 
     def _handshake_failed(self, exc: ZeroTLSError, addr: tuple[str, int]) -> None:
         session = self.sessions.pop(addr, None) or _Session(self._new_event(addr, "server"))
@@ -452,6 +465,8 @@ class UDPTunnel:
             self.metrics.inc("zerotls_active_connections", self.config.name, value=-1)
         if session.plain is not None:
             session.plain.close()
+        self.identity_limits.release(session.identity_key)
+        session.identity_key = None
         session.event.close_reason = reason
         self._write(session)
 
