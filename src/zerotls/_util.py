@@ -11,12 +11,53 @@ from typing import Any
 
 from zerotls.errors import ConfigError
 
-__all__ = ["atomic_write", "format_duration", "parse_duration"]
+__all__ = ["atomic_write", "escape_controls", "format_duration", "parse_duration"]
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 MAX_DURATION_SECONDS = 36500 * 86400
 """100 years: past this a timedelta or a certificate date overflows, and nothing means it."""
+
+
+# C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides and
+# isolates (Trojan Source, CVE-2021-42574) that reorder what an analyst reads.
+_CONTROL_RE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+# Colour codes we print ourselves (bold, dim, red, green, yellow, cyan ... reset): kept.
+_SGR_PARAM = "(?:0|1|2|22|39|3[0-7]|9[0-7])"
+_SGR_RE = re.compile(f"\x1b\\[(?:{_SGR_PARAM}(?:;{_SGR_PARAM})*)?m")
+
+
+def escape_controls(text: str, *, keep_colors: bool = False) -> str:
+    """``text`` safe for a terminal: control and bidi characters shown as ``\\x1b``, ``\\u202e``.
+
+    Certificate fields, SNI names and log values are chosen by whoever sent them; raw, an ESC
+    sequence can rewrite the screen, retitle the window or hide a line, and U+202E can make
+    ``evil.example`` read as something else. Tab and newline are kept. With ``keep_colors``,
+    plain colour codes (SGR: bold, dim, the 16 colours, reset; never "conceal") pass through.
+    """
+    if _CONTROL_RE.search(text) is None:
+        return text
+    out = []
+    pos = 0
+    for match in _CONTROL_RE.finditer(text):
+        start = match.start()
+        if start < pos:
+            continue  # inside a colour code already copied
+        out.append(text[pos:start])
+        char = match.group()
+        if keep_colors and char == "\x1b":
+            sgr = _SGR_RE.match(text, start)
+            if sgr is not None:
+                out.append(sgr.group())
+                pos = sgr.end()
+                continue
+        code = ord(char)
+        out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        pos = start + 1
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def parse_duration(text: str) -> dt.timedelta:

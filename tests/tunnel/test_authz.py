@@ -26,7 +26,9 @@ def test_a_hard_route_refuses_an_unknown_status_that_a_soft_one_admits(pki: PKI)
     soft = authorize(identity(pki), revocation=UNKNOWN, require_known_revocation=False, **common)
     assert soft.allowed and soft.decision == "allow"
     good = Verdict("good", "crl good (file x)")
-    assert authorize(identity(pki), revocation=good, require_known_revocation=True, **common).allowed
+    assert authorize(
+        identity(pki), revocation=good, require_known_revocation=True, **common
+    ).allowed
 
 
 def test_policy_then_limit_and_release(pki: PKI) -> None:

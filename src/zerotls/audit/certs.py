@@ -16,6 +16,7 @@ import functools
 import hashlib
 import ipaddress
 import ssl
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +67,13 @@ def load_trust_store(ca_file: Path | None = None) -> TrustStore:
     except OSError as exc:
         raise ConfigError(f"cannot read CA file {ca_file}: {exc.strerror or exc}") from None
     try:
-        certs = x509.load_pem_x509_certificates(data)
+        with warnings.catch_warnings():
+            # System bundles still carry a few old roots with a non-positive serial; cryptography
+            # warns about each on every load. They are the operator's anchors, not a finding.
+            warnings.filterwarnings(
+                "ignore", message="Parsed a serial number which wasn't positive"
+            )
+            certs = x509.load_pem_x509_certificates(data)
     except ValueError:
         raise ConfigError(
             f"{ca_file} holds no PEM certificate: give a file of '-----BEGIN CERTIFICATE-----' "

@@ -186,6 +186,9 @@ async def scan_target(
     done = await asyncio.gather(*(_drive(p, ctx, run_job) for p in instances))
     results = {name: result for name, (result, _) in zip(probes, done, strict=True)}
     connections = 1 + sum(count for _, count in done)
+    silent = _no_tls_here(results)
+    if silent is not None:  # a grade is for endpoints that spoke TLS, not an "F" for silence
+        return failed(f"no TLS here: {target.label} {silent}", address)
     findings = findings_for(target, results)
     return TargetReport(
         target=target,
@@ -197,6 +200,25 @@ async def scan_target(
         grade=grade(results, findings),
         profiles=check_profiles(results),
         connections=connections,
+    )
+
+
+def _no_tls_here(results: dict[str, Any]) -> str | None:
+    """Why the endpoint is not a TLS server, when the version probe ran and no version, not
+    even SSLv2, ever completed a ServerHello (silence, garbage, an endless stream)."""
+    from zerotls.audit.model import ProtocolsResult
+
+    protocols = results.get("protocols")
+    if not isinstance(protocols, ProtocolsResult) or protocols.supported:
+        return None
+    reasons = sorted(
+        {v.error for v in protocols.versions if v.error}
+        | ({protocols.error} if protocols.error else set())
+    )
+    why = "; ".join(reasons[:3]) or "it refused every version"
+    return (
+        "accepted the connection but never completed a ServerHello in any SSL/TLS version "
+        f"({why}); is this the right port, or does it need --starttls?"
     )
 
 

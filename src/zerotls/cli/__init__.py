@@ -15,10 +15,14 @@ Exit codes:
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TextIO
 
+from zerotls._util import escape_controls
 from zerotls.errors import (
     ConfigError,
     IntegrityError,
@@ -75,6 +79,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _EscapingWriter(io.TextIOBase):
+    """A text stream that escapes terminal control and bidi characters on the way out.
+
+    What the commands print comes partly from others: certificate fields, SNI names, log
+    lines, a server's reply. Escaping once, here, covers every command and every output;
+    our own colour codes pass (see :func:`zerotls._util.escape_controls`). Binary output
+    (``.buffer``) is untouched.
+    """
+
+    def __init__(self, inner: TextIO) -> None:
+        self._inner = inner
+
+    def write(self, text: str) -> int:
+        self._inner.write(escape_controls(text, keep_colors=True))
+        return len(text)
+
+    def flush(self) -> None:
+        self._inner.flush()
+
+    def isatty(self) -> bool:
+        return self._inner.isatty()
+
+    def fileno(self) -> int:
+        return self._inner.fileno()
+
+    @property
+    def buffer(self) -> Any:
+        return self._inner.buffer
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self._inner.encoding
+
+
+@contextlib.contextmanager
+def _escaping_output() -> Iterator[None]:
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _EscapingWriter(out), _EscapingWriter(err)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = out, err
+
+
 _NEGATIVE_VALUE = re.compile(r"-\d[\w.]*")
 
 
@@ -106,16 +154,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(expand_shorthand(words))
     func: Callable[[argparse.Namespace], int] = args.func
-    try:
-        return func(args)
-    except ZeroTLSError as exc:
-        print(f"zerotls: {exc}", file=sys.stderr)
-        return _exit_code_for(exc)
-    except KeyboardInterrupt:
-        print("zerotls: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return EXIT_OK
+    with _escaping_output():
+        try:
+            return func(args)
+        except ZeroTLSError as exc:
+            print(f"zerotls: {exc}", file=sys.stderr)
+            return _exit_code_for(exc)
+        except KeyboardInterrupt:
+            print("zerotls: interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:
+            return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

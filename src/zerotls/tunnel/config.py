@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -115,8 +116,8 @@ class Route:
             return True
         if sni is None:
             return False
-        name = sni.lower()
-        return any(fnmatch.fnmatchcase(name, pattern.lower()) for pattern in self.sni)
+        name = normalize_sni(sni)
+        return any(fnmatch.fnmatchcase(name, normalize_sni(p)) for p in self.sni)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -310,6 +311,22 @@ def _revocation_summary(tls: ServerConfig) -> str:
     else:
         staple = "staples OCSP when the certificate names a responder"
     return f"{checked}; {staple}"
+
+
+_SNI_RE = re.compile(r"[a-z0-9_*-]+(?:\.[a-z0-9_*-]+)*")
+
+
+def normalize_sni(name: str) -> str:
+    """An SNI name (or route pattern) as compared everywhere: lower case, no trailing dot
+    (``db.internal.`` is ``db.internal``, for routing and policy globs alike)."""
+    return name.strip().rstrip(".").lower()
+
+
+def valid_sni(name: str) -> bool:
+    """A DNS host name as RFC 6066 §3 says SNI carries it (ASCII labels; no spaces, no control
+    characters: a name with ESC or a newline would later reach an analyst's terminal)."""
+    text = normalize_sni(name)
+    return len(text) <= 253 and _SNI_RE.fullmatch(text) is not None
 
 
 def _only(data: Mapping[str, Any], allowed: set[str], where: str) -> None:

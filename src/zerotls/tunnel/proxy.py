@@ -33,7 +33,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, cast
 
-from zerotls._util import format_address
+from zerotls._util import escape_controls, format_address
 from zerotls._wire.proxy_protocol import proxy_v2_header
 from zerotls.errors import (
     ConnectionBroken,
@@ -52,6 +52,7 @@ from zerotls.tls.engine import (
 from zerotls.tls.identity import Identity
 from zerotls.tunnel.audit import AuditEvent, CloseReason
 from zerotls.tunnel.authz import authorize
+from zerotls.tunnel.config import normalize_sni, valid_sni
 
 if TYPE_CHECKING:
     from zerotls.tunnel.runtime import ListenerRuntime, Tunnel
@@ -332,7 +333,13 @@ class Session:
         assert conn is not None  # noqa: S101
         ev = self.event
         ev.identity = identity  # recorded for denials too: who was refused matters most
-        ev.sni = conn.server_name
+        sni = conn.server_name
+        if sni is not None and not valid_sni(sni):
+            ev.sni = escape_controls(sni)[:255]
+            ev.decision = "deny"
+            ev.reason = f"the SNI {ev.sni!r} is not a DNS host name (RFC 6066 §3)"
+            return PolicyDenied(ev.reason)
+        ev.sni = normalize_sni(sni) if sni is not None else None
         route = self.runtime.config.route_for(ev.sni)
         if route is None:
             ev.decision, ev.reason = "deny", f"no route for SNI {ev.sni!r}"
