@@ -71,14 +71,15 @@ _ADVICE: dict[AlertDescription, str] = {
         "the CA the peer trusts, or add our CA to the peer's bundle"
     ),
     AlertDescription.bad_certificate: (
-        "the peer rejected our certificate (wrong identity, pin or key usage): check which "
-        "identity the peer expects"
+        "the peer rejected our certificate (wrong identity, pin or key usage, or not valid "
+        "yet): check which identity the peer expects, and the clocks"
     ),
     AlertDescription.certificate_expired: "our certificate has expired: renew it",
     AlertDescription.certificate_revoked: "our certificate is revoked: issue a new one",
     AlertDescription.certificate_unknown: (
-        "the peer does not accept our identity here: its access policy denies it (or it "
-        "could not check our certificate); ask its operator which identities may connect"
+        "the peer does not accept our certificate here: its access policy denies our "
+        "identity, or it could not establish our certificate's revocation status and requires "
+        "one, or it could not check the certificate; its operator's audit log says which"
     ),
     AlertDescription.protocol_version: (
         "no protocol version in common: zerotls speaks TLS 1.3 (and 1.2 when set as the "

@@ -315,8 +315,10 @@ class ClientConfig(_Common):
     response is checked in full (signer, signature, certificate, freshness, status) and any
     failure sends the ``bad_certificate_status_response`` alert."""
     session_resumption: bool = True
-    """Offer the server a session ticket from an earlier connection of this context (TLS 1.3
-    resumption, still with a fresh ECDHE exchange, so forward secrecy holds). Each ticket is
+    """Offer the server a session ticket from an earlier connection of this context. In TLS
+    1.3 resumption still runs a fresh ECDHE exchange (psk_dhe_ke), so forward secrecy holds;
+    a TLS 1.2 abbreviated handshake (the 1.2 floor) reuses the earlier master secret with no
+    new key exchange, and reports no group. Each ticket is
     used once. Pins, the expected identity and revocation are checked again on the
     certificate the session remembers; a resumed handshake carries no OCSP staple."""
 
@@ -364,7 +366,8 @@ class ServerConfig(_Common):
     """Mutual TLS: a client without a certificate from ``ca`` is refused with the
     ``certificate_required`` alert. Turning it off is a deliberate, named choice."""
     session_tickets: bool = True
-    """Offer TLS 1.3 session tickets (resumption with a fresh ECDHE exchange, RFC 8446 §2.2)."""
+    """Offer session tickets: TLS 1.3 resumption runs a fresh ECDHE exchange (RFC 8446 §2.2);
+    TLS 1.2 resumption (the 1.2 floor only) has no key exchange of its own."""
     ticket_key_lifetime: float = 3600.0
     """Seconds before the ticket-encryption keys are replaced; older tickets then fall back to
     a full handshake. Short-lived keys bound what a stolen key can decrypt."""

@@ -93,7 +93,8 @@ class HandshakeCompleted:
     alpn: str | None
     """The negotiated ALPN protocol, if any."""
     resumed: bool
-    """Whether a session ticket was used (still with a fresh ECDHE exchange)."""
+    """Whether a session ticket was used (TLS 1.3: still with a fresh ECDHE exchange; TLS 1.2:
+    an abbreviated handshake without one, so ``group`` is None)."""
     revocation: str | None = None
     """How the peer's revocation status was established (``"ocsp good (stapled, signed by
     issuer)"``, ``"crl good (file ca.crl)"``, ``"not stapled"``, ``"unknown, soft-fail:
@@ -720,17 +721,57 @@ class TLSConnection:
                 or VerificationError("the resumed session's certificate is no longer accepted")
             )
 
+    def _advice_for(self, alert: AlertDescription | None) -> str:
+        """What a refusal by the peer most likely means, with what we know of our side.
+
+        The peer's alert names a category; which member of it applies is often clear from
+        here: a certificate of ours that is not valid yet, a TLS 1.2 server that chose its
+        parameters (so they were in common) and then refused a client without a certificate.
+        """
+        if alert is None:
+            return "the peer aborted the connection"
+        ours = self.context.certificate
+        now = dt.datetime.now(dt.UTC)
+        certificate_alerts = (
+            AlertDescription.bad_certificate,
+            AlertDescription.certificate_unknown,
+        )
+        if alert in certificate_alerts and ours is not None and ours.not_valid_before_utc > now:
+            start = f"{ours.not_valid_before_utc:%Y-%m-%d %H:%M}Z"
+            return (
+                f"our certificate is not valid until {start} (its notBefore): the peer "
+                "refused it as not yet valid; check the clocks of both machines, or reissue it"
+            )
+        if alert is AlertDescription.handshake_failure and self._ssl.get_cipher_name():
+            # A ServerHello came (a suite was chosen), so parameters were in common: TLS 1.2
+            # servers send handshake_failure when a required client certificate is missing.
+            if ours is None:
+                return (
+                    "the peer asked for a client certificate (CertificateRequest) and we have "
+                    "none: set cert and key (issue one with `zerotls pki issue NAME --client`)"
+                )
+            return (
+                "the peer refused our client certificate (TLS 1.2 says handshake_failure for "
+                "that): check that it trusts our CA and accepts our identity"
+            )
+        return alert_advice(alert)
+
     def _completed(self) -> HandshakeCompleted:
         ssl = self._ssl
         peer = ssl.get_peer_certificate(as_cryptography=True)
         alpn = ssl.get_alpn_proto_negotiated()
+        resumed = bool(_lib.SSL_session_reused(ssl._ssl))
+        version = ssl.get_protocol_version_name()
         return HandshakeCompleted(
             identity=_identity_of(peer) if peer is not None else None,
-            tls_version=ssl.get_protocol_version_name(),
+            tls_version=version,
             cipher=ssl.get_cipher_name() or "",
-            group=_canonical_group(ssl.get_group_name()),
+            # An abbreviated TLS 1.2 handshake has no key exchange: no group to report.
+            group=None
+            if resumed and version != "TLSv1.3"
+            else _canonical_group(ssl.get_group_name()),
             alpn=alpn.decode("ascii", "replace") if alpn else None,
-            resumed=bool(_lib.SSL_session_reused(ssl._ssl)),
+            resumed=resumed,
             revocation=self._check.revocation,
         )
 
@@ -804,7 +845,7 @@ class TLSConnection:
             if match:
                 alert = AlertDescription.from_openssl_text(match.group(1))
                 name = alert.name if alert else match.group(1).replace(" ", "_")
-                advice = alert_advice(alert) if alert else "the peer aborted the connection"
+                advice = self._advice_for(alert)
                 return TLSAlert(
                     f"the peer refused the connection ({name}): {advice}", description=name
                 )
