@@ -47,6 +47,10 @@ def escape_controls(text: str, *, keep_colors: bool = False) -> str:
             continue  # inside a colour code already copied
         out.append(text[pos:start])
         char = match.group()
+        if char == "\r" and text.startswith("\n", start + 1):
+            out.append("\r")  # CRLF ends lines in every text protocol; a lone CR is escaped
+            pos = start + 1
+            continue
         if keep_colors and char == "\x1b":
             sgr = _SGR_RE.match(text, start)
             if sgr is not None:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from zerotls._util import parse_hostport
+from zerotls.errors import ConnectionBroken
 from zerotls.tls.config import ClientConfig, TLSVersion
 from zerotls.tls.identity import Identity
 from zerotls.tls.sync import connect
@@ -23,7 +24,11 @@ examples:
       --key me.key --send ping                            # a DTLS service, one datagram
 
 The server name is checked against the certificate's SANs (never its CN). Without --name and
---expect, the host part of ADDRESS is the name to check."""
+--expect, the host part of ADDRESS is the name to check.
+
+With --send, a peer that closes without close_notify after its reply (nginx does, once we
+half-close) still has its reply and the handshake summary printed; the warning then goes to
+stderr and the exit code is 4 (the reply may be truncated)."""
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -64,6 +69,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=_connect)
 
 
+EXIT_TRUNCATED = 4
+"""``--send``: the reply arrived (and is printed) but the peer closed without close_notify."""
+
+
 def _connect(args: argparse.Namespace) -> int:
     host, port = parse_hostport(args.address)
     name = args.name or (None if args.expect else host)
@@ -82,6 +91,7 @@ def _connect(args: argparse.Namespace) -> int:
     )
     if args.dtls:
         return _connect_dtls(args, host, port, config)
+    truncated: str | None = None
     with connect(host, port, config, timeout=args.timeout) as tls:
         tls.await_verdict()  # a TLS 1.3 server refuses our certificate after our handshake
         reply = None
@@ -90,8 +100,13 @@ def _connect(args: argparse.Namespace) -> int:
             tls.sendall(payload)
             tls.shutdown_write()
             chunks = []
-            while chunk := tls.recv():
-                chunks.append(chunk)
+            try:
+                while chunk := tls.recv():
+                    chunks.append(chunk)
+            except ConnectionBroken as exc:
+                # Many servers (nginx among them) close without close_notify once the client
+                # half-closed: keep what arrived, show it, then say it may be incomplete.
+                truncated = str(exc)
             reply = b"".join(chunks)
         ident = tls.identity
         result = {
@@ -106,8 +121,10 @@ def _connect(args: argparse.Namespace) -> int:
     if args.json:
         if reply is not None:
             result["reply"] = reply.decode("utf-8", "replace")
+        if truncated is not None:
+            result["truncated"] = truncated
         print(json.dumps(result, indent=2))
-        return 0
+        return _truncation(truncated, reply)
     print(
         f"connected to {host}:{port}: {tls.tls_version}, {tls.cipher}, group {tls.group}"
         + (f", ALPN {tls.alpn}" if tls.alpn else "")
@@ -121,7 +138,18 @@ def _connect(args: argparse.Namespace) -> int:
         print(f"  revocation: {tls.revocation}")
     if reply is not None:
         sys.stdout.write(reply.decode("utf-8", "replace"))
-    return 0
+        sys.stdout.flush()
+    return _truncation(truncated, reply)
+
+
+def _truncation(truncated: str | None, reply: bytes | None) -> int:
+    if truncated is None:
+        return 0
+    print(
+        f"zerotls: warning: {len(reply or b'')} byte(s) received, then {truncated}",
+        file=sys.stderr,
+    )
+    return EXIT_TRUNCATED
 
 
 def _connect_dtls(args: argparse.Namespace, host: str, port: int, config: ClientConfig) -> int:
