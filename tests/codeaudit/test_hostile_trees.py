@@ -62,3 +62,11 @@ def test_a_fifo_or_device_named_on_the_command_line_is_a_clear_error(
         audit_paths([tree / "pkg" / "fifo.py"])
     assert main(["audit", "code", "/dev/zero"]) == 2
     assert "is a device, not a regular file" in capsys.readouterr().err
+
+
+def test_a_deeply_nested_expression_says_why_it_was_not_audited(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.py"
+    deep.write_text("x = " + "-" * 100_000 + "1\n")
+    [finding] = [f for f in audit_paths([deep]).findings if f.rule_id == "ZTL001"]
+    assert "nested too deeply" in finding.message
+    assert "cannot parse: " not in finding.message

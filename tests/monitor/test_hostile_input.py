@@ -88,3 +88,21 @@ def test_nan_and_infinite_numbers_are_rejected_at_ingest(
     result = detect(store, capsys)  # no BinderException: every value is bound, never text
     assert result["events"] == 2
     assert main(["monitor", "report", "--store", store, "--html", str(tmp_path / "r.html")]) == 0
+
+
+def test_an_oversized_json_line_is_said_to_be_too_long(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = json.dumps({"ts": T0, "uid": "J1", "id.orig_h": "10.0.0.8", "id.orig_p": 5,
+                       "id.resp_h": "93.1.1.2", "id.resp_p": 443, "proto": "tcp",
+                       "conn_state": "SF"})  # fmt: skip
+    huge = '{"ts": 1, "uid": "' + "x" * (2 * 1024 * 1024) + '"}'
+    write(tmp_path / "conn.json", good + "\n" + huge + "\n")
+    assert main(["monitor", "ingest", str(tmp_path / "conn.json"), "--store",
+                 str(tmp_path / "m.duckdb")]) == 0  # fmt: skip
+    said = capsys.readouterr().out
+    assert "1 added" in said and "over the limit of 1 MiB" in said, said
+    write(tmp_path / "first.json", huge + "\n")
+    assert main(["monitor", "ingest", str(tmp_path / "first.json"), "--store",
+                 str(tmp_path / "m.duckdb")]) == 2  # fmt: skip
+    assert "longer than 64 KiB" in capsys.readouterr().out

@@ -168,6 +168,19 @@ def test_untrusted_requests_get_their_ocsp_error(store: PKIStore, running: OCSPS
     assert ocsp.load_der_ocsp_response(body).response_status is ocsp.OCSPResponseStatus.UNAUTHORIZED
     assert _post(running.url, b"x" * 20000)[0] == 413
     assert _post(running.url, request, "text/plain")[0] == 415
+    # A chunked POST (curl --data-binary @- -H 'Transfer-Encoding: chunked') was told "under
+    # 10 KiB": now it is told what to send instead.
+    import http.client
+
+    host, port = running.server_address[:2]
+    conn = http.client.HTTPConnection(str(host), int(port), timeout=10)
+    conn.request(
+        "POST", "/", body=iter([request]), encode_chunked=True,
+        headers={"Content-Type": "application/ocsp-request", "Transfer-Encoding": "chunked"},
+    )  # fmt: skip
+    reply = conn.getresponse()
+    assert reply.status == 411 and b"Content-Length" in reply.read()
+    conn.close()
     assert running.requests_served == 2  # the HTTP-level refusals never reached the responder
 
 

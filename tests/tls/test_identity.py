@@ -51,16 +51,20 @@ def test_identity_fields(pki: PKI) -> None:
     assert ident.to_dict()["spiffe_id"] == SERVER_ID
 
 
-def test_no_spiffe_id_from_a_second_spiffe_uri() -> None:
-    # Two SPIFFE URIs make an invalid SVID: no identity rather than an ambiguous one.
+@pytest.mark.parametrize(
+    "second", ["spiffe://a.example/two", "SPIFFE://a.example/evil", "Spiffe://a.example/x"]
+)
+def test_no_spiffe_id_from_a_second_spiffe_uri(second: str) -> None:
+    # Two SPIFFE URIs make an invalid SVID: no identity rather than an ambiguous one. The
+    # scheme is case-insensitive, so an upper-case one counts as a second SPIFFE ID.
     from cryptography import x509
 
     ca = CA.create()
     cert = ca.issue("x", spiffe_id="spiffe://a.example/one").cert
     sans = x509.SubjectAlternativeName(
         [
+            x509.UniformResourceIdentifier(second),
             x509.UniformResourceIdentifier("spiffe://a.example/one"),
-            x509.UniformResourceIdentifier("spiffe://a.example/two"),
         ]
     )
     builder = (
@@ -78,3 +82,69 @@ def test_no_spiffe_id_from_a_second_spiffe_uri() -> None:
     two = builder.sign(ca.key, hashes.SHA256())  # type: ignore[arg-type]
     ident = Identity.from_certificate(two)
     assert ident.spiffe_id is None and len(ident.uris) == 2
+
+
+def _client_cert(pki: PKI, tmp_path: object, eku: list[object] | None) -> tuple[object, object]:
+    """A client certificate from the test CA with the given extendedKeyUsage (None: none)."""
+    import datetime as dt
+    from pathlib import Path
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "eku-test")]))
+        .issuer_name(pki.ca.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.UniformResourceIdentifier("spiffe://test.zerotls.dev/svc/web")]
+            ),
+            critical=False,
+        )
+    )
+    if eku is not None:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)  # type: ignore[arg-type]
+    cert = builder.sign(pki.ca.key, hashes.SHA256())  # type: ignore[arg-type]
+    root = Path(str(tmp_path))
+    (root / "c.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (root / "c.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return root / "c.pem", root / "c.key"
+
+
+def test_client_certificates_without_eku_are_accepted_server_auth_only_refused(
+    pki: PKI, tmp_path: object
+) -> None:
+    """The decision docs/tls.md records: RFC 5280 lets a leaf without extendedKeyUsage serve
+    any purpose; one that names only serverAuth is not a client certificate."""
+    from pathlib import Path
+
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from tests.tls.pair import pair
+    from zerotls.errors import VerificationError
+
+    root = Path(str(tmp_path))
+    (root / "none").mkdir()
+    (root / "server").mkdir()
+    cert, key = _client_cert(pki, root / "none", None)
+    ok = pair(pki.client_config(cert=cert, key=key), pki.server_config())
+    assert ok.server_error is None
+    cert, key = _client_cert(pki, root / "server", [ExtendedKeyUsageOID.SERVER_AUTH])
+    refused = pair(pki.client_config(cert=cert, key=key), pki.server_config())
+    assert isinstance(refused.server_error, VerificationError)
+    assert "extendedKeyUsage lacks clientAuth" in str(refused.server_error)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -377,3 +379,49 @@ def test_max_connections_refuses_at_accept(pki: PKI) -> None:
         assert len(limited) == 1 and "max_connections" in limited[0]["error"]
 
     asyncio.run(main())
+
+
+def test_a_resumed_session_refused_for_revocation_names_who_it_was(
+    pki: PKI, tmp_path: Path
+) -> None:
+    import ssl
+
+    from cryptography.hazmat.primitives import serialization
+
+    from zerotls import to_ssl_context
+
+    revoked = pki.write("resume-revoked", spiffe_id=CLIENT_ID, usage="client")
+    crl = tmp_path / "crl.pem"
+    crl.write_bytes(pki.ca.crl([]).public_bytes(serialization.Encoding.PEM))
+
+    async def main() -> list[dict[str, object]]:
+        backend = await start_backend()
+        cfg = server_tunnel_config(
+            pki, backend.port, tls_overrides={"crls": (crl,), "crl_refresh": 1}
+        )
+        async with running(cfg) as (_tunnel, port, events):
+            ctx = to_ssl_context(pki.client_config(cert=revoked.cert, key=revoked.key))
+
+            def roundtrip(session: ssl.SSLSession | None) -> ssl.SSLSession | None:
+                with (
+                    socket.create_connection(("127.0.0.1", port)) as raw,
+                    ctx.wrap_socket(raw, server_hostname="localhost", session=session) as tls,
+                ):
+                    tls.sendall(b"ping")
+                    assert tls.recv(4) == b"ping"
+                    return tls.session
+
+            loop = asyncio.get_running_loop()
+            session = await loop.run_in_executor(None, roundtrip, None)
+            entry = (revoked.issued.cert.serial_number, dt.datetime.now(dt.UTC), "key_compromise")
+            crl.write_bytes(pki.ca.crl([entry]).public_bytes(serialization.Encoding.PEM))
+            await asyncio.sleep(1.2)  # one crl_refresh: the file is looked at again
+            with pytest.raises((ssl.SSLError, OSError, AssertionError)):
+                await loop.run_in_executor(None, roundtrip, session)
+            return await events.wait(2)
+
+    lines = asyncio.run(main())
+    refused = lines[1]
+    assert refused["resumed"] is True and refused["close_reason"] == "handshake_failed"
+    assert refused["spiffe_id"] == CLIENT_ID  # was null: who was refused matters most
+    assert str(refused["revocation"]).startswith("revoked")

@@ -127,8 +127,15 @@ def audit_source(
             tree = ast.parse(source, filename=path)
         except SyntaxError as exc:
             return _filter(_unparsable(path, exc.lineno or 1, f"syntax error: {exc.msg}"), rules)
-        except (ValueError, RecursionError, MemoryError) as exc:
-            return _filter(_unparsable(path, 1, f"cannot parse: {exc}"), rules)
+        except (RecursionError, MemoryError):
+            # CPython's parser gives up on very deep nesting (a long unary chain, thousands of
+            # brackets) with an empty MemoryError or a RecursionError: say what it means.
+            why = "expressions nested too deeply for the Python parser (no finding possible)"
+            return _filter(_unparsable(path, 1, why), rules)
+        except ValueError as exc:  # e.g. null bytes in the source
+            return _filter(
+                _unparsable(path, 1, f"cannot parse: {exc or type(exc).__name__}"), rules
+            )
     try:
         hits = analyse(tree)
     except RecursionError:

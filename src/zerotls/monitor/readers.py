@@ -194,6 +194,12 @@ def sniff(head: bytes, name: str) -> Header:
     if head.startswith(b"#separator"):
         return _sniff_zeek_tsv(head, name)
     first = head.split(b"\n", 1)[0].strip()
+    if b"\n" not in head and len(head) >= 64 * 1024:
+        raise ConfigError(
+            f"{name}: the first line is longer than 64 KiB, so it is not a log line the monitor "
+            "reads (zerotls audit events and Zeek records are a few hundred bytes; one event "
+            "may be at most 1 MiB)"
+        )
     if first.startswith(b"{"):
         try:
             obj = json.loads(first)
@@ -481,6 +487,10 @@ def _port_of(addr: str) -> str:
     )
 
 
+MAX_JSON_LINE: Final = 1024 * 1024
+"""Characters one JSON Lines event may have; a longer line is rejected with its length."""
+
+
 def _json_struct(fields: tuple[str, ...]) -> str:
     return json.dumps(dict.fromkeys(fields, "VARCHAR"))
 
@@ -562,11 +572,14 @@ def _load_json_chunk(con: duckdb.DuckDBPyConnection, fmt: Format, chunk: bytes, 
     try:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE zt_checked AS SELECT line_no, text, j, "
-            f"CASE WHEN j IS NULL THEN 'not a JSON object' {checks} ELSE NULL END AS error "
-            "FROM (SELECT line_no, text, CASE WHEN left(ltrim(text), 1) = '{' "
+            "CASE WHEN too_long THEN 'the line is ' || length(text) || ' characters long, "
+            "over the limit of 1 MiB for one event: not read' "
+            f"WHEN j IS NULL THEN 'not a JSON object' {checks} ELSE NULL END AS error "
+            "FROM (SELECT line_no, text, length(text) > ? AS too_long, "
+            "CASE WHEN length(text) <= ? AND left(ltrim(text), 1) = '{' "
             "THEN try(json_transform(text, ?)) END AS j FROM zt_lines "
             "WHERE trim(text, ' ' || chr(9) || chr(10) || chr(13)) <> '')",
-            [_json_struct(fields)],
+            [MAX_JSON_LINE, MAX_JSON_LINE, _json_struct(fields)],
         )
     finally:
         con.unregister("zt_lines")

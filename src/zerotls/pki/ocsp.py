@@ -318,12 +318,29 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         ctype = self.headers.get("Content-Type", "")
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self._plain(
+                HTTPStatus.LENGTH_REQUIRED,
+                "send the OCSP request with a Content-Length (RFC 5019 §5); chunked request "
+                "bodies are not accepted",
+            )
+            self.close_connection = True
+            return
         try:
             length = int(self.headers.get("Content-Length", "-1"))
         except ValueError:
             length = -1
-        if length < 0 or length > MAX_REQUEST_SIZE:
-            self._plain(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "an OCSP request is under 10 KiB")
+        if length < 0:
+            self._plain(
+                HTTPStatus.LENGTH_REQUIRED, "send the OCSP request with a valid Content-Length"
+            )
+            self.close_connection = True
+            return
+        if length > MAX_REQUEST_SIZE:
+            self._plain(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                f"an OCSP request is under 10 KiB; this one says {length} bytes",
+            )
             self.close_connection = True
             return
         body = self.rfile.read(length)

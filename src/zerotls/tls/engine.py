@@ -616,6 +616,15 @@ class TLSConnection:
         return self._check.revocation
 
     @property
+    def resumed_identity(self) -> Identity | None:
+        """On a resumed session: the identity of the certificate the ticket remembers (it was
+        verified when the ticket was issued), even when the re-check refused it now."""
+        if not self.resumed:
+            return None
+        leaf = self._ssl.get_peer_certificate(as_cryptography=True)
+        return _identity_of(leaf) if leaf is not None else None
+
+    @property
     def revocation_verdict(self) -> Verdict | None:
         """The CRL/OCSP checker's verdict on the peer (None: the checker did not run), for
         decisions that depend on it, such as a route's hard revocation rule."""

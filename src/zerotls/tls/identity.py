@@ -197,7 +197,9 @@ class Identity:
 def _spiffe_from_uris(uris: tuple[str, ...]) -> str | None:
     # SPIFFE X.509-SVID §2: exactly one URI SAN that is a SPIFFE ID. A certificate with two
     # is not a valid SVID; it gets no SPIFFE identity rather than an ambiguous one.
-    candidates = [u for u in uris if u.startswith("spiffe://")]
+    # The scheme is case-insensitive in URIs (RFC 3986 §3.1), so "SPIFFE://" counts as one
+    # too: a certificate with SPIFFE://.../evil beside spiffe://.../web is not "web".
+    candidates = [u for u in uris if u[:9].lower() == "spiffe://"]
     if len(candidates) != 1:
         return None
     try:

@@ -376,6 +376,8 @@ class Session:
         conn = self.conn
         if conn is not None and conn.handshake is None:
             ev.resumed = conn.resumed
+            if ev.identity is None:  # refused on re-check: who it was matters most
+                ev.identity = conn.resumed_identity
             reason: CloseReason = "denied" if isinstance(exc, PolicyDenied) else "handshake_failed"
             if reason == "handshake_failed":
                 self.tunnel.handshake_failed(self, exc)
