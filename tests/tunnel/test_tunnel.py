@@ -425,3 +425,34 @@ def test_a_resumed_session_refused_for_revocation_names_who_it_was(
     assert refused["resumed"] is True and refused["close_reason"] == "handshake_failed"
     assert refused["spiffe_id"] == CLIENT_ID  # was null: who was refused matters most
     assert str(refused["revocation"]).startswith("revoked")
+
+
+@pytest.mark.peers
+def test_an_sni_with_a_trailing_dot_and_capitals_takes_its_route(pki: PKI) -> None:
+    """``A.Internal.`` is ``a.internal`` for routing as for policy globs (it fell through to
+    the default route while the policy ignored the dot)."""
+    from tests.peers.openssl import s_client
+
+    async def main() -> list[dict[str, object]]:
+        a, b = await start_backend(), await start_backend()
+        allow = Policy.allow_identities(["spiffe://test.zerotls.dev/svc/web"])
+        routes = (
+            Route(name="a", sni=("a.internal",), target=Target(host="127.0.0.1", port=a.port),
+                  policy=allow),
+            Route(name="fallback", target=Target(host="127.0.0.1", port=b.port), policy=allow),
+        )  # fmt: skip
+        server = pki.write("dotted", dns=["a.internal", "localhost"], usage="server")
+        cfg = server_tunnel_config(
+            pki, 0, routes=routes, tls_overrides={"cert": server.cert, "key": server.key}
+        )
+        async with running(cfg) as (_, port, events):
+            loop = asyncio.get_running_loop()
+            out = await loop.run_in_executor(None, lambda: s_client(
+                port, ca=pki.ca_path, cert=pki.client.cert, key=pki.client.key,
+                servername="A.Internal.", send=b"hi\n", extra=["-no_ign_eof"],
+            ).stdout)  # fmt: skip
+            assert "Verify return code: 0 (ok)" in out
+            return await events.wait(1)
+
+    [event] = asyncio.run(main())
+    assert event["route"] == "a" and event["sni"] == "a.internal"
