@@ -24,7 +24,7 @@ up to ``max_retransmit`` (RFC 6347 §4.2.4). Records that fail to decrypt, repla
 garbage are dropped by OpenSSL without ending the connection, as DTLS requires.
 
 :class:`DTLSListener` is the server's front door: a first datagram from an unknown address
-goes through ``DTLSv1_listen`` with our stateless cookies (``zerotls.dtls.cookies``), so a
+goes through ``DTLSv1_listen`` with our stateless cookies (``zerotls.tls.cookies``), so a
 spoofed source costs one small HelloVerifyRequest and no per-peer state. Only a ClientHello
 that returns a valid cookie becomes a :class:`DTLSConnection`.
 """

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import functools
 import hashlib
 import logging
 import threading
@@ -38,6 +37,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, OCSPExtensionOID
 from zerotls.errors import ConfigError, PKIError
 from zerotls.pki.ca import CA, PrivateKey
 from zerotls.pki.reasons import parse_reason
+from zerotls.tls.ocsp import HASHES as _HASHES
+from zerotls.tls.ocsp import issuer_hashes
 
 __all__ = [
     "CertStatus",
@@ -56,12 +57,6 @@ MAX_REQUEST_SIZE = 10 * 1024
 """An OCSP request for one certificate is about 100 bytes; anything near this is not one."""
 # Backdate thisUpdate slightly: a client whose clock runs a little behind still accepts it.
 _BACKDATE = dt.timedelta(minutes=1)
-_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
-    "sha1": hashes.SHA1,
-    "sha256": hashes.SHA256,
-    "sha384": hashes.SHA384,
-    "sha512": hashes.SHA512,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,49 +70,6 @@ class CertStatus:
 
 
 StatusFunction = Callable[[int], CertStatus]
-
-
-def _hash(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
-    return hashlib.new(algorithm.name, data).digest()
-
-
-def issuer_hashes(issuer: x509.Certificate, algorithm: hashes.HashAlgorithm) -> tuple[bytes, bytes]:
-    """The CertID's issuerNameHash and issuerKeyHash (RFC 6960 §4.1.1) for ``issuer``."""
-    return _issuer_hashes(issuer, algorithm.name)
-
-
-@functools.lru_cache(maxsize=256)  # a handful of issuers, asked about on every staple
-def _issuer_hashes(issuer: x509.Certificate, algorithm_name: str) -> tuple[bytes, bytes]:
-    algorithm = _HASHES[algorithm_name]()
-    name_der = issuer.subject.public_bytes()
-    key_bits = _public_key_bits(issuer)
-    return _hash(algorithm, name_der), _hash(algorithm, key_bits)
-
-
-def _public_key_bits(cert: x509.Certificate) -> bytes:
-    """The subjectPublicKey BIT STRING contents (not the whole SPKI): what CertID hashes."""
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-    spki = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    return _spki_bit_string(spki)
-
-
-def _spki_bit_string(spki: bytes) -> bytes:
-    """Extract the BIT STRING payload from a DER SubjectPublicKeyInfo (trusted input)."""
-
-    def header(data: bytes, pos: int) -> tuple[int, int]:
-        length = data[pos + 1]
-        pos += 2
-        if length & 0x80:
-            count = length & 0x7F
-            length = int.from_bytes(data[pos : pos + count], "big")
-            pos += count
-        return pos, length
-
-    body, _ = header(spki, 0)  # SEQUENCE
-    alg_body, alg_len = header(spki, body)  # AlgorithmIdentifier
-    bits_start, bits_len = header(spki, alg_body + alg_len)  # BIT STRING
-    return spki[bits_start + 1 : bits_start + bits_len]  # skip the unused-bits byte
 
 
 class OCSPResponder:

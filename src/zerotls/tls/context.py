@@ -40,7 +40,7 @@ from zerotls.tls.config import (
 from zerotls.tls.identity import spki_pin
 
 if TYPE_CHECKING:
-    from zerotls.dtls.cookies import CookieJar
+    from zerotls.tls.cookies import CookieJar
     from zerotls.tls.engine import Authorizer, TLSConnection
     from zerotls.tls.ocsp import Stapler
     from zerotls.tls.revocation import RevocationChecker
@@ -96,7 +96,7 @@ class TLSContext:
         self.cookies: CookieJar | None = None
         """DTLS servers: the stateless cookie maker and checker (HelloVerifyRequest)."""
         if datagram and self.is_server:
-            from zerotls.dtls.cookies import CookieJar
+            from zerotls.tls.cookies import CookieJar
 
             self.cookies = CookieJar()
         # Clients: tickets from earlier connections, newest last, each offered once.
