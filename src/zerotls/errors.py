@@ -122,12 +122,23 @@ class RevocationError(VerificationError):
     Attributes:
         reason: the revocation reason (a CRL ``ReasonFlags`` name) when it is revoked.
         revoked_at: when it was revoked (UTC), when known.
+        pending: see below.
     """
 
-    def __init__(self, message: str, *, reason: str | None = None, revoked_at: Any = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        revoked_at: Any = None,
+        pending: bool = False,
+    ) -> None:
         super().__init__(message)
         self.reason = reason
         self.revoked_at = revoked_at
+        self.pending = pending
+        """Unknown only because a CRL or OCSP fetch it needs is still running (first use):
+        a blocking client may wait for it and try again; a server never waits."""
 
 
 class StapleMissing(RevocationError):

@@ -65,8 +65,7 @@ def test_revocation_is_seen_within_one_refresh(pki: PKI, tmp_path: Path) -> None
     write_crl(pki, crl, [later])  # `zerotls pki revoke` rewrites the file like this
     checker = server.revocation
     assert checker is not None
-    moved = time.time() + 1.5  # one refresh period later
-    checker._clock = lambda: moved
+    checker.reload_files()  # what the refresher thread does every refresh period
     p = Pair(client(pki, later).connection(), server.connection()).run()
     assert isinstance(p.server_error, RevocationError) and "revoked" in str(p.server_error)
 
@@ -162,6 +161,14 @@ def test_crl_distribution_point_is_fetched_and_cached(
     )
     write_crl(pki, tmp_path / "ca.crl", [bad])
     server = TLSContext(pki.server_config(fetch_crls=True))
+    checker = server.revocation
+    assert checker is not None
+    # First use: the fetch starts in the background; this handshake does not wait for it,
+    # and a hard listener refuses it, saying why.
+    first = Pair(client(pki, good).connection(), server.connection()).run()
+    assert type(first.server_error) is RevocationError
+    assert "is being fetched" in str(first.server_error)
+    assert checker.wait_pending()
     ok = Pair(client(pki, good).connection(), server.connection()).run()
     assert ok.server_error is None and ok.server.revocation == f"crl good ({url})"
     refused = Pair(client(pki, bad).connection(), server.connection()).run()
@@ -174,16 +181,20 @@ def test_unreachable_distribution_point_hard_and_soft(pki: PKI) -> None:
     files = pki.write(
         "dp-down", spiffe_id="spiffe://test.zerotls.dev/down", usage="client", crl_url=url
     )
-    hard = Pair(
-        client(pki, files).connection(),
-        TLSContext(pki.server_config(fetch_crls=True)).connection(),
-    ).run()
+    hard_ctx = TLSContext(pki.server_config(fetch_crls=True))
+    assert hard_ctx.revocation is not None
+    Pair(client(pki, files).connection(), hard_ctx.connection()).run()  # starts the fetch
+    assert hard_ctx.revocation.wait_pending()
+    hard = Pair(client(pki, files).connection(), hard_ctx.connection()).run()
     assert isinstance(hard.server_error, RevocationError)
     assert "unreachable" in str(hard.server_error)
-    soft = Pair(
-        client(pki, files).connection(),
-        TLSContext(pki.server_config(fetch_crls=True, revocation="soft")).connection(),
-    ).run()
+    soft_ctx = TLSContext(pki.server_config(fetch_crls=True, revocation="soft"))
+    assert soft_ctx.revocation is not None
+    pending = Pair(client(pki, files).connection(), soft_ctx.connection()).run()
+    assert pending.server_error is None  # soft: in, and the audit detail says it was pending
+    assert pending.server.revocation is not None and "being fetched" in pending.server.revocation
+    assert soft_ctx.revocation.wait_pending()
+    soft = Pair(client(pki, files).connection(), soft_ctx.connection()).run()
     assert soft.server_error is None
     assert soft.server.revocation is not None and "unreachable" in soft.server.revocation
 
@@ -208,12 +219,20 @@ def test_ocsp_query_for_client_certificates(pki: PKI) -> None:
             "revoked", NOW, "affiliation_changed"
         )
         server = TLSContext(pki.server_config(query_ocsp=True))
+        checker = server.revocation
+        assert checker is not None
+        first = Pair(client(pki, ok).connection(), server.connection()).run()
+        assert type(first.server_error) is RevocationError  # hard, and the answer is pending
+        assert "the OCSP answer from" in str(first.server_error)
+        assert checker.wait_pending()
         good = Pair(client(pki, ok).connection(), server.connection()).run()
         assert good.server_error is None
         assert good.server.revocation == f"ocsp good ({responder.url})"
         again = Pair(client(pki, ok).connection(), server.connection()).run()
         assert again.server_error is None
         assert responder.server.requests_served == 1  # the second handshake used the cache
+        Pair(client(pki, bad).connection(), server.connection()).run()  # its own first use
+        assert checker.wait_pending()
         refused = Pair(client(pki, bad).connection(), server.connection()).run()
         assert type(refused.server_error) is RevocationError
         assert refused.server_error.reason == "affiliation_changed"
@@ -296,6 +315,8 @@ def test_a_failing_source_is_not_retried_in_every_handshake(pki: PKI) -> None:
         return original(u)
 
     checker._fetch = counting
+    Pair(client(pki, files).connection(), server.connection()).run()  # starts the one fetch
+    assert checker.wait_pending()
     for _ in range(3):
         p = Pair(client(pki, files).connection(), server.connection()).run()
         assert p.server_error is None  # soft: let in, recorded
@@ -402,5 +423,42 @@ def test_a_replayed_crl_from_a_distribution_point_is_refused(pki: PKI, tmp_path:
         assert isinstance(p.server_error, RevocationError)
         assert "is refused" in str(p.server_error) or p.server_error.reason == "key_compromise"
     finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_a_handshake_never_waits_for_a_distribution_point(pki: PKI) -> None:
+    """The distribution point holds its answer until the test lets it go: the handshake
+    completes (soft) while the fetch is still running, so nothing in it waited."""
+    release = threading.Event()
+
+    class Held(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            release.wait(30)
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Held)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/held.crl"
+    try:
+        files = pki.write(
+            "held-dp", spiffe_id="spiffe://test.zerotls.dev/held", usage="client", crl_url=url
+        )
+        server = TLSContext(pki.server_config(fetch_crls=True, revocation="soft"))
+        checker = server.revocation
+        assert checker is not None
+        p = Pair(client(pki, files).connection(), server.connection()).run()
+        assert p.server_error is None and p.server.handshake is not None
+        assert checker.pending == 1  # the fetch is still out there: the handshake did not wait
+        assert p.server.revocation is not None and "being fetched" in p.server.revocation
+    finally:
+        release.set()
         httpd.shutdown()
         httpd.server_close()

@@ -10,9 +10,13 @@ it fetched, and refreshes it:
   whichever is sooner; the previous one is used until its nextUpdate;
 * OCSP answers are cached until half their validity.
 
-The first use of a distribution point or responder fetches in the handshake (bounded by
-``timeout``); refreshes then run in a background thread, so a steady stream of clients never
-waits on the network.
+A handshake never waits on a file or the network: :meth:`RevocationChecker.check` is a lookup
+over what is cached. Files are re-read by a refresher thread beside the pump; ``crl_urls`` are
+fetched when the checker is made (before any handshake) and refreshed in the background; the
+first use of a distribution point or responder found in a certificate *starts* its fetch in
+the background, and that one handshake is judged without it: unknown, "pending", which
+``mode`` (or the route's hard/soft rule) decides. Later handshakes use the cache. So one slow
+distribution point never stalls the event loop of a busy server.
 
 A CRL is used only if it is signed by the certificate's issuer and not past its nextUpdate
 (plus the clock skew). When no source can tell, ``mode`` decides: ``"hard"`` refuses the
@@ -41,6 +45,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -270,6 +275,12 @@ class _CRL:
         return ok
 
 
+class _Reasons(list[str]):
+    """Why no source could tell, and whether a fetch it needs is still running."""
+
+    pending = False
+
+
 @dataclass(slots=True)
 class _Fetched:
     value: object
@@ -338,13 +349,19 @@ class RevocationChecker:
         self._fetched: dict[str, _Fetched] = {}  # URL or OCSP key -> cached result
         self._failed: dict[str, tuple[float, str]] = {}  # key -> (retry at, why it failed)
         self._refreshing: set[str] = set()
+        self._refresher_pid: int | None = None
         self.high_water = CRLHighWater(state_file)
         self._reload_files(strict=True)
         for url in self.crl_urls:  # warm the cache now: the first handshakes must not wait
             problems: list[str] = []
-            self._cached(url, self._clock(), functools.partial(self._fetch_crl, url), problems)
+            self._cached(
+                url, self._clock(), functools.partial(self._fetch_crl, url), problems, wait=True
+            )
             for problem in problems:
-                log.error("CRL %s is not available yet (%s); retried on use", url, problem)
+                log.error(
+                    "CRL %s is not available yet (%s); retried in the background", url, problem
+                )
+        self._ensure_refresher()
 
     @property
     def enabled(self) -> bool:
@@ -359,11 +376,10 @@ class RevocationChecker:
             RevocationError: revoked (``reason``, ``revoked_at`` set), or unknown in hard mode.
         """
         if issuer is None:
-            return self._unknown(leaf, ["its issuer certificate is not at hand"])
+            return self._unknown(leaf, _Reasons(["its issuer certificate is not at hand"]))
         now = self._clock()
-        if now - self._files_checked >= min(self.refresh, 5.0):
-            self._reload_files(strict=False)
-        reasons: list[str] = []
+        self._ensure_refresher()  # after a fork, the worker starts its own
+        reasons = _Reasons()
         good: str | None = None
         for crl in self._crls_for(leaf, issuer, now, reasons):
             hit = crl.revoked.get(leaf.serial_number)
@@ -381,12 +397,14 @@ class RevocationChecker:
 
     def _unknown(self, leaf: x509.Certificate, reasons: list[str]) -> Verdict:
         why = "; ".join(reasons) or "no CRL or OCSP responder covers it"
+        pending = isinstance(reasons, _Reasons) and reasons.pending
         if self.mode == "soft":
             return Verdict("unknown", f"unknown, soft-fail: {why}", why)
         raise RevocationError(
-            f"revocation status of {_describe(leaf)} is unknown ({why}), and revocation is "
+            pending=pending,
+            message=f"revocation status of {_describe(leaf)} is unknown ({why}), and revocation is "
             "'hard': refresh the CRL (`zerotls pki crl`), fix the responder, or set "
-            "revocation = 'soft' to accept unknown status"
+            "revocation = 'soft' to accept unknown status",
         )
 
     def _crls_for(
@@ -458,10 +476,17 @@ class RevocationChecker:
     # -- caching ---------------------------------------------------------------------------
 
     def _cached(
-        self, key: str, now: float, load: Callable[[], _Fetched], reasons: list[str]
+        self,
+        key: str,
+        now: float,
+        load: Callable[[], _Fetched],
+        reasons: list[str],
+        *,
+        wait: bool = False,
     ) -> object | None:
-        """The cached value for ``key``: fetched now on a miss (bounded by the timeout),
-        refreshed in the background when due, dropped when past its usable time."""
+        """The cached value for ``key``; refreshed in the background when due, dropped when
+        past its usable time. On a miss the fetch starts in the background and None is
+        returned with a "pending" reason (``wait``: fetch now, at start only)."""
         entry = self._fetched.get(key)
         if entry is not None and now < entry.usable_until:
             if now >= entry.refresh_at:
@@ -469,7 +494,16 @@ class RevocationChecker:
             return entry.value
         failed = self._failed.get(key)
         if failed is not None and now < failed[0]:
-            reasons.append(failed[1])  # failed recently: do not make this handshake wait too
+            reasons.append(failed[1])  # failed recently: not asked again from a handshake yet
+            return None
+        if not wait:
+            self._refresh_in_background(key, load)
+            if isinstance(reasons, _Reasons):
+                reasons.pending = True
+            reasons.append(
+                f"{_what(key)} is being fetched (first use, or its copy expired); this "
+                "handshake was not made to wait for it"
+            )
             return None
         try:
             entry = load()
@@ -483,6 +517,54 @@ class RevocationChecker:
             self._failed.pop(key, None)
         return entry.value
 
+    @property
+    def pending(self) -> int:
+        """Fetches running in the background now."""
+        with self._lock:
+            return len(self._refreshing)
+
+    def wait_pending(self, timeout: float = 10.0) -> bool:
+        """Block until no fetch is running (for tests and one-shot tools; never in a pump).
+
+        Returns:
+            True if everything finished within ``timeout``.
+        """
+        deadline = time.monotonic() + timeout
+        while self.pending and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self.pending
+
+    def reload_files(self) -> None:
+        """Re-read changed CRL files now (the refresher does this every few seconds)."""
+        self._reload_files(strict=False)
+
+    def _ensure_refresher(self) -> None:
+        """One thread per checker and process re-reads changed CRL files every
+        ``min(refresh, 5)`` seconds; it ends when the checker is gone (a reload made another)."""
+        pid = os.getpid()
+        if self._refresher_pid == pid or not self.crl_files:
+            return
+        with self._lock:
+            if self._refresher_pid == pid:
+                return
+            self._refresher_pid = pid
+        ref = weakref.ref(self)
+        period = min(self.refresh, 5.0)
+
+        def run() -> None:
+            while True:
+                time.sleep(period)
+                checker = ref()
+                if checker is None or checker._refresher_pid != os.getpid():
+                    return
+                try:
+                    checker._reload_files(strict=False)
+                except Exception:  # never let the refresher die silently
+                    log.exception("re-reading the CRL files failed; retrying in %g s", period)
+                del checker
+
+        threading.Thread(target=run, name="zerotls-crl-files", daemon=True).start()
+
     def _refresh_in_background(self, key: str, load: Callable[[], _Fetched]) -> None:
         tag = f"{os.getpid()} {key}"
         with self._lock:
@@ -495,8 +577,18 @@ class RevocationChecker:
                 entry = load()
                 with self._lock:
                     self._fetched[key] = entry
+                    self._failed.pop(key, None)
             except ZeroTLSError as exc:
-                log.warning("refreshing %s failed: %s; the cached copy stays in use", key, exc)
+                cached = key in self._fetched
+                log.warning(
+                    "fetching %s failed: %s%s",
+                    _what(key),
+                    exc,
+                    "; the cached copy stays in use" if cached else "",
+                )
+                with self._lock:
+                    retry = self._clock() + min(_RETRY_AFTER_FAILURE, self.refresh)
+                    self._failed[key] = (retry, str(exc))
             finally:
                 with self._lock:
                     self._refreshing.discard(tag)
@@ -547,6 +639,13 @@ class RevocationChecker:
                 self._file_crls[path] = (stamp, entry)
             if known is not None:
                 log.info("reloaded CRL %s (%d revoked)", path, len(entry.revoked))
+
+
+def _what(key: str) -> str:
+    """A cache key as a reader would say it: "the CRL at URL", "the OCSP answer from URL"."""
+    if key.startswith("ocsp "):
+        return f"the OCSP answer from {key.split(' ', 2)[1]}"
+    return f"the CRL at {key}"
 
 
 def _describe(cert: x509.Certificate) -> str:

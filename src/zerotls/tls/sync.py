@@ -22,6 +22,7 @@ from zerotls.errors import (
     ConnectionBroken,
     HandshakeTimeout,
     LocalProtocolError,
+    RevocationError,
     TransportError,
     ZeroTLSError,
 )
@@ -281,6 +282,18 @@ def connect(
     ctx = TLSContext.of(config)
     if ctx.is_server:
         raise LocalProtocolError("connect needs a ClientConfig, not a ServerConfig")
+    try:
+        return _connect_once(host, port, ctx, timeout)
+    except RevocationError as exc:
+        # The server's certificate names a CRL or responder not fetched yet: the engine
+        # never waits for it inside a handshake, but a blocking caller can, once.
+        if not exc.pending or ctx.revocation is None:
+            raise
+        ctx.revocation.wait_pending(ctx.config.handshake_timeout)
+        return _connect_once(host, port, ctx, timeout)
+
+
+def _connect_once(host: str, port: int, ctx: TLSContext, timeout: float | None) -> TLSSocket:
     try:
         sock = socket.create_connection((host, port), timeout=timeout)
     except OSError as exc:
