@@ -370,3 +370,24 @@ def test_failed_ticket_rotation_keeps_the_context_in_service(pki: PKI, tmp_path:
     assert ctx.ssl_context is first  # kept, not an exception on every accept
     p = Pair(TLSContext(pki.client_config()).connection(), ctx.connection()).run()
     assert p.client_error is None
+
+
+def test_the_engine_judges_at_its_context_wall_clock(pki: PKI) -> None:
+    """The chain (OpenSSL's verification), staples and CRLs are judged at the context's wall
+    clock, not the system's: a handshake replayed three days later sees an expired client."""
+    import time as _time
+
+    from tests.tls.pair import Pair
+    from zerotls.errors import VerificationError
+    from zerotls.tls.context import TLSContext
+
+    client = TLSContext(pki.client_config())
+    now = TLSContext(pki.server_config(), wall_clock=_time.time)
+    assert Pair(client.connection(), now.connection()).run().server_error is None
+    later = TLSContext(pki.server_config(), wall_clock=lambda: _time.time() + 3 * 86400)
+    p = Pair(client.connection(), later.connection()).run()
+    assert isinstance(p.server_error, VerificationError) and "expired" in str(p.server_error)
+    earlier = TLSContext(pki.server_config(), wall_clock=lambda: _time.time() - 2 * 86400)
+    p = Pair(client.connection(), earlier.connection()).run()
+    assert isinstance(p.server_error, VerificationError)
+    assert "not valid yet" in str(p.server_error) or "not yet valid" in str(p.server_error)

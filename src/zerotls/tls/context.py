@@ -76,6 +76,9 @@ class TLSContext:
     Args:
         config: a :class:`ClientConfig` or :class:`ServerConfig`.
         clock: monotonic clock (injected for tests of ticket-key rotation).
+        wall_clock: the time, in epoch seconds, at which certificates, staples and CRLs are
+            judged: OpenSSL's chain verification, the staple check and the revocation checker
+            all read it, so a handshake can be replayed at any moment in tests.
 
     Raises:
         ConfigError: a file cannot be read or does not fit (e.g. key does not match cert).
@@ -86,11 +89,14 @@ class TLSContext:
         config: ClientConfig | ServerConfig,
         *,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
         datagram: bool = False,
     ) -> None:
         self.config = config
         self.is_server = isinstance(config, ServerConfig)
         self._clock = clock
+        self.wall_clock = wall_clock
+        """Epoch seconds now: the one time a handshake's checks are made at."""
         self.datagram = datagram
         """DTLS 1.2 over datagrams instead of TLS over a stream (see ``zerotls.dtls``)."""
         self.cookies: CookieJar | None = None
@@ -124,6 +130,7 @@ class TLSContext:
                 refresh=config.crl_refresh,
                 skew=dt.timedelta(seconds=config.ocsp_skew),
                 state_file=config.crl_state,
+                clock=wall_clock,
             )
         # Validate the files once, eagerly, so a bad config fails at start, not at accept.
         self._ssl_context = self._build()

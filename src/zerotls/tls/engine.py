@@ -30,6 +30,7 @@ import enum
 import functools
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -174,6 +175,7 @@ class _PeerCheck:
         "failure",
         "issuer",
         "leaf_checks",
+        "now",
         "revocation",
         "seen_pins",
         "stapler",
@@ -186,8 +188,11 @@ class _PeerCheck:
         authorize: Authorizer | None,
         stapler: Stapler | None = None,
         checker: RevocationChecker | None = None,
+        now: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
+        self.now = now
+        """Epoch seconds now (the context's wall clock): staples are judged at it."""
         self.authorize = authorize
         self.stapler = stapler
         self.checker = checker
@@ -264,7 +269,7 @@ class _PeerCheck:
                 data,
                 leaf,
                 chain[1],
-                now=dt.datetime.now(dt.UTC),
+                now=dt.datetime.fromtimestamp(self.now(), dt.UTC),
                 skew=dt.timedelta(seconds=cfg.ocsp_skew),
                 what="stapled OCSP response",
             )
@@ -458,9 +463,16 @@ class TLSConnection:
         self.our_role = "server" if context.is_server else "client"
         self.state = State.HANDSHAKING
         self._error: ZeroTLSError | None = None
-        self._check = _PeerCheck(self.config, authorize, context.stapler, context.revocation)
+        self._check = _PeerCheck(
+            self.config, authorize, context.stapler, context.revocation, now=context.wall_clock
+        )
         adopted = ssl is not None  # a server connection that already read a ClientHello
         self._ssl = ssl if ssl is not None else SSL.Connection(context.ssl_context, None)
+        # OpenSSL's chain verification would read the system clock; it reads ours instead, so
+        # the chain, the staple and the CRLs are all judged at the same moment.
+        _lib.X509_VERIFY_PARAM_set_time(
+            _lib.SSL_get0_param(self._ssl._ssl), int(context.wall_clock())
+        )
         PEER_CHECKS[int(_ffi.cast("uintptr_t", self._ssl._ssl))] = self._check
         self.handshake: HandshakeCompleted | None = None
         self.peer_closed = False
@@ -740,7 +752,7 @@ class TLSConnection:
         if alert is None:
             return "the peer aborted the connection"
         ours = self.context.certificate
-        now = dt.datetime.now(dt.UTC)
+        now = dt.datetime.fromtimestamp(self.context.wall_clock(), dt.UTC)
         certificate_alerts = (
             AlertDescription.bad_certificate,
             AlertDescription.certificate_unknown,
