@@ -409,3 +409,37 @@ def test_the_per_identity_limit_holds_over_udp_too(pki: PKI) -> None:
     decisions = sorted((e["decision"], e["reason"] or "") for e in events.lines)
     assert [d for d, _ in decisions] == ["allow", "allow", "deny"], events.lines
     assert "already holds 1 connections (limits.max_per_identity)" in decisions[2][1]
+
+
+def test_drain_lets_sessions_finish_refuses_newcomers_then_closes_with_notify(pki: PKI) -> None:
+    async def main() -> tuple[Events, bool, bool]:
+        _echo, echo_transport, echo_port = await start_echo()
+        events = Events()
+        tunnel = server_tunnel(pki, echo_port, Policy.allow_identities([CLIENT_ID]), events)
+        await tunnel.start()
+        ep = await connect(*tunnel.address, pki.client_config(), options=FAST)
+        ep.send(b"before")
+        assert await asyncio.wait_for(ep.recv(), 5) == b"echo:before"
+        drained = asyncio.get_running_loop().create_task(tunnel.drain(1.0))
+        await asyncio.sleep(0.2)
+        ep.send(b"during")  # an open session goes on while the drain waits
+        during_ok = await asyncio.wait_for(ep.recv(), 5) == b"echo:during"
+        newcomer_refused = False
+        try:
+            await connect(
+                *tunnel.address,
+                pki.client_config(),
+                options=DTLSOptions(initial_retransmit=0.1, handshake_timeout=0.6),
+            )
+        except Exception:
+            newcomer_refused = True
+        left = await drained
+        assert left == 1  # still open at the deadline: closed with close_notify
+        assert await asyncio.wait_for(ep.recv(), 2) == b""  # the tunnel's close_notify came
+        assert ep.conn.peer_closed
+        echo_transport.close()
+        return events, during_ok, newcomer_refused
+
+    events, during_ok, newcomer_refused = asyncio.run(main())
+    assert during_ok and newcomer_refused
+    assert [e["close_reason"] for e in events.lines] == ["shutdown"]

@@ -3,15 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import logging
-import os
-import shutil
-import signal
 import sys
-import tempfile
-from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +11,7 @@ from zerotls.errors import ConfigError
 from zerotls.policy import Policy
 from zerotls.tls.config import ClientConfig, ServerConfig, TLSVersion
 from zerotls.tunnel.config import ListenerConfig, Route, Target, TunnelConfig
+from zerotls.tunnel.service import serve_tunnel
 
 EPILOG_SERVER = """\
 examples:
@@ -279,7 +272,7 @@ def _server(args: argparse.Namespace) -> int:
             "zerotls: warning: no --allow given: every client will be denied (default deny)",
             file=sys.stderr,
         )
-    return serve_config(config, workers=args.workers, verbose=args.verbose, loop=args.loop)
+    return serve_tunnel(config, workers=args.workers, verbose=args.verbose, loop=args.loop)
 
 
 def _client(args: argparse.Namespace) -> int:
@@ -308,12 +301,12 @@ def _client(args: argparse.Namespace) -> int:
         admin=Target.parse(args.admin) if args.admin else None,
         unsafe_target=args.unsafe_target,
     )
-    return serve_config(config, workers=args.workers, verbose=args.verbose, loop=args.loop)
+    return serve_tunnel(config, workers=args.workers, verbose=args.verbose, loop=args.loop)
 
 
 def _run(args: argparse.Namespace) -> int:
     config = TunnelConfig.from_toml(args.config)
-    return serve_config(config, workers=args.workers, verbose=args.verbose, loop=args.loop)
+    return serve_tunnel(config, workers=args.workers, verbose=args.verbose, loop=args.loop)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -333,149 +326,3 @@ def _check(args: argparse.Namespace) -> int:
     for line in config.describe():
         print(line)
     return 0
-
-
-def serve_config(
-    config: TunnelConfig, *, workers: int = 0, verbose: int = 0, loop: str = "auto"
-) -> int:
-    """Run a tunnel until SIGTERM/SIGINT; ``workers`` processes (0: one per core) share the
-    ports."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    from zerotls.tunnel.runtime import ListenerRuntime, raise_fd_limit
-
-    raise_fd_limit()
-    if workers < 0:
-        raise ConfigError("--workers must be 0 (one per core) or more")
-    if workers == 0:
-        workers = len(os.sched_getaffinity(0)) or 1
-    # Built once, before forking: a bad file fails here with its name, and every worker
-    # inherits the same TLS contexts (and session-ticket keys).
-    runtimes = {lst.name: ListenerRuntime.build(lst) for lst in config.listeners}
-    if workers == 1:
-        return _run_loop(loop, _serve(config, runtimes, reuse_port=False, worker=0, share=None))
-    # Workers leave snapshots of their figures here for the admin worker to add up.
-    share = Path(tempfile.mkdtemp(prefix="zerotls-workers-"))
-    try:
-        return fork_workers(
-            workers,
-            lambda index: _run_loop(
-                loop, _serve(config, runtimes, reuse_port=True, worker=index, share=share)
-            ),
-            signals=(signal.SIGTERM, signal.SIGINT, signal.SIGHUP),
-        )
-    finally:
-        shutil.rmtree(share, ignore_errors=True)
-
-
-def fork_workers(
-    count: int,
-    run_one: Callable[[int], int],
-    *,
-    signals: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGINT),
-) -> int:
-    """Fork ``count`` workers that each call ``run_one(index)`` and exit with its code; pass
-    ``signals`` on to them and return the first non-zero exit status (0 if all succeeded).
-
-    Everything built before the call (TLS contexts, their ticket keys) is shared by inheritance.
-    """
-    children = []
-    for index in range(count):
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - exercised by the multi-worker tests as processes
-            code = 1
-            try:  # a worker must never fall back into the parent's code
-                code = run_one(index)
-            finally:
-                os._exit(code)
-        children.append(pid)
-
-    def forward(signum: int, _frame: Any) -> None:
-        for child in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child, signum)
-
-    for sig in signals:
-        signal.signal(sig, forward)
-    status = 0
-    for child in children:
-        _, code = os.waitpid(child, 0)
-        status = status or os.waitstatus_to_exitcode(code)
-    return status
-
-
-async def _serve(
-    config: TunnelConfig,
-    runtimes: dict[str, Any],
-    *,
-    reuse_port: bool,
-    worker: int,
-    share: Path | None,
-) -> int:
-    from zerotls.tunnel.admin import start_admin
-    from zerotls.tunnel.runtime import Tunnel
-    from zerotls.tunnel.share import publish_every
-    from zerotls.tunnel.watch import watch_files
-
-    tunnel = Tunnel(config, runtimes=runtimes, worker=worker, share_dir=share)
-    admin = worker == 0
-    await tunnel.start(reuse_port=reuse_port)
-    log = logging.getLogger("zerotls.tunnel")
-    for name, addr in tunnel.addresses().items():
-        log.warning("listener %s on %s (pid %d)", name, addr, os.getpid())
-    admin_server = None
-    if admin and config.admin is not None and config.admin.host and config.admin.port is not None:
-        admin_server = await start_admin(tunnel, config.admin.host, config.admin.port)
-    loop = asyncio.get_running_loop()
-    stop = loop.create_future()
-
-    def request_stop(why: str) -> None:
-        if not stop.done():
-            stop.set_result(why)
-
-    loop.add_signal_handler(signal.SIGTERM, request_stop, "SIGTERM")
-    loop.add_signal_handler(signal.SIGINT, request_stop, "SIGINT")
-    loop.add_signal_handler(signal.SIGHUP, tunnel.reload)
-    watcher = loop.create_task(watch_files(tunnel)) if config.source is not None else None
-    snapshots = (
-        loop.create_task(publish_every(tunnel.write_snapshot)) if share is not None else None
-    )
-    why = await stop
-    log.warning(
-        "%s: draining %d connection(s) for up to %g s",
-        why,
-        len(tunnel.sessions),
-        config.limits.drain_timeout,
-    )
-    aborted = await tunnel.drain()
-    if aborted:
-        log.warning("aborted %d connection(s) still open at the drain deadline", aborted)
-    if watcher is not None:
-        watcher.cancel()
-    if snapshots is not None:
-        snapshots.cancel()
-    if admin_server is not None:
-        admin_server.close()
-    tunnel.close()
-    tunnel.audit.close()
-    return 0
-
-
-def _run_loop(kind: str, main: Coroutine[Any, Any, int]) -> int:
-    """Run on uvloop when asked or available (measured: about 1.2-1.4x the handshakes and
-    bulk per CPU-second of the stdlib loop on the shared harness), else on asyncio."""
-    if kind != "asyncio":
-        try:
-            import uvloop
-        except ImportError:
-            if kind == "uvloop":
-                main.close()
-                raise ConfigError(
-                    "--loop uvloop: uvloop is not installed (pip install uvloop)"
-                ) from None
-        else:
-            return int(uvloop.run(main))
-    return asyncio.run(main)

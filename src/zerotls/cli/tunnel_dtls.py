@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-import os
-import shutil
-import signal
 import sys
-import tempfile
-from dataclasses import replace
-from pathlib import Path
 
 from zerotls.errors import ConfigError
 from zerotls.policy import Policy
 from zerotls.tls.config import ClientConfig, ServerConfig
-from zerotls.tls.context import TLSContext
 
 EPILOG_SERVER = """\
 examples:
@@ -80,6 +72,13 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="seconds without a datagram before a peer session ends (default 60)",
     )
     p.add_argument("--max-peers", type=int, default=10_000, help="concurrent peer sessions")
+    p.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="on SIGTERM: how long open sessions may go on before each is closed (default 10)",
+    )
     p.add_argument(
         "--max-per-identity",
         type=int,
@@ -152,8 +151,7 @@ def _run(
 ) -> int:
     from zerotls.dtls.connection import DTLSOptions
     from zerotls.tunnel.config import Target
-    from zerotls.tunnel.share import WorkerShare
-    from zerotls.tunnel.udp import UDPTunnel, UDPTunnelConfig
+    from zerotls.tunnel.udp import UDPTunnelConfig
 
     logging.basicConfig(
         level=logging.DEBUG
@@ -182,46 +180,8 @@ def _run(
         unsafe_target=args.unsafe_target,
     )
 
-    workers = args.workers if args.workers > 0 else (len(os.sched_getaffinity(0)) or 1)
-    if args.workers < 0:
-        raise ConfigError("--workers must be 0 (one per core) or more")
-    if workers > 1 and config.listen.port == 0:
-        raise ConfigError("--workers above 1 needs a fixed --listen port (they share it)")
-    # Built once, before forking: a bad file fails here with its name, and workers inherit it.
-    context = TLSContext(config.tls, datagram=True)
+    from zerotls.tunnel.service import serve_udp_tunnel
 
-    share_dir = Path(tempfile.mkdtemp(prefix="zerotls-dtls-workers-")) if workers > 1 else None
-
-    async def main(worker: int) -> int:
-        # The first worker serves the admin endpoints, adding up the others' figures.
-        worker_config = config if worker == 0 else replace(config, admin=None)
-        share = WorkerShare(share_dir, worker) if share_dir is not None else None
-        tunnel = UDPTunnel(worker_config, share=share, context=context)
-        await tunnel.start(reuse_port=workers > 1)
-        host, port = tunnel.address
-        if worker == 0:
-            print(
-                f"zerotls: DTLS tunnel ({mode}) on {host}:{port} (udp) -> {config.target}"
-                + (f", {workers} workers" if workers > 1 else ""),
-                file=sys.stderr,
-                flush=True,
-            )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            await stop.wait()
-        finally:
-            tunnel.close()
-            await asyncio.sleep(0.05)  # let the close_notify datagrams leave
-        return 0
-
-    from zerotls.cli.tunnel import _run_loop, fork_workers
-
-    if share_dir is None:
-        return _run_loop(args.loop, main(0))
-    try:
-        return fork_workers(workers, lambda index: _run_loop(args.loop, main(index)))
-    finally:
-        shutil.rmtree(share_dir, ignore_errors=True)
+    return serve_udp_tunnel(
+        config, workers=args.workers, loop=args.loop, drain_timeout=args.drain_timeout
+    )

@@ -345,6 +345,8 @@ class DTLSServer:
         self.on_handshake_failure = on_handshake_failure
         self.peers: dict[Address, DTLSEndpoint] = {}
         """Associations, by peer address (handshaking or open)."""
+        self.accepting = True
+        """False while draining: datagrams from new addresses are ignored."""
         self.refused_full = 0
         """New peers turned away because ``max_peers`` were connected."""
         self.on_peer_finished: Callable[[DTLSEndpoint, ZeroTLSError | None], None] | None = None
@@ -357,6 +359,11 @@ class DTLSServer:
     def garbage(self) -> int:
         """Datagrams that were not DTLS at all, from new or known addresses (dropped)."""
         return self.listener.dropped + sum(e.garbage for e in self.peers.values())
+
+    @property
+    def transport(self) -> asyncio.DatagramTransport | None:
+        """The UDP socket's transport (None once closed)."""
+        return self._transport
 
     @property
     def address(self) -> Address:
@@ -375,6 +382,8 @@ class DTLSServer:
         endpoint = self.peers.get(addr)
         if endpoint is not None:
             endpoint.datagram_received(data)
+            return
+        if not self.accepting:  # draining: the peers we have go on, nobody new
             return
         if len(self.peers) >= self.max_peers:
             self.refused_full += 1

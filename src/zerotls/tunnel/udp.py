@@ -107,6 +107,12 @@ class _Session:
     """Counted against max_per_identity while the session lives."""
 
 
+def _buffered(transport: asyncio.DatagramTransport) -> int:
+    """Bytes a datagram transport still holds (asyncio and uvloop both have the method)."""
+    size = getattr(transport, "get_write_buffer_size", None)
+    return int(size()) if size is not None else 0
+
+
 def _hp(target: Target) -> tuple[str, int]:
     """HOST and PORT of a UDP target (unix sockets are refused by the config)."""
     if target.host is None or target.port is None:
@@ -203,6 +209,34 @@ class UDPTunnel:
         assert self._plain is not None  # noqa: S101
         host, port = self._plain.get_extra_info("sockname")[:2]
         return str(host), int(port)
+
+    async def drain(self, timeout: float) -> int:
+        """Stop taking new peers, let open sessions go on up to ``timeout`` seconds (they end
+        when idle, or when the peer closes), then close the rest; wait until every
+        close_notify datagram has left the socket.
+
+        Returns:
+            How many sessions were still open at the deadline.
+        """
+        self.accepting = False
+        if self._server is not None:
+            self._server.accepting = False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.sessions and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        left = len(self.sessions)
+        for session in list(self.sessions.values()):
+            self._end(session, "shutdown")  # its close_notify, and its audit event
+        transports = [t for t in (self._server_transport(), self._plain) if t is not None]
+        flush_by = loop.time() + 2.0
+        while any(_buffered(t) for t in transports) and loop.time() < flush_by:
+            await asyncio.sleep(0.01)
+        self.close()
+        return left
+
+    def _server_transport(self) -> asyncio.DatagramTransport | None:
+        return self._server.transport if self._server is not None else None
 
     def close(self) -> None:
         """Stop: every session ends (``shutdown``) with its audit event."""
@@ -374,6 +408,8 @@ class UDPTunnel:
     def _from_legacy_client(self, data: bytes, addr: tuple[str, int]) -> None:
         session = self.sessions.get(addr)
         if session is None:
+            if not self.accepting:  # draining: no new sessions
+                return
             if len(self.sessions) >= self.config.max_peers:
                 self.metrics.inc("zerotls_closed_total", self.config.name, "limit")
                 return
