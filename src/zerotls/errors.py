@@ -38,6 +38,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "alert_of",
     "BadSignature",
     "ConfigError",
     "ConnectionBroken",
@@ -204,3 +205,16 @@ class PKIError(ZeroTLSError):
 
 class ProbeError(ZeroTLSError):
     """The auditor could not reach a conclusion about a target."""
+
+
+def alert_of(exc: ZeroTLSError) -> str | None:
+    """The TLS alert a failure came with: the peer's (a :class:`TLSAlert`), else the one we
+    sent when we refused, else ``"timeout"`` for a handshake that ran out of time; None for
+    a failure without an alert. Audit events and metrics name failures by it."""
+    if isinstance(exc, TLSAlert):
+        return exc.description
+    if exc.alert_sent is not None:
+        return exc.alert_sent
+    if isinstance(exc, HandshakeTimeout):
+        return "timeout"
+    return None

@@ -34,13 +34,31 @@ from zerotls.tls.engine import (
     TLSConnection,
 )
 
-__all__ = ["TLSServer", "TLSStream", "open_connection", "start_server"]
+__all__ = ["TLSServer", "TLSStream", "close_with_alert", "open_connection", "start_server"]
 
 log = logging.getLogger("zerotls.tls")
 
 _READ_LIMIT = 256 * 1024  # pause the socket when this much plaintext waits unread
 
 HandshakeFailureHook = Callable[[ZeroTLSError, Any], None]
+
+
+def close_with_alert(transport: asyncio.Transport, alert: bytes = b"") -> None:
+    """Refuse a peer so that it learns why: write our alert, half-close (FIN), then close.
+
+    asyncio's own TLS transport drops the alert when it aborts a handshake (CPython
+    gh-98078), which leaves the peer with a silent close; every refusal of ours ends here.
+    """
+    if transport.is_closing():
+        return
+    try:
+        if alert:
+            transport.write(alert)
+        if transport.can_write_eof():
+            transport.write_eof()
+    except OSError:
+        pass  # the peer is already gone; nothing left to tell it
+    transport.close()  # flushes what is buffered, then closes
 
 
 class _TLSProtocol(asyncio.Protocol):
@@ -143,17 +161,8 @@ class _TLSProtocol(asyncio.Protocol):
             self.handshake.exception()  # retrieved: the server path logs it instead
         else:
             self.reader.set_exception(exc)
-        transport = self.transport
-        if transport is not None and not transport.is_closing():
-            try:
-                out = self.conn.data_to_send()
-                if out:
-                    transport.write(out)
-                if transport.can_write_eof():
-                    transport.write_eof()
-            except OSError:
-                pass  # the peer is already gone; nothing left to tell it
-            transport.close()  # flushes what is buffered, then closes
+        if self.transport is not None:
+            close_with_alert(self.transport, self.conn.data_to_send())
 
     def _handshake_timed_out(self) -> None:
         self._timer = None

@@ -42,7 +42,9 @@ from zerotls.errors import (
     RevocationError,
     TLSAlert,
     ZeroTLSError,
+    alert_of,
 )
+from zerotls.tls.aio import close_with_alert
 from zerotls.tls.engine import (
     ConnectionClosed,
     DataReceived,
@@ -366,10 +368,8 @@ class Session:
     def _tls_failed(self, exc: ZeroTLSError) -> None:
         ev = self.event
         self._flush_tls()  # the alert: the peer learns why
-        if isinstance(exc, TLSAlert):
-            ev.alert = exc.description
-        elif exc.alert_sent is not None:
-            ev.alert = ev.alert or exc.alert_sent
+        # The peer's alert wins; else the one we sent (or "timeout"), unless one is recorded.
+        ev.alert = alert_of(exc) if isinstance(exc, TLSAlert) else ev.alert or alert_of(exc)
         if isinstance(exc, RevocationError) and ev.revocation is None:
             ev.revocation = f"revoked ({exc.reason})" if exc.reason else "unknown, refused"
         ev.error = str(exc)
@@ -456,7 +456,7 @@ class Session:
     def plain_connect_failed(self, exc: OSError | TimeoutError) -> None:
         self.event.error = f"cannot reach {self.event.target}: {exc}"
         if isinstance(exc, OSError) and exc.errno in (23, 24):  # ENFILE, EMFILE: ours
-            self.tunnel._fd_exhausted(str(exc.strerror))
+            self.tunnel.report_fd_exhausted(str(exc.strerror))
             self._close(reason="limit", abort=True)
             return
         self.tunnel.metrics.inc(
@@ -483,6 +483,11 @@ class Session:
             reason: CloseReason = "client_close" if self.server_mode else "backend_close"
             self._close(reason=reason, abort=False)
 
+    def end(self, *, reason: CloseReason, abort: bool) -> None:
+        """End the session from outside (the tunnel refusing it at accept, or shutting
+        down): ``abort`` resets both sides instead of closing them cleanly."""
+        self._close(reason=reason, abort=abort)
+
     def _close(self, *, reason: CloseReason, abort: bool, half_close: bool = False) -> None:
         if self.finished:
             return
@@ -496,11 +501,8 @@ class Session:
         if half_close:
             # A refusal: the TLS peer gets its alert (already written), then a FIN, then the
             # close; a legacy client in client mode gets an abort, not a clean empty close.
-            if tls is not None and not tls.is_closing():
-                with contextlib.suppress(OSError):
-                    if tls.can_write_eof():
-                        tls.write_eof()
-                tls.close()
+            if tls is not None:
+                close_with_alert(tls)
             if plain is not None and not plain.is_closing():
                 _reset(plain)
         else:

@@ -21,10 +21,9 @@ from typing import Any
 
 from zerotls.errors import (
     ConfigError,
-    HandshakeTimeout,
-    TLSAlert,
     TransportError,
     ZeroTLSError,
+    alert_of,
 )
 from zerotls.tls.context import TLSContext
 from zerotls.tunnel.audit import AuditLog
@@ -237,7 +236,7 @@ class Tunnel:
                 if not self.accepting
                 else f"max_connections ({limit}) reached"
             )
-            session._close(reason="limit", abort=True)
+            session.end(reason="limit", abort=True)
             return False
         self.sessions.add(session)
         self.metrics.inc("zerotls_active_connections", session.event.listener)
@@ -274,12 +273,7 @@ class Tunnel:
         self.audit.write(ev, time.time())
 
     def handshake_failed(self, session: Session, exc: ZeroTLSError) -> None:
-        if isinstance(exc, TLSAlert):
-            alert = exc.description  # the peer's alert
-        elif isinstance(exc, HandshakeTimeout):
-            alert = "timeout"  # no alert: we just stop waiting
-        else:
-            alert = exc.alert_sent or "other"  # what the engine sent when it refused
+        alert = alert_of(exc) or "other"
         session.event.alert = session.event.alert or alert
         self.metrics.inc("zerotls_handshake_failures_total", session.event.listener, alert)
         log.info(
@@ -336,12 +330,13 @@ class Tunnel:
             in_use = len(os.listdir("/proc/self/fd"))
         except OSError as exc:
             if exc.errno in (23, 24):  # could not even open the directory: that is the answer
-                self._fd_exhausted(f"all {limit} in use")
+                self.report_fd_exhausted(f"all {limit} in use")
             return
         if in_use >= 0.9 * limit:
-            self._fd_exhausted(f"{in_use} of {limit} in use")
+            self.report_fd_exhausted(f"{in_use} of {limit} in use")
 
-    def _fd_exhausted(self, detail: str) -> None:
+    def report_fd_exhausted(self, detail: str) -> None:
+        """Out of file descriptors (accept or backend dial): logged, rate-limited."""
         # One line per ten seconds, with how many were suppressed, instead of a flood.
         now = time.monotonic()
         if now - self._fd_log_at >= 10.0:
@@ -409,7 +404,7 @@ class Tunnel:
         exc = context.get("exception")
         if isinstance(exc, OSError) and exc.errno in (24, 23):  # EMFILE, ENFILE
             # asyncio already backs accept off for a second; we only keep the log quiet.
-            self._fd_exhausted(exc.strerror or "EMFILE")
+            self.report_fd_exhausted(exc.strerror or "EMFILE")
             return
         loop.default_exception_handler(context)
 

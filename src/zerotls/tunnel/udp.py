@@ -26,7 +26,7 @@ from typing import Any
 
 from zerotls.dtls.aio import DTLSEndpoint, DTLSServer, connect, serve
 from zerotls.dtls.connection import DTLSOptions
-from zerotls.errors import ConfigError, LocalProtocolError, PolicyDenied, TLSAlert, ZeroTLSError
+from zerotls.errors import ConfigError, LocalProtocolError, PolicyDenied, ZeroTLSError, alert_of
 from zerotls.policy import Policy
 from zerotls.tls.config import ClientConfig, ServerConfig
 from zerotls.tls.context import TLSContext
@@ -326,7 +326,7 @@ class UDPTunnel:
     def _handshake_failed(self, exc: ZeroTLSError, addr: tuple[str, int]) -> None:
         session = self.sessions.pop(addr, None) or _Session(self._new_event(addr, "server"))
         ev = session.event
-        ev.alert = exc.description if isinstance(exc, TLSAlert) else exc.alert_sent
+        ev.alert = alert_of(exc)
         ev.error = str(exc)
         if ev.decision is None:
             self.metrics.inc("zerotls_handshake_failures_total", ev.listener, ev.alert or "other")
@@ -440,7 +440,7 @@ class UDPTunnel:
         except ZeroTLSError as exc:
             ev = session.event
             ev.error = str(exc)
-            ev.alert = exc.description if isinstance(exc, TLSAlert) else exc.alert_sent
+            ev.alert = alert_of(exc)
             self.metrics.inc("zerotls_handshake_failures_total", ev.listener, ev.alert or "other")
             self._end(session, "handshake_failed")
             return
