@@ -18,7 +18,10 @@ from typing import Literal
 
 __all__ = [
     "CIPHER_SUITES",
+    "ENGINE_GROUPS",
     "GROUPS",
+    "config_group_name",
+    "group_by_name",
     "SIGNATURE_SCHEMES",
     "SSL2_CIPHER_KINDS",
     "TLS13_SUITES",
@@ -122,6 +125,12 @@ class GroupInfo:
     def post_quantum(self) -> bool:
         """Resists a quantum computer recording traffic today (harvest now, decrypt later)."""
         return self.kind in ("pq", "hybrid")
+
+    @property
+    def config_name(self) -> str:
+        """The name zerotls configs, logs and reports use: RFC 8446's ``X25519`` and NIST's
+        ``P-256`` for the classic curves, the IANA name for everything else."""
+        return _CONFIG_NAMES.get(self.code, self.name)
 
 
 _ROWS: tuple[tuple[int, str, str | None], ...] = (
@@ -565,6 +574,44 @@ GROUPS: dict[int, GroupInfo] = {
     )
 }
 """Named groups by code point."""
+
+_CONFIG_NAMES: dict[int, str] = {23: "P-256", 24: "P-384", 25: "P-521", 29: "X25519", 30: "X448"}
+
+ENGINE_GROUPS: tuple[str, ...] = (
+    "X25519MLKEM768",
+    "SecP256r1MLKEM768",
+    "SecP384r1MLKEM1024",
+    "X25519",
+    "X448",
+    "P-256",
+    "P-384",
+    "P-521",
+    "MLKEM768",
+    "MLKEM1024",
+)
+"""The groups the TLS engine may be configured with (``groups = [...]``), post-quantum hybrids
+first, by their config names: the one vocabulary of configs, the doctor and reports."""
+
+_BY_NAME: dict[str, GroupInfo] = {}
+
+
+def group_by_name(name: str) -> GroupInfo | None:
+    """A group by any of its names: config (``P-256``), IANA (``secp256r1``), OpenSSL's
+    (``prime256v1``), in any case."""
+    if not _BY_NAME:
+        for info in GROUPS.values():
+            _BY_NAME[info.name.lower()] = info
+            _BY_NAME[info.config_name.lower()] = info
+        _BY_NAME["prime256v1"] = GROUPS[23]
+    return _BY_NAME.get(name.lower())
+
+
+def config_group_name(name: str) -> str:
+    """``x25519`` / ``secp256r1`` / ``prime256v1`` (as OpenSSL reports them) -> ``X25519`` /
+    ``P-256``: what the engine reports a negotiated group as. Unknown names pass unchanged."""
+    info = group_by_name(name)
+    return info.config_name if info is not None else name
+
 
 SIGNATURE_SCHEMES: dict[int, str] = {
     0x0201: "rsa_pkcs1_sha1",

@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from zerotls._wire.suites import ENGINE_GROUPS, config_group_name, group_by_name
 from zerotls.errors import ConfigError
-from zerotls.tls.engine import _canonical_group  # one vocabulary for group names
 
 __all__ = [
     "GROUPS",
@@ -62,15 +62,8 @@ __all__ = [
     "run_pip_audit",
 ]
 
-GROUPS: tuple[str, ...] = (
-    "X25519MLKEM768",
-    "SecP256r1MLKEM768",
-    "SecP384r1MLKEM1024",
-    "X25519",
-    "X448",
-    "P-256",
-    "P-384",
-    "P-521",
+GROUPS: tuple[str, ...] = tuple(
+    g for g in ENGINE_GROUPS if (info := group_by_name(g)) is not None and info.kind != "pq"
 )
 """Key-exchange groups probed, post-quantum hybrids first (IANA TLS names)."""
 HYBRID_GROUPS = frozenset(g for g in GROUPS if "MLKEM" in g)
@@ -431,7 +424,8 @@ def _ossl_groups(material: _Material) -> tuple[tuple[str, bool], ...]:
         client, client_conn = _ossl_endpoint(client_ctx, server=False)
         server, _ = _ossl_endpoint(server_ctx, server=True)
         ok, _ = _handshake(client, server)
-        negotiated = _canonical_group(client_conn.get_group_name()) if ok else None
+        raw_group = client_conn.get_group_name() if ok else None
+        negotiated = config_group_name(raw_group) if raw_group else None
         results.append((group, ok and negotiated == group))
     return tuple(results)
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from zerotls._util import parse_duration, read_toml
+from zerotls._wire.suites import ENGINE_GROUPS
 from zerotls.errors import ConfigError
 from zerotls.tls.identity import parse_spiffe_id
 
@@ -68,20 +69,7 @@ class TLSVersion(enum.Enum):
 # then X25519, then P-256 for peers (FIPS, older stacks) that lack X25519, then P-384 for
 # CNSA / FIPS clients that offer nothing else (as in Mozilla's profiles).
 DEFAULT_GROUPS: tuple[str, ...] = ("X25519MLKEM768", "X25519", "P-256", "P-384")
-_KNOWN_GROUPS = frozenset(
-    {
-        "X25519MLKEM768",
-        "SecP256r1MLKEM768",
-        "SecP384r1MLKEM1024",
-        "X25519",
-        "X448",
-        "P-256",
-        "P-384",
-        "P-521",
-        "MLKEM768",
-        "MLKEM1024",
-    }
-)
+_KNOWN_GROUPS = frozenset(ENGINE_GROUPS)
 
 # TLS 1.3 suites are all AEAD with forward secrecy (RFC 8446 §9.1); we list them so no
 # build-time default can add others (e.g. the integrity-only suites of RFC 9150).

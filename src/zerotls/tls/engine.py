@@ -42,6 +42,7 @@ from OpenSSL._util import lib as _lib
 
 from zerotls._util import format_duration
 from zerotls._wire.alerts import AlertDescription, alert_advice
+from zerotls._wire.suites import config_group_name
 from zerotls.errors import (
     ConnectionBroken,
     LocalProtocolError,
@@ -930,22 +931,10 @@ class TLSConnection:
         return RemoteProtocolError(f"TLS failed: {text or exc!r}")
 
 
-# OpenSSL names classic groups by their curve ("x25519", "secp256r1"); report them as the
-# config spells them (RFC 8446 §4.2.7 names), so logs and configs use one vocabulary.
-_GROUP_ALIASES = {
-    "x25519": "X25519",
-    "x448": "X448",
-    "secp256r1": "P-256",
-    "prime256v1": "P-256",
-    "secp384r1": "P-384",
-    "secp521r1": "P-521",
-}
-
-
 def _canonical_group(name: str | None) -> str | None:
-    if name is None:
-        return None
-    return _GROUP_ALIASES.get(name.lower(), name)
+    # OpenSSL names classic groups by their curve ("x25519", "secp256r1"); report them as
+    # configs spell them, so logs and configs use one vocabulary (_wire/suites.py).
+    return config_group_name(name) if name is not None else None
 
 
 _thread_buffers = threading.local()
