@@ -32,7 +32,7 @@ from pathlib import Path
 from handshakes import cpu_seconds, free_port, make_pki, wait_port
 
 from zerotls import ClientConfig, open_connection
-from zerotls.dtls import DTLSOptions, connect
+from zerotls.dtls import DTLSOptions, open_association
 
 SPIFFE = "spiffe://bench.zerotls.dev/client"
 
@@ -73,7 +73,9 @@ async def handshakes_dtls(port: int, cfg: ClientConfig, n: int, seconds: float) 
     for _ in range(n):
         if time.monotonic() > deadline:
             break
-        ep = await connect("127.0.0.1", port, cfg, options=DTLSOptions(initial_retransmit=0.2))
+        ep = await open_association(
+            "127.0.0.1", port, cfg, options=DTLSOptions(initial_retransmit=0.2)
+        )
         ep.send(b"ping")
         await asyncio.wait_for(ep.recv(), 5)
         ep.close()
@@ -96,7 +98,7 @@ async def handshakes_tls(port: int, cfg: ClientConfig, n: int, seconds: float) -
 
 
 async def echo_dtls(port: int, cfg: ClientConfig, n: int, seconds: float) -> int:
-    ep = await connect("127.0.0.1", port, cfg)
+    ep = await open_association("127.0.0.1", port, cfg)
     done = 0
     deadline = time.monotonic() + seconds
     while done < n and time.monotonic() < deadline:

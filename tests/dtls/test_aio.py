@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import CLIENT_ID, PKI, SERVER_ID
 from tests.peers.openssl import OPENSSL, free_port, stop
-from zerotls.dtls import DTLSEndpoint, DTLSOptions, connect, serve
+from zerotls.dtls import DTLSAssociation, DTLSOptions, open_association, start_server
 from zerotls.errors import (
     HandshakeTimeout,
     PolicyDenied,
@@ -62,7 +62,7 @@ def test_our_client_against_openssl_s_server(
     port, proc = s_server_dtls
 
     async def main() -> None:
-        ep = await connect("127.0.0.1", port, pki.client_config(), options=FAST)
+        ep = await open_association("127.0.0.1", port, pki.client_config(), options=FAST)
         assert ep.tls_version == "DTLSv1.2" and ep.cipher.startswith("ECDHE-ECDSA-AES")
         assert ep.identity is not None and ep.identity.spiffe_id == SERVER_ID
         ep.send(b"hello over dtls\n")
@@ -87,7 +87,7 @@ def test_our_client_refuses_s_server_of_another_ca(pki: PKI) -> None:
     impostor = pki.write("dtls-impostor", ca=ca, dns=["localhost"], usage="server")
     with dtls_s_server(impostor.cert, impostor.key) as (port, _proc):
         with pytest.raises(VerificationError, match="not issued by a CA"):
-            asyncio.run(connect("127.0.0.1", port, pki.client_config(), options=FAST))
+            asyncio.run(open_association("127.0.0.1", port, pki.client_config(), options=FAST))
 
 
 def s_client_dtls(
@@ -103,7 +103,7 @@ def s_client_dtls(
     return proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
 
 
-async def echo_once(ep: DTLSEndpoint) -> None:
+async def echo_once(ep: DTLSAssociation) -> None:
     ep.send(await ep.recv())
 
 
@@ -112,12 +112,12 @@ def test_openssl_s_client_against_our_server(pki: PKI) -> None:
     seen: list[Identity | None] = []
     refused: list[ZeroTLSError] = []
 
-    async def handler(ep: DTLSEndpoint) -> None:
+    async def handler(ep: DTLSAssociation) -> None:
         seen.append(ep.identity)
         await echo_once(ep)
 
     async def main() -> None:
-        server = await serve(
+        server = await start_server(
             handler, "127.0.0.1", 0, pki.server_config(), options=FAST,
             on_handshake_failure=lambda exc, _addr: refused.append(exc),
         )  # fmt: skip
@@ -152,7 +152,7 @@ def test_a_peer_with_nothing_in_common_gets_its_alert_and_is_reported(
     refused: list[ZeroTLSError] = []
 
     async def main() -> str:
-        server = await serve(
+        server = await start_server(
             echo_once, "127.0.0.1", 0, pki.server_config(), options=FAST,
             on_handshake_failure=lambda exc, _addr: refused.append(exc),
         )  # fmt: skip
@@ -172,7 +172,7 @@ def test_a_peer_with_nothing_in_common_gets_its_alert_and_is_reported(
 
 
 def test_ours_to_ours_with_policy_and_peer_limits(pki: PKI) -> None:
-    async def handler(ep: DTLSEndpoint) -> None:
+    async def handler(ep: DTLSAssociation) -> None:
         while message := await ep.recv():
             ep.send(message.upper())
 
@@ -182,19 +182,19 @@ def test_ours_to_ours_with_policy_and_peer_limits(pki: PKI) -> None:
         return None
 
     async def main() -> None:
-        server = await serve(
+        server = await start_server(
             handler, "127.0.0.1", 0, pki.server_config(), options=FAST, max_peers=1,
             idle_timeout=0.5, authorize=authorize,
         )  # fmt: skip
         async with server:
-            ep = await connect("127.0.0.1", server.port, pki.client_config(), options=FAST)
+            ep = await open_association("127.0.0.1", server.port, pki.client_config(), options=FAST)
             for word in (b"one", b"two", b"three"):
                 ep.send(word)
                 assert await asyncio.wait_for(ep.recv(), 5) == word.upper()
             assert len(server.peers) == 1
             # A second peer while one is connected: max_peers = 1 turns it away unanswered.
             with pytest.raises(HandshakeTimeout):
-                await connect(
+                await open_association(
                     "127.0.0.1", server.port, pki.client_config(),
                     options=DTLSOptions(initial_retransmit=0.1, handshake_timeout=0.5),
                 )  # fmt: skip
@@ -205,7 +205,7 @@ def test_ours_to_ours_with_policy_and_peer_limits(pki: PKI) -> None:
             # A client whose identity the policy refuses never reaches the handler.
             other = pki.write("dtls-other", spiffe_id="spiffe://test.zerotls.dev/x", usage="client")
             with pytest.raises(TLSAlert) as err:
-                ep2 = await connect(
+                ep2 = await open_association(
                     "127.0.0.1", server.port,
                     pki.client_config(cert=other.cert, key=other.key), options=FAST,
                 )  # fmt: skip
@@ -221,7 +221,7 @@ def test_connect_to_a_closed_port_fails_fast(pki: PKI) -> None:
     async def main() -> None:
         start = time.monotonic()
         with pytest.raises(ZeroTLSError, match="not reachable over UDP"):
-            await connect("127.0.0.1", port, pki.client_config(), options=FAST)
+            await open_association("127.0.0.1", port, pki.client_config(), options=FAST)
         assert time.monotonic() - start < 5
 
     asyncio.run(main())
@@ -231,11 +231,11 @@ def test_cli_connect_dtls_to_our_server(pki: PKI) -> None:
     """``zerotls connect --dtls``: one datagram each way, the server's identity printed."""
     import sys
 
-    async def upper(ep: DTLSEndpoint) -> None:
+    async def upper(ep: DTLSAssociation) -> None:
         ep.send((await ep.recv()).upper())
 
     async def main() -> str:
-        server = await serve(upper, "127.0.0.1", 0, pki.server_config(), options=FAST)
+        server = await start_server(upper, "127.0.0.1", 0, pki.server_config(), options=FAST)
         async with server:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "zerotls", "connect", f"127.0.0.1:{server.port}", "--dtls",

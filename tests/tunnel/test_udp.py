@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import CLIENT_ID, PKI
 from tests.peers.openssl import OPENSSL, free_port, stop
 from tests.peers.udp import start_echo, start_relay
-from zerotls.dtls import DTLSOptions, connect
+from zerotls.dtls import DTLSOptions, open_association
 from zerotls.errors import ConfigError, TLSAlert
 from zerotls.policy import Policy
 from zerotls.tunnel import AuditLog
@@ -61,7 +61,7 @@ def test_allowed_peer_reaches_the_service_and_is_audited(pki: PKI) -> None:
         tunnel = server_tunnel(pki, echo_port, Policy.allow_identities([CLIENT_ID]), events)
         await tunnel.start()
         try:
-            ep = await connect(*tunnel.address, pki.client_config(), options=FAST)
+            ep = await open_association(*tunnel.address, pki.client_config(), options=FAST)
             for i in range(3):
                 ep.send(f"query {i}".encode())
                 assert await asyncio.wait_for(ep.recv(), 5) == f"echo:query {i}".encode()
@@ -93,7 +93,7 @@ def test_denied_peer_never_reaches_the_service(pki: PKI) -> None:
         await tunnel.start()
         try:
             with pytest.raises(TLSAlert) as err:
-                await connect(*tunnel.address, pki.client_config(), options=FAST)
+                await open_association(*tunnel.address, pki.client_config(), options=FAST)
             assert err.value.description == "certificate_unknown"
             await asyncio.sleep(0.1)
         finally:
@@ -268,7 +268,7 @@ def test_garbage_is_counted_and_a_certless_peer_is_refused_and_audited(pki: PKI)
                 noise.sendto(junk)
             await asyncio.sleep(0.1)
             noise.close()
-            ep = await connect(*tunnel.address, pki.client_config(), options=FAST)
+            ep = await open_association(*tunnel.address, pki.client_config(), options=FAST)
             ep.send(b"real")
             assert await asyncio.wait_for(ep.recv(), 5) == b"echo:real"
             server = tunnel._server
@@ -283,7 +283,9 @@ def test_garbage_is_counted_and_a_certless_peer_is_refused_and_audited(pki: PKI)
             assert await asyncio.wait_for(ep.recv(), 5) == b"echo:still"
             ep.close()
             with pytest.raises(TLSAlert) as err:
-                await connect(*tunnel.address, pki.client_config(cert=None, key=None), options=FAST)
+                await open_association(
+                    *tunnel.address, pki.client_config(cert=None, key=None), options=FAST
+                )
             assert err.value.description == "handshake_failure"  # DTLS 1.2 has no other
             await asyncio.sleep(0.2)
             status = tunnel.status()
@@ -303,7 +305,7 @@ def test_garbage_is_counted_and_a_certless_peer_is_refused_and_audited(pki: PKI)
 def test_a_half_made_session_does_not_stay_behind(pki: PKI) -> None:
     """Authorized inside the handshake, then the peer vanished before finishing it: when the
     server gives up on the association, the tunnel forgets the session and audits it."""
-    from zerotls.dtls import DTLSConnection, DTLSEndpoint
+    from zerotls.dtls import DTLSAssociation, DTLSConnection
     from zerotls.tls.context import TLSContext
 
     async def main() -> tuple[Events, UDPTunnel]:
@@ -317,7 +319,7 @@ def test_a_half_made_session_does_not_stay_behind(pki: PKI) -> None:
             assert tunnel._authorize(identity, peer) is None  # what the handshake would do
             assert peer in tunnel.sessions
             stalled = DTLSConnection(TLSContext(pki.client_config(), datagram=True))
-            endpoint = DTLSEndpoint(stalled, lambda _d: None, peer, asyncio.get_running_loop())
+            endpoint = DTLSAssociation(stalled, lambda _d: None, peer, asyncio.get_running_loop())
             tunnel._peer_finished(endpoint, None)
             assert peer not in tunnel.sessions
         finally:
@@ -339,7 +341,7 @@ def test_cli_dtls_server_with_two_workers_keeps_each_peer_on_one(pki: PKI) -> No
     async def clients(port: int) -> list[bytes]:
         replies = []
         for i in range(8):  # eight source ports: both workers get some (hash)
-            ep = await connect("127.0.0.1", port, pki.client_config(), options=FAST)
+            ep = await open_association("127.0.0.1", port, pki.client_config(), options=FAST)
             ep.send(f"n{i}".encode())
             replies.append(await asyncio.wait_for(ep.recv(), 5))
             ep.close()
@@ -382,11 +384,11 @@ def test_the_per_identity_limit_holds_over_udp_too(pki: PKI) -> None:
         )
         await tunnel.start()
         try:
-            first = await connect(*tunnel.address, pki.client_config(), options=FAST)
+            first = await open_association(*tunnel.address, pki.client_config(), options=FAST)
             first.send(b"one")
             assert await asyncio.wait_for(first.recv(), 5) == b"echo:one"
             with pytest.raises(TLSAlert) as refused:
-                await connect(*tunnel.address, pki.client_config(), options=FAST)
+                await open_association(*tunnel.address, pki.client_config(), options=FAST)
             assert (
                 refused.value.description == "certificate_unknown"
             )  # OpenSSL cannot say access_denied there
@@ -394,7 +396,7 @@ def test_the_per_identity_limit_holds_over_udp_too(pki: PKI) -> None:
             deadline = time.monotonic() + 5
             while len(events.lines) < 2 and time.monotonic() < deadline:
                 await asyncio.sleep(0.02)
-            again = await connect(*tunnel.address, pki.client_config(), options=FAST)
+            again = await open_association(*tunnel.address, pki.client_config(), options=FAST)
             again.send(b"two")
             assert await asyncio.wait_for(again.recv(), 5) == b"echo:two"
             again.close()
@@ -417,7 +419,7 @@ def test_drain_lets_sessions_finish_refuses_newcomers_then_closes_with_notify(pk
         events = Events()
         tunnel = server_tunnel(pki, echo_port, Policy.allow_identities([CLIENT_ID]), events)
         await tunnel.start()
-        ep = await connect(*tunnel.address, pki.client_config(), options=FAST)
+        ep = await open_association(*tunnel.address, pki.client_config(), options=FAST)
         ep.send(b"before")
         assert await asyncio.wait_for(ep.recv(), 5) == b"echo:before"
         drained = asyncio.get_running_loop().create_task(tunnel.drain(1.0))
@@ -426,7 +428,7 @@ def test_drain_lets_sessions_finish_refuses_newcomers_then_closes_with_notify(pk
         during_ok = await asyncio.wait_for(ep.recv(), 5) == b"echo:during"
         newcomer_refused = False
         try:
-            await connect(
+            await open_association(
                 *tunnel.address,
                 pki.client_config(),
                 options=DTLSOptions(initial_retransmit=0.1, handshake_timeout=0.6),

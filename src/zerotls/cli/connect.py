@@ -156,13 +156,12 @@ def _connect_dtls(args: argparse.Namespace, host: str, port: int, config: Client
     """``--dtls``: one association, at most one datagram each way."""
     import asyncio
 
-    from zerotls.dtls import DTLSOptions
-    from zerotls.dtls import connect as dtls_connect
+    from zerotls.dtls import DTLSOptions, open_association
     from zerotls.errors import HandshakeTimeout
 
     async def run() -> tuple[dict[str, object], bytes | None, Identity | None]:
         options = DTLSOptions(handshake_timeout=args.timeout)
-        endpoint = await dtls_connect(host, port, config, options=options)
+        endpoint = await open_association(host, port, config, options=options)
         reply = None
         try:
             if args.send is not None:

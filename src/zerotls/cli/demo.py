@@ -374,11 +374,12 @@ async def _tunnel_tour(store: PKIStore, state: Path, out: _Out) -> None:
 
 async def _dtls_tour(store: PKIStore, out: _Out) -> None:
     """Step 14: the same identities over UDP, with DTLS 1.2 and stateless cookies."""
-    from zerotls.dtls import DTLSEndpoint, connect, serve
+    from zerotls.dtls import DTLSAssociation, open_association
+    from zerotls.dtls import start_server as start_dtls_server
 
     out.step(14, "UDP: the same identities over DTLS (zerotls.dtls)")
 
-    async def reading(endpoint: DTLSEndpoint) -> None:
+    async def reading(endpoint: DTLSAssociation) -> None:
         who = (endpoint.identity.spiffe_id if endpoint.identity else None) or "?"
         while message := await endpoint.recv():
             endpoint.send(b"ack " + message + b" from " + who.encode())
@@ -386,7 +387,7 @@ async def _dtls_tour(store: PKIStore, out: _Out) -> None:
     server_cfg = ServerConfig(
         cert=store.cert_path("echo"), key=store.key_path("echo"), ca=store.ca_path
     )
-    server = await serve(reading, "127.0.0.1", 0, server_cfg)
+    server = await start_dtls_server(reading, "127.0.0.1", 0, server_cfg)
     out.info(f"DTLS 1.2 service on 127.0.0.1:{server.port}/udp, client certificate required")
     async with server:
         client = ClientConfig(
@@ -395,7 +396,7 @@ async def _dtls_tour(store: PKIStore, out: _Out) -> None:
             cert=store.cert_path("web"),
             key=store.key_path("web"),
         )
-        endpoint = await connect("127.0.0.1", server.port, client)
+        endpoint = await open_association("127.0.0.1", server.port, client)
         out.ok(f"associated: {endpoint.tls_version}, {endpoint.cipher}")
         endpoint.send(b"temperature=21.5")
         reply = await asyncio.wait_for(endpoint.recv(), 5)

@@ -2,18 +2,18 @@
 
 * :class:`DTLSConnection` / :class:`DTLSListener`: the sans-IO core (datagrams, timers,
   stateless cookies);
-* :func:`connect` / :func:`serve`: asyncio endpoints (``zerotls.dtls.aio``).
+* :func:`open_association` / :func:`start_server`: asyncio endpoints (``zerotls.dtls.aio``).
 """
 
-from zerotls.dtls.aio import DTLSEndpoint, DTLSServer, connect, serve
+from zerotls.dtls.aio import DTLSAssociation, DTLSServer, open_association, start_server
 from zerotls.dtls.connection import DTLSConnection, DTLSListener, DTLSOptions
 
 __all__ = [
     "DTLSConnection",
-    "DTLSEndpoint",
+    "DTLSAssociation",
     "DTLSListener",
     "DTLSOptions",
     "DTLSServer",
-    "connect",
-    "serve",
+    "open_association",
+    "start_server",
 ]

@@ -1,10 +1,13 @@
-"""asyncio DTLS: ``connect`` to a DTLS service, ``serve`` one. Thin pumps around the sans-IO
-:class:`~zerotls.dtls.connection.DTLSConnection`.
+"""asyncio DTLS: ``await open_association(...)`` to a DTLS service, ``await start_server(...)``
+for one. Thin pumps around the sans-IO :class:`~zerotls.dtls.connection.DTLSConnection`.
 
-A :class:`DTLSEndpoint` is one association: ``send(message)`` (one datagram each way),
+The names say what they are: a coroutine that opens one association with one peer (the
+blocking ``zerotls.connect`` is TLS over TCP), and a server object, like ``asyncio``'s.
+
+A :class:`DTLSAssociation` is one association: ``send(message)`` (one datagram each way),
 ``await recv()``, ``identity`` and the rest of :class:`~zerotls.tls.engine.Negotiated`,
 ``close()``. The server demultiplexes peers by source address, hands each a fresh endpoint once
-its handshake has passed every check, drops peers idle for ``idle_timeout`` and refuses new ones
+its handshake has passed every check (a :class:`DTLSAssociation`), drops peers idle for ``idle_timeout`` and refuses new ones
 beyond ``max_peers``. New addresses go through the stateless cookie exchange first, so a flood
 of spoofed ClientHellos allocates nothing.
 """
@@ -36,7 +39,7 @@ from zerotls.tls.engine import (
 )
 from zerotls.tls.identity import Identity
 
-__all__ = ["DTLSEndpoint", "DTLSServer", "connect", "serve"]
+__all__ = ["DTLSAssociation", "DTLSServer", "open_association", "start_server"]
 
 log = logging.getLogger("zerotls.dtls")
 
@@ -48,7 +51,7 @@ HandshakeFailureHook = Callable[[ZeroTLSError, Address], None]
 _MAX_QUEUE = 1024  # received messages waiting for recv(); beyond that they are dropped
 
 
-class DTLSEndpoint(Negotiated):
+class DTLSAssociation(Negotiated):
     """One DTLS association (client or server side)."""
 
     def __init__(
@@ -79,8 +82,8 @@ class DTLSEndpoint(Negotiated):
         """Messages dropped because nobody read them (the inbox was full)."""
         self.garbage = 0
         """Datagrams from this peer's address that were not DTLS at all (dropped)."""
-        self.on_handshake: Callable[[DTLSEndpoint], None] | None = None
-        self.on_finished: Callable[[DTLSEndpoint, ZeroTLSError | None], None] | None = None
+        self.on_handshake: Callable[[DTLSAssociation], None] | None = None
+        self.on_finished: Callable[[DTLSAssociation, ZeroTLSError | None], None] | None = None
         self.on_data: Callable[[bytes], None] | None = None
         """If set, each message goes here as it arrives instead of to :meth:`recv` (a relay
         that forwards datagrams needs no task switch per message)."""
@@ -255,7 +258,7 @@ class DTLSEndpoint(Negotiated):
 
 class _ClientProtocol(asyncio.DatagramProtocol):
     def __init__(self) -> None:
-        self.endpoint: DTLSEndpoint | None = None
+        self.endpoint: DTLSAssociation | None = None
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         if self.endpoint is not None:
@@ -266,13 +269,13 @@ class _ClientProtocol(asyncio.DatagramProtocol):
             self.endpoint.error_received(exc)
 
 
-async def connect(
+async def open_association(
     host: str,
     port: int,
     config: ClientConfig | TLSContext,
     *,
     options: DTLSOptions | None = None,
-) -> DTLSEndpoint:
+) -> DTLSAssociation:
     """Open a DTLS association to ``host:port`` and complete its handshake.
 
     Raises:
@@ -289,9 +292,9 @@ async def connect(
     except OSError as exc:
         raise TransportError(f"cannot open a UDP socket to {host}:{port}: {exc}") from None
     conn = DTLSConnection(context, options=options, now=loop.time())
-    endpoint = DTLSEndpoint(conn, transport.sendto, (host, port), loop)
+    endpoint = DTLSAssociation(conn, transport.sendto, (host, port), loop)
 
-    def finished(_ep: DTLSEndpoint, _error: ZeroTLSError | None) -> None:
+    def finished(_ep: DTLSAssociation, _error: ZeroTLSError | None) -> None:
         loop.call_soon(transport.close)  # after the last datagram (close_notify) is out
 
     endpoint.on_finished = finished
@@ -318,7 +321,7 @@ def _context(config: ClientConfig | ServerConfig | TLSContext, kind: type) -> TL
 
 # -- server ------------------------------------------------------------------------------------
 
-Handler = Callable[[DTLSEndpoint], Awaitable[None]]
+Handler = Callable[[DTLSAssociation], Awaitable[None]]
 
 
 class DTLSServer:
@@ -343,13 +346,13 @@ class DTLSServer:
         self.idle_timeout = idle_timeout
         self.authorize = authorize
         self.on_handshake_failure = on_handshake_failure
-        self.peers: dict[Address, DTLSEndpoint] = {}
+        self.peers: dict[Address, DTLSAssociation] = {}
         """Associations, by peer address (handshaking or open)."""
         self.accepting = True
         """False while draining: datagrams from new addresses are ignored."""
         self.refused_full = 0
         """New peers turned away because ``max_peers`` were connected."""
-        self.on_peer_finished: Callable[[DTLSEndpoint, ZeroTLSError | None], None] | None = None
+        self.on_peer_finished: Callable[[DTLSAssociation, ZeroTLSError | None], None] | None = None
         self._transport: asyncio.DatagramTransport | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
@@ -406,7 +409,7 @@ class DTLSServer:
                 if self.on_handshake_failure is not None:
                     self.on_handshake_failure(admission.refusal, addr)
             return
-        endpoint = DTLSEndpoint(conn, lambda d: transport.sendto(d, addr), addr, self._loop)
+        endpoint = DTLSAssociation(conn, lambda d: transport.sendto(d, addr), addr, self._loop)
         endpoint.datagrams_in = 1
         endpoint.on_handshake = self._handshake_done
         endpoint.on_finished = self._finished
@@ -416,12 +419,12 @@ class DTLSServer:
             transport.sendto(datagram, addr)
         endpoint._arm_timer()
 
-    def _handshake_done(self, endpoint: DTLSEndpoint) -> None:
+    def _handshake_done(self, endpoint: DTLSAssociation) -> None:
         task = self._loop.create_task(self._run(endpoint))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, endpoint: DTLSEndpoint) -> None:
+    async def _run(self, endpoint: DTLSAssociation) -> None:
         try:
             await self.handler(endpoint)
         except ZeroTLSError as exc:
@@ -431,7 +434,7 @@ class DTLSServer:
         finally:
             endpoint.close()
 
-    def _finished(self, endpoint: DTLSEndpoint, error: ZeroTLSError | None) -> None:
+    def _finished(self, endpoint: DTLSAssociation, error: ZeroTLSError | None) -> None:
         if self.peers.get(endpoint.peer) is endpoint:
             del self.peers[endpoint.peer]
         if error is not None and endpoint.conn.handshake is None:
@@ -481,7 +484,7 @@ class _ServerProtocol(asyncio.DatagramProtocol):
         log.debug("UDP error on the DTLS socket: %s", exc)
 
 
-async def serve(
+async def start_server(
     handler: Handler,
     host: str,
     port: int,

@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-:class:`DTLSConnection` is a :class:`~zerotls.tls.engine.TLSConnection` over a DTLS 1.2
+:class:`DTLSConnection` wraps a :class:`~zerotls.tls.engine.TLSConnection` over a DTLS 1.2
 pyOpenSSL object, so it has the same checks inside the handshake (chain, SAN name, SPIFFE
 identity, pins, CRLs and OCSP, the ``authorize`` hook), the same errors and the same alerts.
 What differs is the transport, which is the caller's, as with aioquic's ``QuicConnection``:
@@ -41,7 +41,8 @@ from OpenSSL import SSL
 from zerotls._wire.dtls import looks_like_dtls_untrusted, pack_datagrams, split_records_untrusted
 from zerotls.errors import ConfigError, LocalProtocolError, ZeroTLSError
 from zerotls.tls.context import TLSContext, cookie_peer
-from zerotls.tls.engine import Authorizer, Event, State, TLSConnection
+from zerotls.tls.engine import Authorizer, Event, HandshakeCompleted, State, TLSConnection
+from zerotls.tls.identity import Identity
 
 __all__ = ["Admission", "DTLSConnection", "DTLSListener", "DTLSOptions"]
 
@@ -79,15 +80,17 @@ class DTLSOptions:
             raise ConfigError("handshake_timeout must be positive")
 
 
-class DTLSConnection(TLSConnection):
+class DTLSConnection:
     """One DTLS association with one peer, sans-IO.
+
+    It wraps a :class:`~zerotls.tls.engine.TLSConnection` (the checks, errors and alerts are
+    the engine's) and owns only what datagrams add: packing records into datagrams, the
+    retransmission timer, message boundaries. The stream methods (``receive_data``,
+    ``data_to_send``) are not offered: they would skip the packing.
 
     Create clients with ``DTLSConnection(TLSContext(client_config, datagram=True))``; servers
     get theirs from :class:`DTLSListener`.
     """
-
-    _plaintext_alerts = False
-    _record_per_event = True
 
     def __init__(
         self,
@@ -110,13 +113,50 @@ class DTLSConnection(TLSConnection):
         self.retransmissions = 0
         """How many times a handshake flight was sent again."""
         self._max_message: int | None = None
-        super().__init__(context, authorize=authorize, ssl=ssl)
+        self._tls = TLSConnection(context, authorize=authorize, ssl=ssl, mtu=self.options.mtu)
         if ssl is not None:  # adopted from the listener: it holds the ClientHello already
-            self._do_handshake_quietly()
+            done = self._tls.advance()
+            if done is not None:  # pragma: no cover - a server needs more than one flight
+                self._events.append(done)
 
-    def _prepare(self) -> None:
-        # OpenSSL sizes records and handshake fragments to fit this many bytes per datagram.
-        self._ssl.set_ciphertext_mtu(self.options.mtu)
+    # -- what was negotiated, and the state (the engine's) ----------------------------------
+
+    @property
+    def context(self) -> TLSContext:
+        return self._tls.context
+
+    @property
+    def state(self) -> State:
+        return self._tls.state
+
+    @property
+    def handshake(self) -> HandshakeCompleted | None:
+        return self._tls.handshake
+
+    @property
+    def identity(self) -> Identity | None:
+        """The peer's verified identity, once the handshake completed."""
+        return self._tls.identity
+
+    @property
+    def error(self) -> ZeroTLSError | None:
+        return self._tls.error
+
+    @property
+    def peer_closed(self) -> bool:
+        return self._tls.peer_closed
+
+    @property
+    def local_closed(self) -> bool:
+        return self._tls.local_closed
+
+    @property
+    def server_name(self) -> str | None:
+        return self._tls.server_name
+
+    @property
+    def revocation(self) -> str | None:
+        return self._tls.revocation
 
     # -- inputs ----------------------------------------------------------------------------
 
@@ -127,10 +167,10 @@ class DTLSConnection(TLSConnection):
             ZeroTLSError: the handshake failed (refused certificate, policy, no common
                 suite...). Send :meth:`datagrams_to_send` first: it holds the alert.
         """
-        if self._error is not None or not data:
+        if self._tls.error is not None or not data:
             return  # a failed association ignores the rest; UDP has no EOF
         was_handshaking = self.state is State.HANDSHAKING
-        self._events.extend(self.receive_data(data))
+        self._events.extend(self._tls.receive_data(data))
         if was_handshaking and self.state is not State.HANDSHAKING:
             self._timer = None  # done: nothing of ours is awaiting an answer any more
             self._flight = []
@@ -154,7 +194,7 @@ class DTLSConnection(TLSConnection):
                 f" s ({self.retransmissions} retransmissions): the peer is unreachable, drops "
                 "our datagrams (MTU, firewall), or does not speak DTLS"
             )
-            self.abort(error)
+            self._tls.abort(error)
             self._timer = None
             raise error
         self._resend = list(self._flight)
@@ -176,14 +216,22 @@ class DTLSConnection(TLSConnection):
                 f"bytes with mtu {self.options.mtu}; split it in the application (DTLS keeps "
                 "message boundaries and never fragments application data)"
             )
-        super().send(data)
+        self._tls.send(data)
+
+    def close(self) -> None:
+        """Queue close_notify (send :meth:`datagrams_to_send`)."""
+        self._tls.close()
+
+    def abort(self, error: ZeroTLSError) -> None:
+        """Fail the association with ``error`` (its alert, if any, is queued)."""
+        self._tls.abort(error)
 
     # -- outputs ---------------------------------------------------------------------------
 
     def datagrams_to_send(self, now: float) -> list[bytes]:
         """Everything to send now, each item one datagram of at most ``mtu`` bytes."""
         resend, self._resend = self._resend, []
-        data = self.data_to_send()
+        data = self._tls.data_to_send()
         if not data:
             return resend
         if len(data) <= self.options.mtu and self.state is not State.HANDSHAKING:
@@ -214,16 +262,8 @@ class DTLSConnection(TLSConnection):
         if self._max_message is None:
             if self.handshake is None:
                 return self.options.mtu - 64
-            self._max_message = int(self._ssl.get_cleartext_mtu())  # fixed once negotiated
+            self._max_message = self._tls.cleartext_mtu  # fixed once negotiated
         return self._max_message
-
-    # -- internals -------------------------------------------------------------------------
-
-    def _do_handshake_quietly(self) -> None:
-        """Continue a handshake whose ClientHello the listener already read."""
-        done = self._do_handshake()
-        if done is not None:  # pragma: no cover - a server needs more than one flight
-            self._events.append(done)
 
 
 @dataclass(frozen=True, slots=True)

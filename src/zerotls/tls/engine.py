@@ -444,13 +444,19 @@ _ALERT_BARE_RE = re.compile(r"^tlsv1 (.+)")
 
 
 class TLSConnection:
-    """One TLS connection, sans-IO. Create it with :meth:`TLSContext.connection`."""
+    """One TLS connection, sans-IO. Create it with :meth:`TLSContext.connection`.
 
-    _plaintext_alerts = True
-    """Answer non-TLS first bytes with a plaintext TLS alert (not for DTLS: another format)."""
-    _record_per_event = False
-    """One :class:`DataReceived` per record (DTLS: a datagram message keeps its boundaries)
-    instead of one per read of the stream."""
+    Over a datagram context (DTLS) it is the engine inside a
+    :class:`~zerotls.dtls.connection.DTLSConnection`, which owns the datagram side (packing,
+    timers); use that class, not this one, for DTLS.
+
+    Args:
+        context: the role and settings.
+        authorize: the hook called inside the handshake with the verified identity.
+        ssl: an OpenSSL connection that already read its ClientHello (a DTLS listener's);
+            continue it with :meth:`advance`.
+        mtu: datagrams only: the largest datagram, which OpenSSL sizes records to.
+    """
 
     def __init__(
         self,
@@ -458,8 +464,14 @@ class TLSConnection:
         *,
         authorize: Authorizer | None = None,
         ssl: SSL.Connection | None = None,
+        mtu: int | None = None,
     ) -> None:
         self.context = context
+        # Answer non-TLS first bytes with a plaintext TLS alert (not for DTLS: another format).
+        self._plaintext_alerts = not context.datagram
+        # One DataReceived per record (DTLS: a datagram message keeps its boundaries) instead
+        # of one per read of the stream.
+        self._record_per_event = context.datagram
         self.config = context.config
         self.our_role = "server" if context.is_server else "client"
         self.state = State.HANDSHAKING
@@ -484,7 +496,8 @@ class TLSConnection:
         self._extra_out = b""
         self._ticket_base: SSL.Session | None = None  # clients: the session tickets replace
         self._tickets_kept = 0
-        self._prepare()
+        if mtu is not None:
+            self._ssl.set_ciphertext_mtu(mtu)  # records and handshake fragments fit a datagram
         cfg = self.config
         if adopted:
             return
@@ -502,8 +515,20 @@ class TLSConnection:
         else:
             self._ssl.set_accept_state()
 
-    def _prepare(self) -> None:
-        """Configure the SSL object before its first handshake step (a subclass hook)."""
+    def advance(self) -> HandshakeCompleted | None:
+        """Continue the handshake on what the connection already holds (a server connection
+        adopted from a DTLS listener, which read the ClientHello): its first flight is then
+        in :meth:`data_to_send`.
+
+        Raises:
+            ZeroTLSError: the handshake failed at once (its alert is in :meth:`data_to_send`).
+        """
+        return self._do_handshake() if self.state is State.HANDSHAKING else None
+
+    @property
+    def cleartext_mtu(self) -> int:
+        """Datagrams only: the largest message one record (one datagram) can carry."""
+        return int(self._ssl.get_cleartext_mtu())
 
     # -- inputs -------------------------------------------------------------------------------
 

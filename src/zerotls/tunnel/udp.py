@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from zerotls.dtls.aio import DTLSEndpoint, DTLSServer, connect, serve
+from zerotls.dtls.aio import DTLSAssociation, DTLSServer, open_association, start_server
 from zerotls.dtls.connection import DTLSOptions
 from zerotls.errors import ConfigError, LocalProtocolError, PolicyDenied, ZeroTLSError, alert_of
 from zerotls.policy import Policy
@@ -93,7 +93,7 @@ class UDPTunnelConfig:
 @dataclass(slots=True)
 class _Session:
     event: AuditEvent
-    endpoint: DTLSEndpoint | None = None
+    endpoint: DTLSAssociation | None = None
     plain: asyncio.DatagramTransport | None = None
     plain_peer: tuple[str, int] | None = None
     pending: list[bytes] = field(default_factory=list)
@@ -169,7 +169,7 @@ class UDPTunnel:
         cfg = self.config
         loop = asyncio.get_running_loop()
         if cfg.mode == "server":
-            self._server = await serve(
+            self._server = await start_server(
                 self._serve_peer,
                 *_hp(cfg.listen),
                 self.context,
@@ -334,7 +334,7 @@ class UDPTunnel:
         ev.close_reason = "denied" if isinstance(exc, PolicyDenied) else "handshake_failed"
         self._write(session)
 
-    def _peer_finished(self, endpoint: DTLSEndpoint, error: ZeroTLSError | None) -> None:
+    def _peer_finished(self, endpoint: DTLSAssociation, error: ZeroTLSError | None) -> None:
         """An association ended before its handshake did, without an error (the server's idle
         sweep or shutdown): its half-made session must not stay behind."""
         if error is None and endpoint.conn.handshake is None:
@@ -343,7 +343,7 @@ class UDPTunnel:
                 session.event.error = "the handshake did not complete"
                 self._end(session, "timeout")
 
-    async def _serve_peer(self, endpoint: DTLSEndpoint) -> None:
+    async def _serve_peer(self, endpoint: DTLSAssociation) -> None:
         cfg = self.config
         session = self.sessions.get(endpoint.peer) or _Session(
             self._new_event(endpoint.peer, "server")
@@ -380,7 +380,9 @@ class UDPTunnel:
             reason = "client_reset"
         self._end(session, reason)
 
-    async def _until_closed_or_idle(self, session: _Session, endpoint: DTLSEndpoint) -> CloseReason:
+    async def _until_closed_or_idle(
+        self, session: _Session, endpoint: DTLSAssociation
+    ) -> CloseReason:
         period = max(0.05, min(self.config.idle_timeout / 4, 5.0))
         while not endpoint.closed:
             with contextlib.suppress(TimeoutError):
@@ -389,7 +391,7 @@ class UDPTunnel:
                 return "timeout"
         return "client_close" if self.config.mode == "server" else "backend_close"
 
-    def _to_dtls(self, session: _Session, endpoint: DTLSEndpoint, data: bytes) -> None:
+    def _to_dtls(self, session: _Session, endpoint: DTLSAssociation, data: bytes) -> None:
         if session.closed:
             return
         try:
@@ -436,7 +438,7 @@ class UDPTunnel:
         session.datagrams_in += 1
         session.event.bytes_in += len(first[0])
         try:
-            endpoint = await connect(*_hp(cfg.target), self.context, options=cfg.options)
+            endpoint = await open_association(*_hp(cfg.target), self.context, options=cfg.options)
         except ZeroTLSError as exc:
             ev = session.event
             ev.error = str(exc)
@@ -483,7 +485,7 @@ class UDPTunnel:
     # -- common ----------------------------------------------------------------------------
 
     @staticmethod
-    def _fill(ev: AuditEvent, endpoint: DTLSEndpoint) -> None:
+    def _fill(ev: AuditEvent, endpoint: DTLSAssociation) -> None:
         ev.identity = endpoint.identity
         ev.tls_version, ev.cipher, ev.group = endpoint.tls_version, endpoint.cipher, endpoint.group
         ev.revocation = endpoint.revocation
