@@ -51,6 +51,26 @@ def recording(conv: Conversation[Any], reads: list[bytes | None]) -> Generator[A
             return done.value
 
 
+def record(port: int) -> dict[str, list[str | None]]:
+    """Run the protocols probe against 127.0.0.1:port and keep every read of every job."""
+    transcripts: dict[str, list[str | None]] = {}
+    seen: Counter[str] = Counter()
+
+    async def run_job(job: Job[Any]) -> Any:
+        key = f"{job.label}#{seen[job.label]}"
+        seen[job.label] += 1
+        reads: list[bytes | None] = []
+        result = await run_conversation(
+            "127.0.0.1", port, recording(job.conversation(), reads), 2.0
+        )
+        transcripts[key] = [None if r is None else r.hex() for r in reads]
+        return result
+
+    ctx = ProbeContext(Target.parse(f"127.0.0.1:{port}"), ScanOptions())
+    asyncio.run(_drive(REGISTRY["protocols"](), ctx, run_job))
+    return transcripts
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -67,21 +87,7 @@ def main() -> None:
             )  # fmt: skip
             try:
                 wait_for_port(port, proc)
-                transcripts: dict[str, list[str | None]] = {}
-                seen: Counter[str] = Counter()
-
-                async def run_job(job: Job[Any], port: int = port) -> Any:
-                    key = f"{job.label}#{seen[job.label]}"
-                    seen[job.label] += 1
-                    reads: list[bytes | None] = []
-                    result = await run_conversation(
-                        "127.0.0.1", port, recording(job.conversation(), reads), 2.0
-                    )
-                    transcripts[key] = [None if r is None else r.hex() for r in reads]
-                    return result
-
-                ctx = ProbeContext(Target.parse(f"127.0.0.1:{port}"), ScanOptions())
-                asyncio.run(_drive(REGISTRY["protocols"](), ctx, run_job))
+                transcripts = record(port)
             finally:
                 stop(proc)
             out = HERE / f"flights-{name}.json"
