@@ -4,7 +4,7 @@ Theory of operation. Detection looks at a *window* (``[start, end)``, by default
 24 hours of data) against a *baseline* (``[base, start)``, by default the 14 days before).
 The queries below reduce the events of both to small tables (one row per identity and
 destination, per identity and hour, per identity and ten minutes, ...); the detectors
-(detectors.py) are pure functions over those tables as Arrow. Events are read only here.
+(the detectors package) are pure functions over those tables as Arrow. Events are read only here.
 
 The SQL is plain: aggregates with ``FILTER``, ``lag`` over a window, ``quantile_cont`` and
 ``median``, arithmetic on epoch seconds. It runs on DuckDB as is and on Spark SQL with two

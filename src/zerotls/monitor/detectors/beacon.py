@@ -1,0 +1,126 @@
+"""The beacon detector: pairs that connect at regular intervals with regular sizes (RITA)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from zerotls.monitor.alerts import Alert
+from zerotls.monitor.detectors._common import (
+    HOUR,
+    Scored,
+    Table,
+    _finish,
+    _fmt_bytes,
+    _fmt_seconds,
+    _prevalence,
+    _rows,
+    is_local_broadcast,
+    popularity_factor,
+)
+from zerotls.monitor.features import Settings, Window
+
+__all__ = ["beacon_scores", "beacons", "bowley_skew"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Beacon
+
+
+def bowley_skew(q1: float, q2: float, q3: float) -> float:
+    """Bowley's quartile skewness; 0 when the quartiles coincide (perfectly regular)."""
+    den = q3 - q1
+    if den <= 0 or q2 in (q1, q3):
+        return 0.0
+    return (q1 + q3 - 2.0 * q2) / den
+
+
+def beacon_scores(r: dict[str, Any], window: Window) -> dict[str, float]:
+    """The sub-scores of one pair (all in 0..1, 1 = most beacon-like), as RITA computes them.
+
+    Departure from RITA: the MADM of the gaps is judged against half the median gap (at least
+    30 s) rather than a fixed 30 s, so a 10-minute beacon with 20 % jitter still scores.
+    """
+    gap_q2 = float(r["gap_q2"] or 0.0)
+    span = float(r["last_ts"] - r["first_ts"])
+    ts_skew = 1.0 - abs(bowley_skew(r["gap_q1"] or 0.0, gap_q2, r["gap_q3"] or 0.0))
+    ts_madm = max(0.0, 1.0 - float(r["gap_madm"] or 0.0) / max(30.0, 0.5 * gap_q2))
+    expected = span / gap_q2 if gap_q2 > 0 else 0.0
+    ts_count = min(1.0, r["n"] / expected) if expected > 0 else 0.0
+    size_q2 = float(r["size_q2"] or 0.0)
+    ds_skew = 1.0 - abs(bowley_skew(r["size_q1"] or 0.0, size_q2, r["size_q3"] or 0.0))
+    ds_madm = max(0.0, 1.0 - float(r["size_madm"] or 0.0) / max(32.0, 0.05 * size_q2))
+    ds_small = max(0.0, 1.0 - size_q2 / 65535.0)
+    duration = min(1.0, span / max(window.end - window.start, 1.0))
+    hours_spanned = max(1.0, math.ceil(span / HOUR))
+    histogram = min(1.0, float(r["hours_seen"]) / hours_spanned)
+    timing = (ts_skew + ts_madm + ts_count) / 3.0
+    size = (ds_skew + ds_madm + ds_small) / 3.0
+    return {
+        "timing": timing,
+        "timing_skew": ts_skew,
+        "timing_madm": ts_madm,
+        "timing_count": ts_count,
+        "size": size,
+        "size_skew": ds_skew,
+        "size_madm": ds_madm,
+        "size_smallness": ds_small,
+        "duration": duration,
+        "histogram": histogram,
+        "score": (timing + size + duration + histogram) / 4.0,
+    }
+
+
+def beacons(beacon: Table, pairs: Table, window: Window, settings: Settings) -> Scored:
+    """Pairs that connect at regular intervals with regular sizes across the window.
+
+    A pair is reported when both its timing score and its overall score, divided by
+    ``1 + 0.5 log2(identities reaching the destination)``, reach ``beacon_threshold``: periodic
+    traffic that many hosts send (update checks, NTP, telemetry) is the classic benign beacon,
+    while a C2 channel usually has one or two hosts behind it. (A fleet-wide compromise
+    beaconing from every host is then found as a new destination, not as a beacon.)
+    """
+    _, reach, n_identities = _prevalence(pairs)
+    alerts: list[Alert] = []
+    population: list[float] = []
+    for r in _rows(beacon):
+        if is_local_broadcast(r["dst"]):
+            continue
+        sub = beacon_scores(r, window)
+        adjusted = sub["score"] * popularity_factor(reach.get(r["dst"], 1))
+        population.append(adjusted)
+        # Timing is what makes a beacon: steady, all-day traffic with irregular gaps scores
+        # well on duration and coverage alone, so the timing score must pass on its own too.
+        if adjusted < settings.beacon_threshold or sub["timing"] < settings.beacon_threshold:
+            continue
+        gap = float(r["gap_q2"] or 0.0)
+        alerts.append(
+            Alert(
+                detector="beacon",
+                identity=r["identity"],
+                destination=r["dst"],
+                start=float(r["first_ts"]),
+                end=float(r["last_ts"]),
+                score=adjusted,
+                summary=f"{r['identity']} connects to {r['dst']} every {_fmt_seconds(gap)} "
+                f"({r['n']} connections, about {_fmt_bytes(r['size_q2'] or 0)} each)",
+                why=f"gaps vary by only {_fmt_seconds(float(r['gap_madm'] or 0))} around "
+                f"{_fmt_seconds(gap)} and sizes by {float(r['size_madm'] or 0):.0f} bytes, over "
+                f"{sub['duration'] * 100:.0f} % of the window; only "
+                f"{reach.get(r['dst'], 1)} of {n_identities} identities reach {r['dst']}",
+                evidence={
+                    "score": round(sub["score"], 4),
+                    "adjusted_score": round(adjusted, 4),
+                    "subscores": {k: round(v, 4) for k, v in sub.items() if k != "score"},
+                    "median_interval_s": gap,
+                    "interval_madm_s": float(r["gap_madm"] or 0),
+                    "typical_bytes_out": float(r["size_q2"] or 0),
+                    "size_madm_bytes": float(r["size_madm"] or 0),
+                    "connections": int(r["n"]),
+                    "hours_with_connections": int(r["hours_seen"]),
+                    "identities_reaching_destination": reach.get(r["dst"], 1),
+                    "identities_total": n_identities,
+                },
+            )
+        )
+    return _finish(alerts, population)

@@ -1,0 +1,152 @@
+"""The new-destination detector: a destination an identity never reached in the baseline."""
+
+from __future__ import annotations
+
+from zerotls.monitor.alerts import Alert, Plot
+from zerotls.monitor.detectors._common import (
+    Scored,
+    Table,
+    _finish,
+    _fmt_bytes,
+    _Pairs,
+    is_local_broadcast,
+)
+from zerotls.monitor.features import Settings, Window
+
+__all__ = ["new_destinations"]
+
+
+# ---------------------------------------------------------------------------------------------
+# New destination
+
+
+def new_destinations(pairs: Table, window: Window, settings: Settings) -> Scored:
+    """A destination an identity never reached in the baseline, weighted by org-wide rarity.
+
+    score = rarity x max(stability, spread), where rarity = 1 / (1 + identities that reached
+    the destination in the baseline), stability = 1 / (1 + new destinations the identity
+    added per day during the baseline), and spread = (1 - 1/k) x (1 - n/identities) for the n
+    identities that reached the destination for the first time in this window (k counts
+    those with stability below 0.5, who often meet new destinations, as half): one browsing
+    host meeting a new site is normal, several hosts meeting the same never-seen site at once
+    is how a spreading download or a shared C2 looks, and nearly every host meeting it is a
+    roll-out. Identities without a baseline day are not judged (every destination of a new
+    identity is new).
+    """
+    import numpy as np
+
+    if pairs is None or pairs.num_rows == 0:
+        return Scored()
+    p = _Pairs.of(pairs)
+    n_identities, n_dst = len(p.identities), len(p.destinations)
+    in_base = p.n_base > 0
+    reach_base = np.bincount(p.dst[in_base], minlength=n_dst)
+    # Each identity's first sighting, and how many destinations it added per day after its
+    # first baseline day (its habit of meeting new destinations).
+    first = np.full(n_identities, np.inf)
+    np.minimum.at(first, p.identity, p.first_seen)
+    learned_from = first + 86400.0
+    judged = learned_from <= window.start  # at least a full baseline day
+    added = np.bincount(
+        p.identity,
+        weights=(in_base & (p.first_seen >= learned_from[p.identity])).astype(np.float64),
+        minlength=n_identities,
+    )
+    days = np.maximum((window.start - learned_from) / 86400.0, 1.0)
+    rate = np.where(judged, added / days, np.inf)
+    stability = np.where(judged, 1.0 / (1.0 + np.where(judged, rate, 0.0)), 0.0)
+    # Identities meeting a destination for the first time in the window. Those that often
+    # meet new destinations count half towards its spread: two browsers landing on the same
+    # new site by chance are not a pattern, four hosts fetching from one never-seen host are.
+    new = ~in_base & (p.n_window > 0)
+    reach_new = np.bincount(p.dst[new], minlength=n_dst)
+    weight = np.where(stability[p.identity] >= 0.5, 1.0, 0.5)
+    spread_by = np.bincount(p.dst[new], weights=weight[new], minlength=n_dst)
+    candidates = np.flatnonzero(new & judged[p.identity])
+    k = np.maximum(spread_by[p.dst[candidates]], 1.0)
+    spread_all = (1.0 - 1.0 / k) * (1.0 - reach_new[p.dst[candidates]] / max(n_identities, 1))
+    rarity_all = 1.0 / (1.0 + reach_base[p.dst[candidates]])
+    scores = rarity_all * np.maximum(stability[p.identity[candidates]], spread_all)
+    ports = pairs.column("port").to_pylist()
+    out_window = pairs.column("out_window").to_pylist()
+    in_window = pairs.column("in_window").to_pylist()
+    alerts: list[Alert] = []
+    population: list[float] = []
+    for c, score_c, rarity_c, spread_c in zip(
+        candidates, scores, rarity_all, spread_all, strict=True
+    ):
+        i = int(c)
+        if is_local_broadcast(p.destinations[p.dst[i]]):
+            continue
+        population.append(float(score_c))
+        if score_c < settings.new_destination_threshold:
+            continue
+        code = int(p.identity[i])
+        identity = p.identities[code]
+        mine = np.flatnonzero((p.identity == code) & in_base)
+        mine = mine[np.argsort(-p.n_base[mine], kind="stable")]
+        usual = [(p.destinations[p.dst[u]], int(p.n_base[u])) for u in mine]
+        r = {
+            "dst": p.destinations[p.dst[i]],
+            "port": ports[i],
+            "first_seen": float(p.first_seen[i]),
+            "last_seen": float(p.last_seen[i]),
+            "n_window": int(p.n_window[i]),
+            "out_window": out_window[i],
+            "in_window": in_window[i],
+        }
+        score = float(score_c)
+        rarity, spread = float(rarity_c), float(spread_c)
+        stab, rate_i = float(stability[code]), float(rate[code])
+        reach_new_d = int(reach_new[p.dst[i]])
+        reach_base_d = int(reach_base[p.dst[i]])
+        dst = r["dst"]
+        port = r["port"]
+        top = usual[:8]
+        names = ", ".join(d for d, _ in top[:3]) or "none"
+        others = reach_base_d
+        who = "no other identity" if others == 0 else f"only {others} of {n_identities} identities"
+        why = (
+            f"{who} "
+            f"reached {dst} in the baseline, and {identity} usually talks to "
+            f"{len(usual)} destination(s) ({names}) and adds about {rate_i:.1f} new one(s) a day"
+        )
+        if reach_new_d > 1:
+            why += f"; {reach_new_d} identities reached it for the first time in this window"
+        alerts.append(
+            Alert(
+                detector="new-destination",
+                identity=identity,
+                destination=dst,
+                start=float(r["first_seen"]),
+                end=float(r["last_seen"]),
+                score=score,
+                summary=f"{identity} reached {dst}{f':{port}' if port else ''} for the first "
+                f"time ({r['n_window']} connection(s), {_fmt_bytes(r['out_window'])} out)",
+                why=why,
+                evidence={
+                    "first_seen": float(r["first_seen"]),
+                    "identities_reaching_it_in_baseline": others,
+                    "identities_new_to_it_in_window": reach_new_d,
+                    "identities_total": n_identities,
+                    "usual_destinations": [{"destination": d, "connections": c} for d, c in top],
+                    "new_destinations_per_day_in_baseline": round(rate_i, 3),
+                    "connections": int(r["n_window"]),
+                    "bytes_out": int(r["out_window"]),
+                    "bytes_in": int(r["in_window"]),
+                    "port": port,
+                    "rarity": round(rarity, 4),
+                    "stability": round(stab, 4),
+                    "spread": round(spread, 4),
+                },
+                plot=Plot(
+                    kind="bars",
+                    title=f"connections per destination: usual (baseline) vs {dst} (new)",
+                    x_label="destination",
+                    y_label="connections",
+                    baseline=tuple((d, float(c)) for d, c in top),
+                    observed=((dst, float(r["n_window"])),),
+                ),
+            )
+        )
+    return _finish(alerts, population)
