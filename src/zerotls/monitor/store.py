@@ -54,6 +54,9 @@ SCHEMA_VERSION: Final = 1
 HEAD_BYTES: Final = 64 * 1024
 TAIL_BYTES: Final = 4 * 1024
 REJECT_LINES_SHOWN: Final = 20
+MAX_GZIP_BYTES: Final = 8 << 30
+"""The most one gzip archive may decompress to (a gzip bomb stops here, with a message)."""
+_GZIP_MAGIC: Final = b"\x1f\x8b"
 FUTURE_SKEW: Final = 600.0
 """Seconds an event may lie after the ingest clock (sensor clocks drift a little)."""
 EARLIEST_TS: Final = 631_152_000.0
@@ -251,10 +254,37 @@ class Store:
         heads.sort(key=lambda item: 0 if b"server_name" in item[1][:4096] else 1)
         events_read = 0
         for path, head in heads:
-            report, read = self._ingest_one(path, head)
+            if head.startswith(_GZIP_MAGIC):
+                report, read = self._ingest_gzip(path)
+            else:
+                report, read = self._ingest_one(path, head)
             reports.append(report)
             events_read += read
         return IngestReport(tuple(reports), time.perf_counter() - started, events_read)
+
+    def _ingest_gzip(self, path: Path) -> tuple[FileReport, int]:
+        """A gzip-compressed log (Zeek's archive writes ``conn.00:00:00-01:00:00.log.gz``):
+        decompressed to a private temporary file, at most :data:`MAX_GZIP_BYTES`, and read
+        like any log under the archive's own name. Archives do not grow, so reading one again
+        adds nothing (the events' keys are already stored)."""
+        import gzip
+
+        key = str(path.resolve())
+        with tempfile.TemporaryDirectory(prefix="zerotls-gunzip-") as tmp:
+            plain = Path(tmp) / path.name.removesuffix(".gz")
+            try:
+                _gunzip(path, plain)
+                with plain.open("rb") as f:
+                    head = f.read(HEAD_BYTES)
+            except ConfigError as exc:
+                return FileReport(key, "error", message=str(exc)), 0
+            except (OSError, EOFError, gzip.BadGzipFile) as exc:
+                return FileReport(
+                    key, "error", message=f"{path}: not a readable gzip file: {exc}"
+                ), 0
+            if not head.strip():
+                return FileReport(key, "unchanged", message="empty archive"), 0
+            return self._ingest_one(plain, head, key=key)
 
     def _seen(self, path: str) -> _Seen | None:
         found = self.con.execute(
@@ -265,8 +295,10 @@ class Store:
         row = found[0]
         return _Seen(int(row[0]), int(row[1]), row[2], Header.from_json(row[3]) if row[3] else None)
 
-    def _ingest_one(self, path: Path, head: bytes) -> tuple[FileReport, int]:
-        key = str(path.resolve())
+    def _ingest_one(
+        self, path: Path, head: bytes, *, key: str | None = None
+    ) -> tuple[FileReport, int]:
+        key = key or str(path.resolve())
         try:
             st = path.stat()
             seen = self._seen(key)
@@ -600,12 +632,39 @@ def _expand(paths: Iterable[str | Path]) -> Iterator[Path]:
     for item in paths:
         path = Path(item)
         if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                rel = child.relative_to(path)
-                if child.is_file() and not any(part.startswith(".") for part in rel.parts):
-                    yield child
+            # A tree of rotated or archived logs is read oldest first (by modification time,
+            # then name), so state such as Zeek's ssl.log joins sees them in time order.
+            children = [
+                child
+                for child in path.rglob("*")
+                if child.is_file()
+                and not any(part.startswith(".") for part in child.relative_to(path).parts)
+            ]
+            yield from sorted(children, key=lambda c: (_mtime(c), str(c)))
         else:
             yield path
+
+
+def _gunzip(path: Path, out: Path) -> None:
+    import gzip
+
+    with gzip.open(path, "rb") as src, out.open("wb") as dst:
+        copied = 0
+        while chunk := src.read(1 << 20):
+            copied += len(chunk)
+            if copied > MAX_GZIP_BYTES:
+                raise ConfigError(
+                    f"{path} decompresses to more than {MAX_GZIP_BYTES >> 30} GiB; not read "
+                    "(split the archive, or decompress it yourself)"
+                )
+            dst.write(chunk)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _fingerprint(path: Path, offset: int) -> str:

@@ -29,6 +29,7 @@ class Format(StrEnum):
     ZEEK_SSL = "zeek-ssl"
     CSV = "csv"
     PARQUET = "parquet"
+    SURICATA_EVE = "suricata-eve"
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +170,8 @@ def sniff(head: bytes, name: str) -> Header:
             raise ConfigError(f"{name}: the first line is not a JSON object")
         if "conn_id" in obj and "decision" in obj:
             return Header(Format.ZEROTLS, "json")
+        if "event_type" in obj and "timestamp" in obj:
+            return Header(Format.SURICATA_EVE, "json")  # Suricata's eve.json
         if "uid" in obj and "id.resp_h" in obj:
             # Zeek's JSON writer leaves unset fields out; conn_state is always set in conn.log.
             if "conn_state" in obj:
@@ -176,9 +179,9 @@ def sniff(head: bytes, name: str) -> Header:
             if "established" in obj or "cipher" in obj or "server_name" in obj:
                 return Header(Format.ZEEK_SSL, "json")
         raise ConfigError(
-            f"{name}: JSON lines, but neither zerotls audit events (conn_id, decision) nor a "
-            "Zeek conn.log/ssl.log (uid, id.resp_h); convert other logs to the flow CSV "
-            "described in docs/monitor.md"
+            f"{name}: JSON lines, but neither zerotls audit events (conn_id, decision), a "
+            "Zeek conn.log/ssl.log (uid, id.resp_h) nor Suricata EVE (event_type, timestamp); "
+            "convert other logs to the flow CSV described in docs/monitor.md"
         )
     return _sniff_csv(head, name)
 

@@ -11,6 +11,7 @@ from zerotls.monitor.readers.flow_csv import _load_csv
 from zerotls.monitor.readers.formats import Format, Header
 from zerotls.monitor.readers.parquet import _load_parquet
 from zerotls.monitor.readers.staging import _load_json_lines, iter_line_chunks
+from zerotls.monitor.readers.suricata import _EVE_CHECKS, _EVE_FIELDS, _EVE_SELECT, _EVE_TLS_INSERT
 from zerotls.monitor.readers.zeek import (
     _ZEEK_CONN_FIELDS,
     _ZEEK_CONN_JSON_CHECKS,
@@ -74,10 +75,11 @@ def load_range(
 
 
 def _load_json_chunk(con: duckdb.DuckDBPyConnection, fmt: Format, chunk: bytes, first: int) -> None:
-    spec: dict[Format, tuple[tuple[str, ...], str, str | None]] = {
-        Format.ZEROTLS: (_ZEROTLS_FIELDS, _ZEROTLS_CHECKS, _ZEROTLS_SELECT),
-        Format.ZEEK_CONN: (_ZEEK_CONN_FIELDS, _ZEEK_CONN_JSON_CHECKS, _ZEEK_CONN_JSON_SELECT),
-        Format.ZEEK_SSL: (_ZEEK_SSL_FIELDS, _ZEEK_SSL_JSON_CHECKS, None),
+    spec: dict[Format, tuple[tuple[str, ...], str, str | None, tuple[str, ...]]] = {
+        Format.ZEROTLS: (_ZEROTLS_FIELDS, _ZEROTLS_CHECKS, _ZEROTLS_SELECT, ()),
+        Format.ZEEK_CONN: (_ZEEK_CONN_FIELDS, _ZEEK_CONN_JSON_CHECKS, _ZEEK_CONN_JSON_SELECT, ()),
+        Format.ZEEK_SSL: (_ZEEK_SSL_FIELDS, _ZEEK_SSL_JSON_CHECKS, None, ()),
+        Format.SURICATA_EVE: (_EVE_FIELDS, _EVE_CHECKS, _EVE_SELECT, (_EVE_TLS_INSERT,)),
     }
-    fields, checks, select = spec[fmt]
-    _load_json_lines(con, chunk, first, fields=fields, checks=checks, select=select)
+    fields, checks, select, also = spec[fmt]
+    _load_json_lines(con, chunk, first, fields=fields, checks=checks, select=select, also=also)

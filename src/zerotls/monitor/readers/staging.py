@@ -122,6 +122,7 @@ def _load_json_lines(
     fields: tuple[str, ...],
     checks: str,
     select: str | None,
+    also: tuple[str, ...] = (),
 ) -> None:
     """Load one chunk of JSON Lines: every line parsed by DuckDB into the text columns
     ``fields`` and checked by the WHEN clauses ``checks`` (a line that fails goes to
@@ -164,6 +165,8 @@ def _load_json_lines(
         )
     else:
         con.execute(f"INSERT INTO staged {select}")
+    for statement in also:  # more from the same lines (Suricata's tls events, say)
+        con.execute(statement)
     con.execute("DROP VIEW zt_ok; DROP TABLE zt_checked")
 
 
