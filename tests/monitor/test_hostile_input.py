@@ -106,3 +106,25 @@ def test_an_oversized_json_line_is_said_to_be_too_long(
     assert main(["monitor", "ingest", str(tmp_path / "first.json"), "--store",
                  str(tmp_path / "m.duckdb")]) == 2  # fmt: skip
     assert "longer than 64 KiB" in capsys.readouterr().out
+
+
+def test_cold_start_with_a_day_of_history_says_what_it_limits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = str(tmp_path / "m.duckdb")
+    write(tmp_path / "conn.log", history(days=2))  # 24 h of history, then the window
+    assert main(["monitor", "ingest", str(tmp_path / "conn.log"), "--store", store]) == 0
+    result = detect(store, capsys)
+    cov = result["coverage"]
+    assert isinstance(cov, dict) and 20 <= cov["baseline_hours"] <= 24
+    assert cov["asked_hours"] == 14 * 24
+    assert any(t.startswith("volume-spike") for t in cov["limits"])
+    assert result["alerts"], "a day of history is enough to judge the window against"
+    capsys.readouterr()
+    main(["monitor", "detect", "--store", store])
+    assert "of the 336 h asked" in capsys.readouterr().out
+    # The negative twin: with two weeks of history there is nothing to excuse.
+    write(tmp_path / "long.log", history(days=16))
+    long_store = str(tmp_path / "long.duckdb")
+    assert main(["monitor", "ingest", str(tmp_path / "long.log"), "--store", long_store]) == 0
+    assert detect(long_store, capsys)["coverage"]["limits"] == []  # type: ignore[index]

@@ -42,9 +42,13 @@ class Result:
     events: int = 0
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    coverage: dict[str, Any] = field(default_factory=dict)
+    """How much baseline there was (``baseline_hours`` of ``asked_hours``) and, per detector
+    that compares against history, what a short one limits (``limits``)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "coverage": self.coverage,
             "window": {
                 "start": self.window.start,
                 "end": self.window.end,
@@ -144,7 +148,9 @@ def detect(
     events = store.con.execute(
         "SELECT count(*) FROM events WHERE ts >= ? AND ts < ?", [window.base, window.end]
     ).fetchall()
+    coverage = baseline_coverage(store, window, settings)
     return Result(
+        coverage=coverage,
         window=window,
         alerts=active,
         suppressed=suppressed,
@@ -154,6 +160,43 @@ def detect(
         seconds=time.perf_counter() - started,
         timings=timings,
     )
+
+
+_FULL_BASELINE_HOURS: Final = 7 * 24.0
+"""A week of history sees every weekly rhythm once; below it the limits are said."""
+
+
+def baseline_coverage(store: Store, window: Window, settings: Settings) -> dict[str, Any]:
+    """How much history the window is judged against, and what a short one limits.
+
+    A new deployment has a day or two of logs, not two weeks: every detector runs with what
+    there is, and the output says so instead of returning nothing or pretending.
+    """
+    row = store.con.execute(
+        "SELECT min(ts) FROM events WHERE ts >= ? AND ts < ?", [window.base, window.start]
+    ).fetchall()
+    first = row[0][0] if row and row[0][0] is not None else None
+    asked = (window.start - window.base) / 3600.0
+    have = 0.0 if first is None else (window.start - max(float(first), window.base)) / 3600.0
+    limits: list[str] = []
+    if have < _FULL_BASELINE_HOURS:
+        span = f"{have:.0f} h of history" if have >= 1 else "no history before the window"
+        limits = [
+            f"new-destination: {span}; a destination reached weekly may look new",
+            f"volume-spike: {span}; an identity's usual hours are known only as far back",
+            f"long-connection: {span}; usual durations are estimated from that",
+        ]
+        if have < settings.outlier_min_rows:
+            limits.append(
+                f"outlier: fewer than {settings.outlier_min_rows} baseline hours per identity "
+                "group, so groups are pooled"
+            )
+        limits.append("beacon, probing, legacy-tls: judge the window alone (not limited)")
+    return {
+        "baseline_hours": round(have, 1),
+        "asked_hours": round(asked, 1),
+        "limits": limits,
+    }
 
 
 def _enrich(store: Store, alert: Alert, window: Window) -> Alert:

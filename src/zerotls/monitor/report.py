@@ -63,6 +63,13 @@ def render_text(result: Result, *, limit: int | None = None) -> str:
         f"{len(result.suppressed)} suppressed, {result.allowlisted} allowlisted "
         f"({result.seconds:.1f} s)"
     ]
+    cov = result.coverage
+    if cov and cov.get("limits"):
+        lines.append(
+            f"baseline: {cov['baseline_hours']:g} h of the {cov['asked_hours']:g} h asked "
+            "(a short history: what it limits)"
+        )
+        lines += [f"  - {text}" for text in cov["limits"]]
     shown = result.alerts if limit is None else result.alerts[:limit]
     for a in shown:
         where = f"{a.identity} -> {a.destination}" if a.destination else a.identity
@@ -298,6 +305,14 @@ def render_html(
         f"{len(result.suppressed)} suppressed, {result.allowlisted} allowlisted. Grey: normal "
         "behaviour; red: this alert; shaded band: the normal range.</p>",
     ]
+    cov = result.coverage
+    if cov and cov.get("limits"):
+        items = "".join(f"<li>{html.escape(str(t))}</li>" for t in cov["limits"])
+        body.append(
+            f'<p class="meta">Baseline: {cov["baseline_hours"]:g} h of the '
+            f'{cov["asked_hours"]:g} h asked. A short history limits:</p><ul class="meta">'
+            f"{items}</ul>"
+        )
     if not alerts:
         body.append("<p>No alerts in this window.</p>")
     body.extend(_alert_html(a) for a in alerts)
