@@ -338,10 +338,10 @@ def _handshake(
 
 
 def _session_reused(conn: Any) -> bool:
-    # pyOpenSSL has no wrapper for SSL_session_reused; its cffi binding exposes the call.
-    from OpenSSL._util import lib
+    # pyOpenSSL has no wrapper for SSL_session_reused; zerotls's one door to its cffi has.
+    from zerotls.tls._ossl import session_reused
 
-    return bool(lib.SSL_session_reused(conn._ssl))
+    return session_reused(conn)
 
 
 _VERSION_NAMES = {

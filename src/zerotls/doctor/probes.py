@@ -324,9 +324,9 @@ def _ossl_context(material: _Material, *, server: bool) -> Any:
 
 
 def _set_groups(ctx: Any, group: str) -> bool:
-    from OpenSSL._util import lib
+    from zerotls.tls._ossl import set_groups
 
-    return bool(lib.SSL_CTX_set1_curves_list(ctx._context, group.encode()) == 1)
+    return set_groups(ctx, group)
 
 
 def _stdlib_protocols(material: _Material) -> tuple[ProtocolProbe, ...]:
@@ -474,7 +474,8 @@ def _stdlib_trust(now: dt.datetime) -> TrustStore:
 
 def _bundled_trust(now: dt.datetime) -> TrustStore:
     from OpenSSL import SSL
-    from OpenSSL._util import ffi, lib
+
+    from zerotls.tls import _ossl
 
     # No connection is made with this context: it only loads the default trust store.
     ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)  # zerotls: ignore[TLS002,TLS004] never connects
@@ -482,9 +483,8 @@ def _bundled_trust(now: dt.datetime) -> TrustStore:
     store = ctx.get_cert_store()
     loaded = 0
     if store is not None:
-        loaded = int(lib.sk_X509_OBJECT_num(lib.X509_STORE_get0_objects(store._store)))
-    default_file = ffi.string(lib.X509_get_default_cert_file()).decode()
-    default_dir = ffi.string(lib.X509_get_default_cert_dir()).decode()
+        loaded = _ossl.store_object_count(store)
+    default_file, default_dir = _ossl.default_cert_paths()
     env_file, env_dir = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
     files: tuple[str, ...]
     directory: str | None
@@ -497,12 +497,9 @@ def _bundled_trust(now: dt.datetime) -> TrustStore:
     else:
         # pyOpenSSL's fallback for manylinux wheels: the usual distribution locations. The
         # count above is what was really loaded; these names only say from where.
-        try:
-            from OpenSSL.SSL import _CERTIFICATE_FILE_LOCATIONS, _CERTIFICATE_PATH_LOCATIONS
-        except ImportError:  # pragma: no cover - a pyOpenSSL without the fallback
-            _CERTIFICATE_FILE_LOCATIONS, _CERTIFICATE_PATH_LOCATIONS = [], []
-        found = [f for f in _CERTIFICATE_FILE_LOCATIONS if os.path.isfile(f)][:1]
-        dirs = [d for d in _CERTIFICATE_PATH_LOCATIONS if os.path.isdir(d)][:1]
+        fallback_files, fallback_dirs = _ossl.fallback_cert_locations()
+        found = [f for f in fallback_files if os.path.isfile(f)][:1]
+        dirs = [d for d in fallback_dirs if os.path.isdir(d)][:1]
         files, directory = tuple(found), (dirs[0] if dirs else None)
         source = "pyOpenSSL's fallback list of distribution paths (manylinux wheel)"
     expired = _count_pem(files[0], now)[1] if files else 0

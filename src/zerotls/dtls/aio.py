@@ -6,10 +6,10 @@ blocking ``zerotls.connect`` is TLS over TCP), and a server object, like ``async
 
 A :class:`DTLSAssociation` is one association: ``send(message)`` (one datagram each way),
 ``await recv()``, ``identity`` and the rest of :class:`~zerotls.tls.engine.Negotiated`,
-``close()``. The server demultiplexes peers by source address, hands each a fresh endpoint once
-its handshake has passed every check (a :class:`DTLSAssociation`), drops peers idle for ``idle_timeout`` and refuses new ones
-beyond ``max_peers``. New addresses go through the stateless cookie exchange first, so a flood
-of spoofed ClientHellos allocates nothing.
+``close()``. The server demultiplexes peers by source address, hands each a fresh association
+once its handshake has passed every check, drops peers idle for ``idle_timeout`` and refuses
+new ones beyond ``max_peers``. New addresses go through the stateless cookie exchange first,
+so a flood of spoofed ClientHellos allocates nothing.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ read here (and only here); a missing or malformed file raises ``ConfigError`` na
 Servers rebuild their pyOpenSSL context every ``ticket_key_lifetime`` seconds: OpenSSL draws
 fresh session-ticket keys for each context, so this is how ticket keys rotate. A client holding
 a ticket from an older context simply gets a full handshake.
+
+The C-level callbacks a context installs (verify, certificate status, DTLS cookies) live in
+``tls/_callbacks.py``; the C calls themselves in ``tls/_ossl.py``.
 """
 
 from __future__ import annotations
@@ -15,21 +18,19 @@ import collections
 import datetime as dt
 import ipaddress
 import logging
-import threading
 import time
-import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from OpenSSL import SSL, crypto
-from OpenSSL._util import ffi as _ffi
-from OpenSSL._util import lib as _lib
 
 from zerotls.errors import ConfigError, ZeroTLSError
+from zerotls.tls import _callbacks, _ossl
+from zerotls.tls._callbacks import cookie_peer
 from zerotls.tls.config import (
     TLS12_CIPHERS,
     TLS13_CIPHERSUITES,
@@ -37,15 +38,15 @@ from zerotls.tls.config import (
     ServerConfig,
     TLSVersion,
 )
-from zerotls.tls.identity import spki_pin
 
 if TYPE_CHECKING:
+    from zerotls.tls._verify import Authorizer
     from zerotls.tls.cookies import CookieJar
-    from zerotls.tls.engine import Authorizer, TLSConnection
+    from zerotls.tls.engine import TLSConnection
     from zerotls.tls.ocsp import Stapler
     from zerotls.tls.revocation import RevocationChecker
 
-__all__ = ["TLSContext"]
+__all__ = ["TLSContext", "cookie_peer"]  # cookie_peer: its home was here (zerotls.dtls uses it)
 
 log = logging.getLogger("zerotls.tls")
 
@@ -264,8 +265,8 @@ class TLSContext:
             )
         ctx = self._configure(ctx, groups)
         if self.cookies is not None:
-            ctx.set_cookie_generate_callback(_cookie_generate)
-            ctx.set_cookie_verify_callback(_cookie_verify)
+            ctx.set_cookie_generate_callback(_callbacks.cookie_generate)
+            ctx.set_cookie_verify_callback(_callbacks.cookie_verify)
         return ctx
 
     def _configure(self, ctx: SSL.Context, group_list: tuple[str, ...]) -> SSL.Context:
@@ -279,12 +280,12 @@ class TLSContext:
         ctx.set_mode(SSL.MODE_RELEASE_BUFFERS)
         # pyOpenSSL turns partial writes on; over a memory BIO a write always completes, and
         # one SSL_write per buffer (not per 16 KiB record) saves a Python round trip each.
-        _lib.SSL_CTX_clear_mode(ctx._context, _lib.SSL_MODE_ENABLE_PARTIAL_WRITE)
+        _ossl.disable_partial_writes(ctx)
         ctx.set_tls13_ciphersuites(TLS13_CIPHERSUITES.encode())
         # TLS 1.2 floor only: ECDHE + AEAD. Harmless (unused) when the floor is 1.3.
         ctx.set_cipher_list(TLS12_CIPHERS.encode())
         groups = _group_spec(group_list, client=not self.is_server and not self.datagram)
-        if _lib.SSL_CTX_set1_curves_list(ctx._context, groups.encode()) != 1:
+        if not _ossl.set_groups(ctx, groups):
             raise ConfigError(
                 f"this OpenSSL ({SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode()}) supports "
                 f"none or not all of the groups {group_list}"
@@ -292,9 +293,9 @@ class TLSContext:
         self._load_identity(ctx)
         self._load_trust(ctx)
         if cfg.ocsp_stapling if isinstance(cfg, ServerConfig) else cfg.ocsp != "off":
-            # One C-level status callback for both roles (see _status): the server hands over
-            # its staple, the client checks what it got.
-            _lib.SSL_CTX_set_tlsext_status_cb(ctx._context, _STATUS_CALLBACK)
+            # One C-level status callback for both roles (see _callbacks._status): the server
+            # hands over its staple, the client checks what it got.
+            _ossl.set_status_callback(ctx, _callbacks.STATUS_CALLBACK)
         if isinstance(cfg, ServerConfig):
             self._configure_server(ctx, cfg)
         else:
@@ -333,7 +334,7 @@ class TLSContext:
             if isinstance(cfg, ServerConfig):
                 # No client CA named (client certificates optional): request none, rather
                 # than trusting every publicly trusted certificate as a client identity.
-                _lib.SSL_CTX_set_verify(ctx._context, SSL.VERIFY_NONE, _ffi.NULL)
+                _ossl.set_verify(ctx, SSL.VERIFY_NONE)
                 return
             ctx.set_default_verify_paths()  # a client with no ca: the system trust store
         else:
@@ -353,7 +354,7 @@ class TLSContext:
             mode |= SSL.VERIFY_FAIL_IF_NO_PEER_CERT
         # Our own C-level verify callback (not pyOpenSSL's set_verify wrapper) so that a
         # refusal can set the X.509 error code, which picks the alert the peer receives.
-        _lib.SSL_CTX_set_verify(ctx._context, mode, _VERIFY_CALLBACK)
+        _ossl.set_verify(ctx, mode, _callbacks.VERIFY_CALLBACK)
         ctx.set_verify_depth(8)
 
     def _configure_server(self, ctx: SSL.Context, cfg: ServerConfig) -> None:
@@ -384,140 +385,12 @@ class TLSContext:
             # Hostname verification inside the handshake, on SANs only (RFC 6125 §6.4.4):
             # NEVER_CHECK_SUBJECT keeps OpenSSL from falling back to the common name, and
             # NO_PARTIAL_WILDCARDS refuses "f*.example.com".
-            param = _lib.SSL_CTX_get0_param(ctx._context)
-            _lib.X509_VERIFY_PARAM_set_hostflags(
-                param,
-                _lib.X509_CHECK_FLAG_NEVER_CHECK_SUBJECT
-                | _lib.X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
-            )
             if cfg.server_name_is_ip:
-                packed = ipaddress.ip_address(cfg.server_name).packed
-                ok = _lib.X509_VERIFY_PARAM_set1_ip(param, packed, len(packed))
+                ok = _ossl.expect_peer_name(ctx, ip=ipaddress.ip_address(cfg.server_name).packed)
             else:
-                name = cfg.server_name.encode("idna")
-                ok = _lib.X509_VERIFY_PARAM_set1_host(param, name, len(name))
-            if ok != 1:
+                ok = _ossl.expect_peer_name(ctx, host=cfg.server_name.encode("idna"))
+            if not ok:
                 raise ConfigError(f"cannot verify against server_name {cfg.server_name!r}")
-
-
-# SSL* address -> the per-connection check state (registered by TLSConnection).
-PEER_CHECKS: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
-_SSL_EX_INDEX = _lib.SSL_get_ex_data_X509_STORE_CTX_idx()
-
-
-def _verify(ok: int, store_ctx: Any) -> int:
-    """Checks that OpenSSL's chain verification does not do: pins and workload identity.
-
-    Called by OpenSSL inside the handshake for each certificate of the chain, root first, and
-    for each error it finds. A peer that fails here receives an alert chosen from the X.509
-    error we set (``bad_certificate`` for a pin or identity refusal) and never sees
-    application data. Exceptions must not escape into C: any bug refuses the peer.
-    """
-    try:
-        ssl_ptr = _lib.X509_STORE_CTX_get_ex_data(store_ctx, _SSL_EX_INDEX)
-        state = PEER_CHECKS.get(int(_ffi.cast("uintptr_t", ssl_ptr)))
-        if state is None:  # not one of ours: refuse rather than guess
-            return 0
-        depth = _lib.X509_STORE_CTX_get_error_depth(store_ctx)
-        if not ok:
-            errno = _lib.X509_STORE_CTX_get_error(store_ctx)
-            state.record_chain_error(errno, depth, _current_cert(store_ctx))
-            return 0
-        if state.config.pins:
-            state.seen_pins.add(spki_pin(_current_cert(store_ctx)))
-        if depth == 1 and state.checker is not None:
-            state.issuer = _current_cert(store_ctx)  # the leaf's issuer, for its CRL/OCSP
-        if depth != 0 or not state.leaf_checks:
-            return 1
-        if state.check_leaf(_current_cert(store_ctx)):
-            return 1
-        _lib.X509_STORE_CTX_set_error(store_ctx, state.refusal_code)
-        return 0
-    except Exception:  # pragma: no cover - a bug must fail closed, never open
-        _lib.X509_STORE_CTX_set_error(store_ctx, _lib.X509_V_ERR_APPLICATION_VERIFICATION)
-        return 0
-
-
-def _current_cert(store_ctx: Any) -> x509.Certificate:
-    ptr = _lib.X509_STORE_CTX_get_current_cert(store_ctx)
-    _lib.X509_up_ref(ptr)  # the wrapper below frees its reference when collected
-    return crypto.X509._from_raw_x509_ptr(ptr).to_cryptography()
-
-
-_VERIFY_CALLBACK = _ffi.callback("int (*)(int, X509_STORE_CTX *)", _verify)
-
-
-def _status(ssl_ptr: Any, _arg: Any) -> int:
-    """OpenSSL's certificate-status callback, used both ways round.
-
-    On a server it returns the OCSP staple for our certificate (``SSL_TLSEXT_ERR_OK`` with
-    the response set, or ``NOACK`` when there is none). On a client, after the server's chain
-    was verified, it checks the stapled response: 1 accepts, 0 refuses and makes OpenSSL send
-    ``bad_certificate_status_response``.
-    """
-    try:
-        state = PEER_CHECKS.get(int(_ffi.cast("uintptr_t", ssl_ptr)))
-        if state is None:
-            return 0  # client: refuse; server: OK with nothing stapled
-        if state.stapler is not None or isinstance(state.config, ServerConfig):
-            staple = state.stapler.current() if state.stapler is not None else b""
-            if not staple:
-                return int(_lib.SSL_TLSEXT_ERR_NOACK)
-            buf = _lib.OPENSSL_malloc(len(staple))  # OpenSSL takes ownership and frees it
-            if buf == _ffi.NULL:  # pragma: no cover
-                return int(_lib.SSL_TLSEXT_ERR_NOACK)
-            _ffi.memmove(buf, staple, len(staple))
-            _lib.SSL_set_tlsext_status_ocsp_resp(ssl_ptr, buf, len(staple))
-            return int(_lib.SSL_TLSEXT_ERR_OK)
-        return 1 if state.check_staple(ssl_ptr) else 0
-    except Exception:  # pragma: no cover - a bug must fail closed, never open
-        log.exception("OCSP status callback failed")
-        return 0
-
-
-_STATUS_CALLBACK = _ffi.callback("int (*)(SSL *, void *)", _status)
-
-# DTLS cookies: the listener that is about to call DTLSv1_listen says, per thread, which peer
-# address and which cookie jar the ClientHello in its memory BIO belongs to (a memory BIO has
-# no peer address of its own).
-_COOKIE_PEER = threading.local()
-
-
-def cookie_peer(jar: CookieJar | None, address: bytes) -> None:
-    """Declare the peer of the next DTLSv1_listen call on this thread."""
-    _COOKIE_PEER.jar = jar
-    _COOKIE_PEER.address = address
-
-
-def _cookie_generate(_conn: SSL.Connection) -> bytes:
-    jar = getattr(_COOKIE_PEER, "jar", None)
-    if jar is None:  # pragma: no cover - only our listener calls DTLSv1_listen
-        raise RuntimeError("DTLS cookie requested outside a listener")
-    cookie: bytes = jar.make(_COOKIE_PEER.address)
-    return cookie
-
-
-def _cookie_verify(_conn: SSL.Connection, cookie: bytes) -> bool:
-    jar = getattr(_COOKIE_PEER, "jar", None)
-    return jar is not None and bool(jar.check(_COOKIE_PEER.address, cookie))
-
-
-def verified_chain(ssl_ptr: Any) -> list[x509.Certificate]:
-    """The chain OpenSSL verified for the peer, leaf first (empty before verification)."""
-    stack = _lib.SSL_get0_verified_chain(ssl_ptr)
-    if stack == _ffi.NULL:
-        return []
-    out = []
-    for i in range(_lib.sk_X509_num(stack)):
-        ptr = _lib.sk_X509_value(stack, i)
-        _lib.X509_up_ref(ptr)
-        out.append(crypto.X509._from_raw_x509_ptr(ptr).to_cryptography())
-    return out
-
-
-def x509_error_text(errno: int) -> str:
-    """OpenSSL's description of a certificate verification error code."""
-    return str(_ffi.string(_lib.X509_verify_cert_error_string(errno)).decode())
 
 
 def _group_spec(groups: tuple[str, ...], *, client: bool) -> str:

@@ -21,7 +21,8 @@ import ssl
 
 from cryptography import x509
 
-from zerotls.errors import ConfigError, PinMismatch, VerificationError
+from zerotls.errors import ConfigError, VerificationError
+from zerotls.tls._verify import has_leaf_rules, judge_leaf
 from zerotls.tls.config import TLS12_CIPHERS, ClientConfig, ServerConfig, TLSVersion
 from zerotls.tls.identity import Identity, spki_pin
 
@@ -43,12 +44,7 @@ def to_ssl_context(
         ConfigError: the config needs checks the stdlib cannot do inside the handshake and
             ``allow_post_handshake_checks`` is false; or a file cannot be loaded.
     """
-    post_checks = bool(config.pins) or (
-        config.expect_identity is not None
-        if isinstance(config, ClientConfig)
-        else bool(config.allowed_identities)
-    )
-    if post_checks and not allow_post_handshake_checks:
+    if has_leaf_rules(config) and not allow_post_handshake_checks:
         raise ConfigError(
             "this config pins keys or expects a workload identity; the stdlib ssl module can "
             "only check those after the handshake. Pass allow_post_handshake_checks=True and "
@@ -100,7 +96,8 @@ def check_peer(
 ) -> Identity:
     """Check pins and the expected identity on an established stdlib connection.
 
-    Call it before sending anything; close the connection if it raises.
+    Call it before sending anything; close the connection if it raises. The rules and their
+    messages are the engine's (``tls/_verify.py``), only applied after the handshake.
 
     Returns:
         The peer's identity.
@@ -114,23 +111,12 @@ def check_peer(
         raise VerificationError("the peer presented no certificate")
     leaf = x509.load_der_x509_certificate(der)
     identity = Identity.from_certificate(leaf)
-    if config.pins:
-        chain_pins = {identity.spki_pin}
-        get_chain = getattr(ssl_object, "get_verified_chain", None)  # Python 3.13+
-        if get_chain is not None:
-            for cert_der in get_chain():
-                chain_pins.add(spki_pin(x509.load_der_x509_certificate(bytes(cert_der))))
-        if not chain_pins & config.pins:
-            raise PinMismatch(
-                f"peer public key sha256/{identity.spki_pin} is not among the configured pins"
-            )
-    expected = config.expect_identity if isinstance(config, ClientConfig) else None
-    if expected is not None and identity.spiffe_id != expected:
-        raise VerificationError(
-            f"peer identity mismatch: expected {expected}, got "
-            f"{identity.spiffe_id or identity.name}"
-        )
-    allowed = config.allowed_identities if isinstance(config, ServerConfig) else frozenset()
-    if allowed and identity.spiffe_id not in allowed:
-        raise VerificationError(f"client identity {identity.name} is not allowed")
+    chain_pins = {identity.spki_pin}
+    get_chain = getattr(ssl_object, "get_verified_chain", None)  # Python 3.13+
+    if config.pins and get_chain is not None:
+        for cert_der in get_chain():
+            chain_pins.add(spki_pin(x509.load_der_x509_certificate(bytes(cert_der))))
+    refusal = judge_leaf(identity, config, chain_pins)
+    if refusal is not None:
+        raise refusal
     return identity
