@@ -157,7 +157,7 @@ def test_feature_sql_runs_unchanged_over_the_parquet_export(tmp_path: Path) -> N
     for name, query in QUERIES.items():
         got = rounded(con.execute(*render(query, WINDOW, settings)).fetchall())
         assert got == expected[name], name
-        assert got or name in ("long", "failures"), name
+        assert got or name in ("long", "failures", "reach"), name
     con.close()
 
 

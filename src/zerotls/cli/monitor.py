@@ -240,7 +240,7 @@ def _add_detect_options(p: argparse.ArgumentParser) -> None:
         "--only",
         metavar="DETECTORS",
         help="comma-separated detectors to run (new-destination, volume-spike, beacon, "
-        "long-connection, probing, legacy-tls, outlier)",
+        "long-connection, probing, fan-out, legacy-tls, outlier)",
     )
     p.add_argument("--limit", type=int, metavar="N", help="show at most N alerts")
 

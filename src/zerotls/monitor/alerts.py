@@ -34,6 +34,7 @@ __all__ = [
 DETECTOR_WEIGHTS: Final = {
     "beacon": 0.85,
     "probing": 0.85,
+    "fan-out": 0.85,
     "legacy-tls": 0.8,
     "volume-spike": 0.75,
     "new-destination": 0.65,

@@ -49,6 +49,7 @@ DETECTORS: Final = (
     "beacon",
     "long-connection",
     "probing",
+    "fan-out",
     "legacy-tls",
     "outlier",
 )

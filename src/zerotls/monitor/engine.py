@@ -114,6 +114,7 @@ def detect(
             feats["long"], feats["durations"], feats["pairs"], settings
         ),
         "probing": lambda: detectors.probing(feats["failures"], window, settings),
+        "fan-out": lambda: detectors.fan_out(feats["reach"], window, settings),
         "legacy-tls": lambda: detectors.legacy_tls(feats["tls"], feats["ciphers"], settings),
         "outlier": lambda: detectors.outliers(feats["hourly"], window, settings),
     }

@@ -73,6 +73,11 @@ class Settings:
     three robust deviations from the group's median at that hour."""
     outlier_min_rows: int = 48
     """Identity groups with fewer baseline hours than this are pooled into one."""
+    fanout_admin_hosts: int = 5
+    """New hosts (reached by nobody in the baseline) on a remote-administration port (SMB,
+    WinRM, RDP, SSH ...) in one hour from which the fan-out detector reports."""
+    fanout_other_hosts: int = 10
+    """The same on any other port (web, DNS and NTP are left out: new hosts all day)."""
     random_state: int = 0
     """Seed of the IsolationForest, so runs are reproducible."""
 
@@ -190,6 +195,26 @@ FROM events
 WHERE ts >= $start AND ts < $end AND identity IS NOT NULL
   AND (tls_version IS NOT NULL OR cipher IS NOT NULL)
 GROUP BY identity, dst_host, tls_version, cipher
+""",
+    # Per identity, hour and port: destination hosts nobody reached in the baseline.
+    "reach": """
+WITH known AS (
+  SELECT DISTINCT dst_host FROM events
+  WHERE ts >= $base AND ts < $start AND dst_host IS NOT NULL
+), w AS (
+  SELECT identity, dst_host, dst_port, outcome, floor(ts / 3600) AS hour
+  FROM events
+  WHERE ts >= $start AND ts < $end AND identity IS NOT NULL AND dst_host IS NOT NULL
+    AND dst_port IS NOT NULL AND dst_port NOT IN (53, 80, 123, 443, 853, 5353)
+)
+SELECT w.identity, w.hour, w.dst_port AS port,
+       count(DISTINCT w.dst_host) AS new_hosts,
+       count(DISTINCT w.dst_host) FILTER (WHERE w.outcome = 'ok') AS answered,
+       list(DISTINCT w.dst_host) AS hosts
+FROM w LEFT JOIN known k ON k.dst_host = w.dst_host
+WHERE k.dst_host IS NULL
+GROUP BY w.identity, w.hour, w.dst_port
+HAVING count(DISTINCT w.dst_host) >= 3
 """,
     "ciphers": """
 SELECT cipher, count(*) AS n, count(DISTINCT identity) AS identities

@@ -35,6 +35,7 @@ from zerotls.monitor.detectors._common import is_local_broadcast as is_local_bro
 from zerotls.monitor.detectors._common import popularity_factor as popularity_factor
 from zerotls.monitor.detectors.beacon import beacon_scores as beacon_scores
 from zerotls.monitor.detectors.beacon import beacons, bowley_skew
+from zerotls.monitor.detectors.fan_out import fan_out
 from zerotls.monitor.detectors.legacy_tls import WEAK_CIPHER_MARKERS as WEAK_CIPHER_MARKERS
 from zerotls.monitor.detectors.legacy_tls import legacy_tls
 from zerotls.monitor.detectors.long_connection import long_connections
@@ -57,5 +58,6 @@ __all__ = [
     "new_destinations",
     "outliers",
     "probing",
+    "fan_out",
     "volume_spikes",
 ]
