@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _net import wait_port
+
 
 def rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -86,13 +88,7 @@ def main() -> int:
     )
     held = []
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        wait_port(port)
         cfg = ClientConfig(
             server_name="localhost", ca=root / "ca.pem", cert=root / "c.pem", key=root / "c.key"
         )

@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _net import free_port
+
 from zerotls.pki import CA
 from zerotls.tls import ClientConfig
 from zerotls.tls import context as tls_context
@@ -33,12 +35,6 @@ from zerotls.tls.sync import connect
 def one_share(groups: tuple[str, ...], *, client: bool) -> str:
     """The previous behaviour: OpenSSL's default, a share for the first group only."""
     return ":".join(groups)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def main() -> None:

@@ -35,14 +35,10 @@ import threading
 import time
 from pathlib import Path
 
+from _net import free_port, wait_port
+
 DELAY = 3.0
 INTERVAL = 0.02  # a steady client arrives every 20 ms (50 handshakes a second)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class SlowCRLHost(http.server.ThreadingHTTPServer):
@@ -109,13 +105,7 @@ def run(root: Path, blocking: bool, seconds: float, newcomers: int) -> list[floa
     proc = mp.get_context("spawn").Process(target=serve, args=(str(root), port, blocking))
     proc.start()
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        wait_port(port)
         steady = context(root, "steady")
         handshake(steady, port)  # warm-up
         times: list[float] = []
