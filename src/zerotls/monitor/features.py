@@ -135,7 +135,7 @@ GROUP BY identity, floor(ts / 3600)
     # Beaconing: gaps between a pair's connections and the sizes sent, in the window.
     "beacon": """
 WITH w AS (
-  SELECT identity, dst_host AS dst, ts, bytes_out, duration,
+  SELECT identity, dst_host AS dst, ts, bytes_out, duration, dst_port, proto,
          ts - lag(ts) OVER (PARTITION BY identity, dst_host ORDER BY ts) AS gap
   FROM events
   WHERE ts >= $start AND ts < $end AND outcome = 'ok' AND identity IS NOT NULL
@@ -147,7 +147,8 @@ s AS (
          quantile_cont(bytes_out, 0.25) AS size_q1, quantile_cont(bytes_out, 0.5) AS size_q2,
          quantile_cont(bytes_out, 0.75) AS size_q3,
          count(DISTINCT floor(ts / 3600)) AS hours_seen,
-         avg(duration) AS mean_duration
+         avg(duration) AS mean_duration,
+         mode(dst_port) AS port, mode(proto) AS proto
   FROM w GROUP BY identity, dst HAVING count(*) >= $beacon_min
 )
 SELECT s.*, m.gap_madm, m.size_madm

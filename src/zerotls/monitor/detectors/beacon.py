@@ -20,7 +20,33 @@ from zerotls.monitor.detectors._common import (
 )
 from zerotls.monitor.features import Settings, Window
 
-__all__ = ["beacon_scores", "beacons", "bowley_skew"]
+__all__ = ["PERIODIC_SERVICES", "beacon_scores", "beacons", "bowley_skew", "periodic_service"]
+
+PERIODIC_SERVICES: dict[tuple[str, int], tuple[str, float]] = {
+    ("udp", 123): ("NTP", 100.0),
+    ("udp", 53): ("DNS", 512.0),
+    ("tcp", 53): ("DNS over TCP", 4096.0),
+    ("tcp", 853): ("DNS over TLS", 4096.0),
+    ("udp", 67): ("DHCP", 1500.0),
+    ("udp", 68): ("DHCP", 1500.0),
+    ("udp", 161): ("SNMP", 1500.0),
+    ("udp", 162): ("SNMP traps", 1500.0),
+    ("udp", 514): ("syslog", 2048.0),
+    ("udp", 1900): ("SSDP", 1500.0),
+}
+"""Services periodic by design, and the largest typical request each sends: (protocol, port)
+-> (name, bytes). NTP polls every 64 to 1,024 s with 48-byte packets; a "beacon" on port 123
+that sends kilobytes is not NTP, and is judged like any other."""
+
+
+def periodic_service(proto: str | None, port: int | None, size: float) -> str | None:
+    """The service a periodic flow is, when its protocol, port and size all fit one."""
+    if proto is None or port is None:
+        return None
+    known = PERIODIC_SERVICES.get((proto.lower(), int(port)))
+    if known is None or size > known[1]:
+        return None
+    return known[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -93,7 +119,18 @@ def beacons(beacon: Table, pairs: Table, window: Window, settings: Settings) -> 
         # well on duration and coverage alone, so the timing score must pass on its own too.
         if adjusted < settings.beacon_threshold or sub["timing"] < settings.beacon_threshold:
             continue
+        size = float(r["size_q2"] or 0.0)
+        service = periodic_service(r.get("proto"), r.get("port"), size)
+        if service is not None:
+            continue  # NTP, DNS, SNMP ...: periodic by design, and this flow looks like it
         gap = float(r["gap_q2"] or 0.0)
+        known = PERIODIC_SERVICES.get((str(r.get("proto") or "").lower(), int(r.get("port") or 0)))
+        not_discounted = (
+            f"; on the {known[0]} port, but about {_fmt_bytes(size)} per connection where "
+            f"{known[0]} sends at most {_fmt_bytes(known[1])}, so not discounted as {known[0]}"
+            if known is not None
+            else ""
+        )
         alerts.append(
             Alert(
                 detector="beacon",
@@ -107,7 +144,8 @@ def beacons(beacon: Table, pairs: Table, window: Window, settings: Settings) -> 
                 why=f"gaps vary by only {_fmt_seconds(float(r['gap_madm'] or 0))} around "
                 f"{_fmt_seconds(gap)} and sizes by {float(r['size_madm'] or 0):.0f} bytes, over "
                 f"{sub['duration'] * 100:.0f} % of the window; only "
-                f"{reach.get(r['dst'], 1)} of {n_identities} identities reach {r['dst']}",
+                f"{reach.get(r['dst'], 1)} of {n_identities} identities reach {r['dst']}"
+                + not_discounted,
                 evidence={
                     "score": round(sub["score"], 4),
                     "adjusted_score": round(adjusted, 4),
@@ -120,6 +158,8 @@ def beacons(beacon: Table, pairs: Table, window: Window, settings: Settings) -> 
                     "hours_with_connections": int(r["hours_seen"]),
                     "identities_reaching_destination": reach.get(r["dst"], 1),
                     "identities_total": n_identities,
+                    "port": r.get("port"),
+                    "proto": r.get("proto"),
                 },
             )
         )
