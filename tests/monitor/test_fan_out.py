@@ -45,11 +45,10 @@ def test_a_workstation_reaching_twelve_workstations_on_smb_is_lateral_movement(
         lines.append(conn_line(attack + i * 60, f"L{i}", "10.1.0.15", f"10.1.0.{i + 40}", 445))
         lines.append(conn_line(attack + i * 60 + 5, f"R{i}", "10.1.0.15", f"10.1.0.{i + 40}", 5985))
     alerts = detect_json(tmp_path, lines, capsys)
-    assert {a["identity"] for a in alerts} == {"10.1.0.15"}
-    ports = {a["evidence"]["port"] for a in alerts}  # type: ignore[index]
-    assert ports == {445, 5985}
-    smb = next(a for a in alerts if a["evidence"]["port"] == 445)  # type: ignore[index]
-    assert smb["evidence"]["new_hosts"] == 12 and "lateral movement" in str(smb["why"])  # type: ignore[index]
+    [alert] = alerts  # one alert for the one spread, every port in it
+    assert alert["identity"] == "10.1.0.15"
+    assert alert["evidence"]["ports"] == [445, 5985]  # type: ignore[index]
+    assert alert["evidence"]["new_hosts"] == 12 and "lateral movement" in str(alert["why"])  # type: ignore[index]
 
 
 def test_ssh_to_seven_new_external_hosts_is_reported(
@@ -60,7 +59,34 @@ def test_ssh_to_seven_new_external_hosts_is_reported(
     for i in range(7):
         lines.append(conn_line(attack + i * 300, f"S{i}", "10.1.0.22", f"198.51.100.{i + 1}", 22))
     alerts = detect_json(tmp_path, lines, capsys)
-    assert [(a["identity"], a["evidence"]["port"]) for a in alerts] == [("10.1.0.22", 22)]  # type: ignore[index]
+    assert [(a["identity"], a["evidence"]["ports"]) for a in alerts] == [("10.1.0.22", [22])]  # type: ignore[index]
+
+
+def test_a_mostly_unanswered_sweep_is_left_to_the_probing_detector(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = background()
+    attack = T0 + (DAYS * 24 - 2) * HOUR
+    for i in range(40):  # a scan: SYNs to forty hosts, none answers (Zeek S0)
+        lines.append(
+            conn_line(attack + i, f"Z{i}", "10.1.0.30", f"10.1.5.{i + 1}", 445, state="S0",
+                      orig="0", resp="0")
+        )  # fmt: skip
+    assert detect_json(tmp_path, lines, capsys) == []
+
+
+def test_a_monitoring_poller_does_not_hide_smb_to_the_hosts_it_polls(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = background()
+    for h in range(DAYS * 24):  # a monitoring server checks every workstation's agent hourly
+        for w in range(40, 60):
+            lines.append(conn_line(T0 + h * HOUR + w, f"M{h}x{w}", "10.1.9.9", f"10.1.0.{w}", 9100))
+    attack = T0 + (DAYS * 24 - 3) * HOUR
+    for i in range(8):
+        lines.append(conn_line(attack + i * 60, f"L{i}", "10.1.0.15", f"10.1.0.{i + 40}", 445))
+    alerts = detect_json(tmp_path, lines, capsys)
+    assert [a["identity"] for a in alerts] == ["10.1.0.15"]
 
 
 def test_known_servers_and_new_web_sites_are_not_fan_out(

@@ -41,3 +41,26 @@ def test_ntp_is_discounted_a_fat_flow_on_the_ntp_port_and_a_jittered_beacon_are_
     assert "10.0.0.5" not in found  # NTP as NTP looks
     assert "10.0.0.7" in found  # the jittered C2 beacon
     assert "10.0.0.6" in found and "not discounted as NTP" in found["10.0.0.6"]["why"]
+
+
+def test_a_poller_checking_many_hosts_on_one_schedule_is_not_a_beacon(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = random.Random(1)
+    lines = [conn_line(T0 + i * 1800, f"H{i}", "10.0.0.9", "93.184.216.34") for i in range(96)]
+    start = T0 + DAY
+    for w in range(20):  # a monitoring server checks 20 agents every 15 minutes
+        for i in range(90):
+            lines.append(conn_line(start + i * 900 + w * 3 + rng.uniform(0, 2), f"M{w}x{i}",
+                                   "10.0.10.50", f"10.0.1.{w + 10}", 9100, orig="300"))  # fmt: skip
+    t = start
+    for i in range(250):  # one host's C2 channel on a similar schedule
+        t += 900 * rng.uniform(0.85, 1.15)
+        lines.append(conn_line(t, f"C{i}", "10.0.0.7", "203.0.113.50", 443, orig="2000"))
+    write(tmp_path / "conn.log", zeek_header("conn", CONN_FIELDS) + "".join(sorted(lines)))
+    store = str(tmp_path / "m.duckdb")
+    assert main(["monitor", "ingest", str(tmp_path / "conn.log"), "--store", store]) == 0
+    capsys.readouterr()
+    assert main(["monitor", "detect", "--store", store, "--json", "--only", "beacon"]) == 0
+    found = {a["identity"] for a in json.loads(capsys.readouterr().out)["alerts"]}
+    assert "10.0.10.50" not in found and "10.0.0.7" in found

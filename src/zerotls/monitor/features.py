@@ -197,10 +197,11 @@ WHERE ts >= $start AND ts < $end AND identity IS NOT NULL
   AND (tls_version IS NOT NULL OR cipher IS NOT NULL)
 GROUP BY identity, dst_host, tls_version, cipher
 """,
-    # Per identity, hour and port: destination hosts nobody reached in the baseline.
+    # Per identity, hour and port: destination hosts nobody reached on that port in the
+    # baseline (a monitoring server polling every host's agent does not make SMB to it known).
     "reach": """
 WITH known AS (
-  SELECT DISTINCT dst_host FROM events
+  SELECT DISTINCT dst_host, dst_port FROM events
   WHERE ts >= $base AND ts < $start AND dst_host IS NOT NULL
 ), w AS (
   SELECT identity, dst_host, dst_port, outcome, floor(ts / 3600) AS hour
@@ -212,7 +213,7 @@ SELECT w.identity, w.hour, w.dst_port AS port,
        count(DISTINCT w.dst_host) AS new_hosts,
        count(DISTINCT w.dst_host) FILTER (WHERE w.outcome = 'ok') AS answered,
        list(DISTINCT w.dst_host) AS hosts
-FROM w LEFT JOIN known k ON k.dst_host = w.dst_host
+FROM w LEFT JOIN known k ON k.dst_host = w.dst_host AND k.dst_port = w.dst_port
 WHERE k.dst_host IS NULL
 GROUP BY w.identity, w.hour, w.dst_port
 HAVING count(DISTINCT w.dst_host) >= 3

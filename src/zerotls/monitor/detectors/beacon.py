@@ -97,6 +97,33 @@ def beacon_scores(r: dict[str, Any], window: Window) -> dict[str, float]:
     }
 
 
+POLLER_MIN_DESTINATIONS = 8
+"""An identity with regular flows to this many destinations on one schedule is a poller."""
+
+
+def _pollers(rows: list[dict[str, Any]]) -> set[str]:
+    """Identities that reach many destinations at the same interval: a monitoring server
+    checking every host, a backup server, a configuration manager. C2 is one channel (or a
+    few) from a host, not the same period to dozens of hosts, so their flows are not beacons.
+    Periods count as one when they are within 20 % of each other."""
+    from collections import Counter
+
+    periods: dict[str, Counter[int]] = {}
+    for r in rows:
+        gap = float(r["gap_q2"] or 0.0)
+        if gap <= 0:
+            continue
+        bucket = round(math.log(gap) / math.log(1.2))
+        periods.setdefault(r["identity"], Counter())[bucket] += 1
+    out = set()
+    for identity, counts in periods.items():
+        # Neighbouring buckets are the same schedule seen with a little jitter.
+        best = max(counts[b - 1] + counts[b] + counts[b + 1] for b in counts)
+        if best >= POLLER_MIN_DESTINATIONS:
+            out.add(identity)
+    return out
+
+
 def beacons(beacon: Table, pairs: Table, window: Window, settings: Settings) -> Scored:
     """Pairs that connect at regular intervals with regular sizes across the window.
 
@@ -109,9 +136,13 @@ def beacons(beacon: Table, pairs: Table, window: Window, settings: Settings) -> 
     _, reach, n_identities = _prevalence(pairs)
     alerts: list[Alert] = []
     population: list[float] = []
-    for r in _rows(beacon):
+    rows = _rows(beacon)
+    pollers = _pollers(rows)
+    for r in rows:
         if is_local_broadcast(r["dst"]):
             continue
+        if r["identity"] in pollers:
+            continue  # a monitoring or backup server polling many hosts on one schedule
         sub = beacon_scores(r, window)
         adjusted = sub["score"] * popularity_factor(reach.get(r["dst"], 1))
         population.append(adjusted)

@@ -35,10 +35,20 @@ ADMIN_PORTS: Final = {
 """Remote administration: how an intruder moves from host to host."""
 
 
+SCAN_ANSWERED_SHARE: Final = 0.3
+"""Below this share of new hosts answering, the sweep is a scan: the probing detector's."""
+
+
 def fan_out(reach: Table, window: Window, settings: Settings) -> Scored:
-    """Hours in which an identity reached many hosts that nobody reached before."""
+    """Hours in which an identity reached many hosts that nobody reached before.
+
+    One alert per identity, with every port and host it spread to (the hours of one spread
+    belong together); the population ranks are taken in is one score per identity, so one
+    sweep across many ports does not bury another identity's spread. A sweep that mostly went
+    unanswered is a scan, reported by the probing detector, not here.
+    """
     by_identity: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    population: list[float] = []
+    best: dict[str, float] = defaultdict(float)
     for r in _rows(reach):
         limit = (
             settings.fanout_admin_hosts
@@ -46,65 +56,59 @@ def fan_out(reach: Table, window: Window, settings: Settings) -> Scored:
             else settings.fanout_other_hosts
         )
         score = float(r["new_hosts"]) / float(limit)
-        population.append(score)
+        best[r["identity"]] = max(best[r["identity"]], score)
         if score >= 1.0:
             by_identity[r["identity"]].append({**r, "score": score})
     alerts: list[Alert] = []
-    for identity, hours in by_identity.items():
-        # One alert per identity and port: the hours of one spread belong together.
-        by_port: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for r in hours:
-            by_port[int(r["port"])].append(r)
-        for port, items in by_port.items():
-            items.sort(key=lambda r: r["hour"])
-            hosts = sorted({h for r in items for h in (r["hosts"] or [])})
-            answered = sum(int(r["answered"]) for r in items)
-            service = ADMIN_PORTS.get(port)
-            what = f"{service} (port {port})" if service else f"port {port}"
-            shown = ", ".join(hosts[:8]) + (f" and {len(hosts) - 8} more" if len(hosts) > 8 else "")
-            start, end = items[0]["hour"] * 3600.0, (items[-1]["hour"] + 1) * 3600.0
-            alerts.append(
-                Alert(
-                    detector="fan-out",
-                    identity=identity,
-                    destination=None,
-                    start=start,
-                    end=end,
-                    score=max(r["score"] for r in items),
-                    summary=f"{identity} reached {len(hosts)} hosts on {what} within "
-                    f"{len(items)} hour(s) that no one here had reached before: {shown}",
-                    why=(
-                        "reaching many new hosts on a remote-administration port is how "
-                        "lateral movement looks (nobody, not this identity nor its peers, "
-                        "reached these hosts in the baseline)"
-                        if service
-                        else "reaching many hosts nobody reached before, on one port, is how "
-                        "an intrusion spreading or a tool sweeping a network looks"
-                    ),
-                    evidence={
-                        "port": port,
-                        "service": service or "",
-                        "new_hosts": len(hosts),
-                        "answered": answered,
-                        "hosts": hosts[:50],
-                        "hours": len(items),
-                    },
-                    plot=Plot(
-                        kind="series",
-                        title=f"new hosts per hour reached by {identity} on {what}",
-                        x_label="time",
-                        y_label="new hosts per hour",
-                        observed=tuple((r["hour"] * 3600.0, float(r["new_hosts"])) for r in items),
-                        band=(
-                            0.0,
-                            float(
-                                settings.fanout_admin_hosts
-                                if service
-                                else settings.fanout_other_hosts
-                            ),
-                        ),
-                    ),
-                )
+    for identity, items in by_identity.items():
+        items.sort(key=lambda r: (r["hour"], r["port"]))
+        hosts = sorted({h for r in items for h in (r["hosts"] or [])})
+        answered = sum(int(r["answered"]) for r in items)
+        tried = sum(int(r["new_hosts"]) for r in items)
+        if tried and answered / tried < SCAN_ANSWERED_SHARE:
+            continue  # mostly unanswered: a scan (probing reports it)
+        ports = sorted({int(r["port"]) for r in items})
+        admin = [p for p in ports if p in ADMIN_PORTS]
+        what = ", ".join(
+            f"{ADMIN_PORTS[p]} (port {p})" if p in ADMIN_PORTS else f"port {p}" for p in ports
+        )
+        shown = ", ".join(hosts[:8]) + (f" and {len(hosts) - 8} more" if len(hosts) > 8 else "")
+        hours = sorted({int(r["hour"]) for r in items})
+        alerts.append(
+            Alert(
+                detector="fan-out",
+                identity=identity,
+                destination=None,
+                start=hours[0] * 3600.0,
+                end=(hours[-1] + 1) * 3600.0,
+                score=max(r["score"] for r in items),
+                summary=f"{identity} reached {len(hosts)} hosts on {what} within "
+                f"{len(hours)} hour(s) that no one here had reached there before: {shown}",
+                why=(
+                    "reaching many new hosts on a remote-administration port is how lateral "
+                    "movement looks (nobody, not this identity nor its peers, reached these "
+                    "hosts on that port in the baseline)"
+                    if admin
+                    else "reaching many hosts nobody reached before, on one port, is how an "
+                    "intrusion spreading or a tool sweeping a network looks"
+                ),
+                evidence={
+                    "ports": ports,
+                    "services": [ADMIN_PORTS[p] for p in admin],
+                    "new_hosts": len(hosts),
+                    "answered": answered,
+                    "hosts": hosts[:50],
+                    "hours": len(hours),
+                },
+                plot=Plot(
+                    kind="series",
+                    title=f"new hosts per hour reached by {identity}",
+                    x_label="time",
+                    y_label="new hosts per hour",
+                    observed=tuple((r["hour"] * 3600.0, float(r["new_hosts"])) for r in items),
+                    band=(0.0, float(settings.fanout_admin_hosts)),
+                ),
             )
+        )
     del window
-    return _finish(alerts, population)
+    return _finish(alerts, list(best.values()))

@@ -20,6 +20,11 @@ __all__ = ["new_destinations"]
 # New destination
 
 
+MIN_BASELINE = 12 * 3600.0
+"""History an identity needs before its new destinations are judged (cold start: a day of
+logs is enough; the output says how much there was)."""
+
+
 def new_destinations(pairs: Table, window: Window, settings: Settings) -> Scored:
     """A destination an identity never reached in the baseline, weighted by org-wide rarity.
 
@@ -30,8 +35,8 @@ def new_destinations(pairs: Table, window: Window, settings: Settings) -> Scored
     those with stability below 0.5, who often meet new destinations, as half): one browsing
     host meeting a new site is normal, several hosts meeting the same never-seen site at once
     is how a spreading download or a shared C2 looks, and nearly every host meeting it is a
-    roll-out. Identities without a baseline day are not judged (every destination of a new
-    identity is new).
+    roll-out. Identities with less than half a day of baseline are not judged (every
+    destination of a new identity is new); a new deployment with a day of logs is judged.
     """
     import numpy as np
 
@@ -45,8 +50,8 @@ def new_destinations(pairs: Table, window: Window, settings: Settings) -> Scored
     # first baseline day (its habit of meeting new destinations).
     first = np.full(n_identities, np.inf)
     np.minimum.at(first, p.identity, p.first_seen)
-    learned_from = first + 86400.0
-    judged = learned_from <= window.start  # at least a full baseline day
+    learned_from = first + MIN_BASELINE
+    judged = learned_from <= window.start  # at least half a day of baseline (cold start)
     added = np.bincount(
         p.identity,
         weights=(in_base & (p.first_seen >= learned_from[p.identity])).astype(np.float64),

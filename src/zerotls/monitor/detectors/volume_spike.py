@@ -52,8 +52,8 @@ def volume_spikes(hourly: Table, window: Window, settings: Settings) -> Scored:
     population: list[float] = []
     for identity, items in by_identity.items():
         first_hour = int(min(r["hour"] for r in items))
-        if first_hour >= start_hour - 24:
-            continue  # less than a day of baseline
+        if first_hour > start_hour - 12:
+            continue  # less than half a day of baseline: nothing to compare with
         n = end_hour - first_hour
         out = np.zeros(n)
         inn = np.zeros(n)
