@@ -36,7 +36,7 @@ DETECTOR_WEIGHTS: Final = {
     "probing": 0.85,
     "fan-out": 0.85,
     "legacy-tls": 0.8,
-    "volume-spike": 0.75,
+    "volume-spike": 0.55,
     "new-destination": 0.65,
     "long-connection": 0.5,
     "outlier": 0.5,

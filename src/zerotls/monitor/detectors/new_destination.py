@@ -25,6 +25,11 @@ MIN_BASELINE = 12 * 3600.0
 logs is enough; the output says how much there was)."""
 
 
+NEW_DESTINATION_UPLOAD = 100_000_000
+"""Bytes sent to a never-seen destination at which the upload alone makes it worth an alert
+(scaled: 30 MB to a destination nobody reached scores 0.3, the reporting threshold)."""
+
+
 def new_destinations(pairs: Table, window: Window, settings: Settings) -> Scored:
     """A destination an identity never reached in the baseline, weighted by org-wide rarity.
 
@@ -83,8 +88,14 @@ def new_destinations(pairs: Table, window: Window, settings: Settings) -> Scored
         i = int(c)
         if is_local_broadcast(p.destinations[p.dst[i]]):
             continue
-        population.append(float(score_c))
-        if score_c < settings.new_destination_threshold:
+        # What was sent there counts too: a browsing host meets new sites all day (low
+        # stability), but it does not upload tens of megabytes to one nobody knows. That is
+        # how exfiltration to a fresh address looks, whatever the host's habits.
+        upload = float(out_window[i] or 0)
+        upload_score = float(rarity_c) * min(1.0, upload / NEW_DESTINATION_UPLOAD)
+        judged_score = max(float(score_c), upload_score)
+        population.append(judged_score)
+        if judged_score < settings.new_destination_threshold:
             continue
         code = int(p.identity[i])
         identity = p.identities[code]
@@ -100,7 +111,7 @@ def new_destinations(pairs: Table, window: Window, settings: Settings) -> Scored
             "out_window": out_window[i],
             "in_window": in_window[i],
         }
-        score = float(score_c)
+        score = judged_score
         rarity, spread = float(rarity_c), float(spread_c)
         stab, rate_i = float(stability[code]), float(rate[code])
         reach_new_d = int(reach_new[p.dst[i]])
@@ -118,6 +129,8 @@ def new_destinations(pairs: Table, window: Window, settings: Settings) -> Scored
         )
         if reach_new_d > 1:
             why += f"; {reach_new_d} identities reached it for the first time in this window"
+        if upload_score >= settings.new_destination_threshold:
+            why += f"; and it sent {_fmt_bytes(upload)} there, which is how exfiltration looks"
         alerts.append(
             Alert(
                 detector="new-destination",

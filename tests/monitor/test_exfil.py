@@ -1,0 +1,59 @@
+"""Exfiltration to a fresh address from a host that meets new sites all day: the upload
+makes the new destination count, whatever the host's browsing habits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.monitor.helpers import CONN_FIELDS, T0, conn_line, write, zeek_header
+from zerotls.cli import main
+
+HOUR = 3600.0
+
+
+def browsing(days: int) -> list[str]:
+    """10.0.0.8 meets a dozen new web sites every hour (it would never pass as 'stable')."""
+    return [
+        conn_line(
+            T0 + h * HOUR + i * 60,
+            f"B{h}x{i}",
+            "10.0.0.8",
+            f"site{h}-{i}.example",
+            orig="2000",
+            resp="90000",
+        )
+        for h in range(days * 24)
+        for i in range(12)
+    ]
+
+
+def new_destination_alerts(
+    tmp_path: Path, lines: list[str], capsys: pytest.CaptureFixture[str]
+) -> list[dict[str, object]]:
+    write(tmp_path / "conn.log", zeek_header("conn", CONN_FIELDS) + "".join(sorted(lines)))
+    store = str(tmp_path / "m.duckdb")
+    assert main(["monitor", "ingest", str(tmp_path / "conn.log"), "--store", store]) == 0
+    capsys.readouterr()
+    assert main(["monitor", "detect", "--store", store, "--json", "--only", "new-destination"]) == 0
+    return json.loads(capsys.readouterr().out)["alerts"]  # type: ignore[no-any-return]
+
+
+def test_tens_of_megabytes_to_a_never_seen_address_is_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = browsing(3)
+    at = T0 + (3 * 24 - 3) * HOUR
+    for i in range(40):  # 40 x 1.5 MB = 60 MB to an address nobody reached
+        lines.append(conn_line(at + i * 60, f"X{i}", "10.0.0.8", "109.74.216.22", orig="1500000"))
+    alerts = new_destination_alerts(tmp_path, lines, capsys)
+    hit = [a for a in alerts if a["destination"] == "109.74.216.22"]
+    assert hit and "which is how exfiltration looks" in str(hit[0]["why"])
+
+
+def test_the_same_host_browsing_new_sites_is_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert new_destination_alerts(tmp_path, browsing(3), capsys) == []
