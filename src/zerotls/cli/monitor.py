@@ -63,7 +63,9 @@ examples:
   zerotls monitor detect
   zerotls monitor detect --since 6h --baseline 28d
   zerotls monitor detect --since 2026-11-28T00:00Z --until 2026-11-29T00:00Z --json
-  zerotls monitor detect --allowlist allow.toml --fail-on high   # exit 1 if any high alert"""
+  zerotls monitor detect --allowlist allow.toml --fail-on high   # exit 1 if any high alert
+  zerotls monitor export ./events && zerotls monitor detect --engine spark --events ./events \
+      --spark-master local[2]                     # the same alerts, on Spark"""
 
 REPORT_EPILOG = """\
 The HTML file is self-contained (inline SVG charts, no script, nothing fetched): each alert
@@ -219,6 +221,24 @@ def _add_store(p: argparse.ArgumentParser) -> None:
 
 def _add_detect_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help="duckdb: the store (default); spark: the Parquet export in --events, on Spark",
+    )
+    p.add_argument(
+        "--events",
+        type=Path,
+        metavar="DIR",
+        help="--engine spark: the directory `zerotls monitor export DIR` wrote",
+    )
+    p.add_argument(
+        "--spark-master",
+        default="local[*]",
+        metavar="URL",
+        help="--engine spark: local[*] (default), local[2], spark://HOST:7077 ...",
+    )
+    p.add_argument(
         "--since",
         metavar="WHEN",
         help="window start: a duration back from the last event (24h, 7d) or a UTC time "
@@ -277,7 +297,6 @@ def _time(text: str, what: str) -> float:
 
 def _run_detect(args: argparse.Namespace) -> Result:
     from zerotls.monitor.allowlist import DETECTORS, Allowlist
-    from zerotls.monitor.engine import default_window, detect
 
     allowlist = Allowlist.load(args.allowlist) if args.allowlist else Allowlist()
     only: tuple[str, ...] = ()
@@ -289,19 +308,54 @@ def _run_detect(args: argparse.Namespace) -> Result:
                 f"unknown detector(s) {', '.join(bad)}; known: {', '.join(DETECTORS)}"
             )
     baseline = parse_duration(args.baseline).total_seconds()
+    if args.engine == "spark":
+        from zerotls.monitor.spark import SparkEvents, spark_session
+
+        if args.events is None:
+            raise ConfigError(
+                "--engine spark reads the Parquet export: give --events DIR (write one with "
+                "`zerotls monitor export DIR`)"
+            )
+        owned = not _spark_active()
+        session = spark_session(args.spark_master)
+        try:
+            return _judge(args, SparkEvents(args.events, session), baseline, allowlist, only)
+        finally:
+            if owned:  # a session the caller (a notebook, a test) had stays theirs
+                session.stop()
     with _open_store(args, must_exist=True) as store:
-        until = _time(args.until, "--until") if args.until else None
-        since_abs: float | None = None
-        since_rel = 24 * 3600.0
-        if args.since:
-            try:
-                since_rel = parse_duration(args.since).total_seconds()
-            except ConfigError:
-                since_abs = _time(args.since, "--since")
-        window = default_window(
-            store, since=since_abs, until=until, since_seconds=since_rel, baseline_seconds=baseline
-        )
-        return detect(store, window, allowlist=allowlist, only=only)
+        return _judge(args, store, baseline, allowlist, only)
+
+
+def _spark_active() -> bool:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        return False
+    return SparkSession.getActiveSession() is not None
+
+
+def _judge(
+    args: argparse.Namespace,
+    store: Any,
+    baseline: float,
+    allowlist: Any,
+    only: tuple[str, ...],
+) -> Result:
+    from zerotls.monitor.engine import default_window, detect
+
+    until = _time(args.until, "--until") if args.until else None
+    since_abs: float | None = None
+    since_rel = 24 * 3600.0
+    if args.since:
+        try:
+            since_rel = parse_duration(args.since).total_seconds()
+        except ConfigError:
+            since_abs = _time(args.since, "--since")
+    window = default_window(
+        store, since=since_abs, until=until, since_seconds=since_rel, baseline_seconds=baseline
+    )
+    return detect(store, window, allowlist=allowlist, only=only)
 
 
 def _detect(args: argparse.Namespace) -> int:

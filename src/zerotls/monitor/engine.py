@@ -13,14 +13,13 @@ import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from zerotls.errors import ConfigError
 from zerotls.monitor import detectors
 from zerotls.monitor.alerts import Alert, Plot, combine
 from zerotls.monitor.allowlist import Allowlist
-from zerotls.monitor.features import Settings, Window, compute
-from zerotls.monitor.store import Store
+from zerotls.monitor.features import Settings, Window
 
 __all__ = ["DEFAULT_BASELINE", "DEFAULT_SINCE", "Result", "default_window", "detect"]
 
@@ -64,7 +63,7 @@ class Result:
 
 
 def default_window(
-    store: Store,
+    store: EventSource,
     *,
     since: float | None = None,
     until: float | None = None,
@@ -91,7 +90,7 @@ def default_window(
 
 
 def detect(
-    store: Store,
+    store: EventSource,
     window: Window,
     *,
     settings: Settings | None = None,
@@ -104,7 +103,7 @@ def detect(
     started = time.perf_counter()
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    feats = compute(store.con, window, settings)
+    feats = store.features(window, settings)
     timings["features"] = time.perf_counter() - t
     runs: dict[str, Callable[[], detectors.Scored]] = {
         "new-destination": lambda: detectors.new_destinations(feats["pairs"], window, settings),
@@ -146,9 +145,9 @@ def detect(
         else:
             suppressed.append(replace(alert, suppressed=entry.reason))
     timings["evidence"] = time.perf_counter() - t
-    events = store.con.execute(
+    events = store.rows(
         "SELECT count(*) FROM events WHERE ts >= ? AND ts < ?", [window.base, window.end]
-    ).fetchall()
+    )
     coverage = baseline_coverage(store, window, settings)
     return Result(
         coverage=coverage,
@@ -167,15 +166,15 @@ _FULL_BASELINE_HOURS: Final = 7 * 24.0
 """A week of history sees every weekly rhythm once; below it the limits are said."""
 
 
-def baseline_coverage(store: Store, window: Window, settings: Settings) -> dict[str, Any]:
+def baseline_coverage(store: EventSource, window: Window, settings: Settings) -> dict[str, Any]:
     """How much history the window is judged against, and what a short one limits.
 
     A new deployment has a day or two of logs, not two weeks: every detector runs with what
     there is, and the output says so instead of returning nothing or pretending.
     """
-    row = store.con.execute(
+    row = store.rows(
         "SELECT min(ts) FROM events WHERE ts >= ? AND ts < ?", [window.base, window.start]
-    ).fetchall()
+    )
     first = row[0][0] if row and row[0][0] is not None else None
     asked = (window.start - window.base) / 3600.0
     have = 0.0 if first is None else (window.start - max(float(first), window.base)) / 3600.0
@@ -200,9 +199,34 @@ def baseline_coverage(store: Store, window: Window, settings: Settings) -> dict[
     }
 
 
-def _enrich(store: Store, alert: Alert, window: Window) -> Alert:
+class EventSource(Protocol):
+    """Where detection reads events: the DuckDB :class:`Store`, or Spark over the Parquet
+    export (``zerotls.monitor.spark.SparkEvents``). Both answer the same SQL."""
+
+    def features(self, window: Window, settings: Settings) -> dict[str, Any]: ...
+
+    def rows(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]: ...
+
+    def time_range(self) -> tuple[float, float] | None: ...
+
+
+class _Rows:
+    """``con.execute(sql, params).fetchall()`` over any :class:`EventSource`."""
+
+    def __init__(self, source: EventSource) -> None:
+        self.source = source
+
+    def execute(self, sql: str, params: list[Any]) -> _Rows:
+        self._result = self.source.rows(sql, params)
+        return self
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self._result
+
+
+def _enrich(store: EventSource, alert: Alert, window: Window) -> Alert:
     """Add the evidence that needs the events again (only for alerts, so it stays cheap)."""
-    con = store.con
+    con = _Rows(store)
     if alert.detector in ("volume-spike", "outlier"):
         rows = con.execute(
             "SELECT dst_host, sum(bytes_out) AS b, count(*) AS n FROM events "

@@ -7,9 +7,9 @@ destination, per identity and hour, per identity and ten minutes, ...); the dete
 (the detectors package) are pure functions over those tables as Arrow. Events are read only here.
 
 The SQL is plain: aggregates with ``FILTER``, ``lag`` over a window, ``quantile_cont`` and
-``median``, arithmetic on epoch seconds. It runs on DuckDB as is and on Spark SQL with two
-renames (docs/monitor.md, "Past one machine"): ``quantile_cont(x, q)`` is
-``percentile(x, q)`` and ``median(x)`` is ``percentile(x, 0.5)``.
+``median``, arithmetic on epoch seconds. It runs on DuckDB as is and on Spark SQL as :func:`render`
+makes it (``quantile_cont`` is ``percentile``, ``list(DISTINCT x)`` is ``collect_set(x)``,
+placeholders are ``:name``): one definition, two dialects.
 Parameters (the window's bounds, thresholds) are bound, never formatted into the text:
 :func:`render` returns the query with ``$name`` placeholders and the values to bind (DuckDB's
 named parameters; Spark's ``:name`` is the same shape). A value that is not a finite number
@@ -27,7 +27,7 @@ from zerotls.errors import ConfigError
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["QUERIES", "Settings", "Window", "compute", "render"]
+__all__ = ["DIALECTS", "QUERIES", "Settings", "Window", "compute", "render", "sorted_table"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +82,28 @@ class Settings:
     """Seed of the IsolationForest, so runs are reproducible."""
 
 
-def render(sql: str, window: Window, settings: Settings) -> tuple[str, dict[str, Any]]:
-    """A query and the parameters it binds (``$start``, ``$end``, ``$base``, settings).
+DIALECTS: Final = ("duckdb", "spark")
+
+_SPARK_RENAMES: Final = (
+    ("quantile_cont(", "percentile("),  # both interpolate linearly between ranks
+    ("list(DISTINCT ", "collect_set("),
+)
+
+
+def render(
+    sql: str, window: Window, settings: Settings, dialect: str = "duckdb"
+) -> tuple[str, dict[str, Any]]:
+    """A query in ``dialect`` and the parameters it binds (``$start`` in DuckDB, ``:start``
+    in Spark SQL; ``$end``, ``$base`` and the settings likewise).
+
+    One definition per query (:data:`QUERIES`, written for DuckDB); Spark gets it with two
+    function renames and its own placeholder spelling, so the two engines cannot drift.
 
     Raises:
-        ConfigError: a bound or setting is not a finite number.
+        ConfigError: a bound or setting is not a finite number, or an unknown dialect.
     """
+    if dialect not in DIALECTS:
+        raise ConfigError(f"unknown SQL dialect {dialect!r}: use one of {', '.join(DIALECTS)}")
     values: dict[str, Any] = {
         "start": float(window.start),
         "end": float(window.end),
@@ -99,7 +115,25 @@ def render(sql: str, window: Window, settings: Settings) -> tuple[str, dict[str,
         if not math.isfinite(value):
             raise ConfigError(f"the detection {name} is {value!r}: it must be a finite number")
     used = {name: value for name, value in values.items() if f"${name}" in sql}
+    if dialect == "spark":
+        for name in used:
+            sql = sql.replace(f"${name}", f":{name}")
+        for old, new in _SPARK_RENAMES:
+            sql = sql.replace(old, new)
     return sql, used
+
+
+def sorted_table(table: Any) -> Any:
+    """A feature table in one order whatever the engine (by every non-list column), so the
+    detectors see the same rows in the same order from DuckDB and from Spark."""
+    import pyarrow as pa
+
+    keys = [
+        (f.name, "ascending")
+        for f in table.schema
+        if not pa.types.is_list(f.type) and not pa.types.is_large_list(f.type)
+    ]
+    return table.sort_by(keys) if keys and table.num_rows else table
 
 
 _FAILED: Final = "(outcome <> 'ok' OR decision IN ('deny', 'shadow-deny'))"
@@ -234,7 +268,7 @@ def compute(con: duckdb.DuckDBPyConnection, window: Window, settings: Settings) 
         tables = {}
         for name, sql in QUERIES.items():
             query, params = render(sql, window, settings)
-            tables[name] = cursor.sql(query, params=params).to_arrow_table()
+            tables[name] = sorted_table(cursor.sql(query, params=params).to_arrow_table())
         return tables
     finally:
         cursor.close()

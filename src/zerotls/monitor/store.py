@@ -48,6 +48,8 @@ from zerotls.monitor.schema import EVENT_COLUMNS, events_ddl
 if TYPE_CHECKING:
     import duckdb
 
+    from zerotls.monitor.features import Settings, Window
+
 __all__ = ["FileReport", "IngestReport", "Reject", "Store"]
 
 SCHEMA_VERSION: Final = 1
@@ -210,6 +212,20 @@ class Store:
 
     def count(self) -> int:
         return _scalar(self.con, "SELECT count(*) FROM events")
+
+    def rows(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        """Run one query with ``?`` parameters and return its rows (what detection asks)."""
+        cursor = self.con.cursor()
+        try:
+            return list(cursor.execute(sql, params).fetchall())
+        finally:
+            cursor.close()
+
+    def features(self, window: Window, settings: Settings) -> dict[str, Any]:
+        """The feature tables for ``window`` (see ``zerotls.monitor.features``)."""
+        from zerotls.monitor.features import compute
+
+        return compute(self.con, window, settings)
 
     def time_range(self) -> tuple[float, float] | None:
         """(first, last) event start time, or None for an empty store.
