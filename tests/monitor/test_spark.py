@@ -72,3 +72,81 @@ def test_the_command_detects_on_spark(
     assert keys == [a.key for a in duck.alerts]
     assert main(["monitor", "detect", "--engine", "spark"]) == 2
     assert "give --events DIR" in capsys.readouterr().err
+
+
+@pytest.fixture
+def standalone_cluster(tmp_path: Path) -> Iterator[str]:
+    """A standalone Spark master and two workers on 127.0.0.1, from the pyspark installation,
+    stopped by PID afterwards."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import pyspark
+
+    from tests.peers.openssl import free_port, stop, wait_for_port
+
+    home = Path(pyspark.__file__).parent
+    spark_class = str(home / "bin" / "spark-class")
+    env = {**os.environ, "SPARK_HOME": str(home), "PYSPARK_PYTHON": sys.executable,
+           "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_WORKER_DIR": str(tmp_path / "work")}  # fmt: skip
+    port = free_port()
+    procs = []
+    log = (tmp_path / "cluster.log").open("wb")
+    try:
+        master = subprocess.Popen(
+            [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+             "--port", str(port), "--webui-port", str(free_port())],
+            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        procs.append(master)
+        wait_for_port(port, master, timeout=60)
+        url = f"spark://127.0.0.1:{port}"
+        for _ in range(2):
+            procs.append(subprocess.Popen(
+                [spark_class, "org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1",
+                 "--cores", "1", "--memory", "1g", "--webui-port", str(free_port())],
+                env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            ))  # fmt: skip
+        time.sleep(3)  # the workers register with the master
+        yield url
+    finally:
+        for proc in reversed(procs):
+            stop(proc)
+        log.close()
+
+
+def test_alerts_on_a_standalone_cluster_equal_duckdb_alerts(
+    standalone_cluster: str, tmp_path: Path
+) -> None:
+    pytest.importorskip("pyspark")
+    from pyspark.sql import SparkSession
+
+    from zerotls.monitor.spark import SparkEvents, spark_session
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.stop()  # the module's local[2] session: this test needs its own master
+    with store_with(scenario()) as store:
+        store.export_parquet(tmp_path / "pq")
+        duck = detect(store, default_window(store))
+    session = spark_session(
+        standalone_cluster,
+        {"spark.sql.shuffle.partitions": "4", "spark.executor.memory": "512m",
+         "spark.cores.max": "2", "spark.driver.host": "127.0.0.1"},
+    )  # fmt: skip
+    try:
+        import time
+
+        deadline = time.monotonic() + 60
+        # One core on each of the two workers: both executors are up once there are two.
+        while session.sparkContext.defaultParallelism < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert session.sparkContext.defaultParallelism >= 2
+        assert session.sparkContext.master == standalone_cluster
+        events = SparkEvents(tmp_path / "pq", session)
+        on_cluster = detect(events, default_window(events))
+    finally:
+        session.stop()
+    assert _summary(on_cluster) == _summary(duck)
