@@ -44,6 +44,7 @@ def spark_session(master: str = "local[*]", conf: dict[str, str] | None = None) 
         SparkSession.builder.appName("zerotls-monitor")
         .master(master)
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
     )
     for key, value in (conf or {}).items():
