@@ -185,6 +185,7 @@ def baseline_coverage(store: EventSource, window: Window, settings: Settings) ->
             f"new-destination: {span}; a destination reached weekly may look new",
             f"volume-spike: {span}; an identity's usual hours are known only as far back",
             f"long-connection: {span}; usual durations are estimated from that",
+            f"fan-out: {span}; a host reached only now and then may look never reached",
         ]
         if have < settings.outlier_min_rows:
             limits.append(

@@ -116,7 +116,9 @@ def volume_spikes(hourly: Table, window: Window, settings: Settings) -> Scored:
                     score=float(z),
                     summary=f"{identity} sent {_fmt_bytes(total)} in {len(group)} hour(s), "
                     f"{_fmt_bytes(peak[1])} in its busiest hour",
-                    why=f"at the {peak[5]} it usually sends about {_fmt_bytes(med_bytes)} an hour; "
+                    why=f"{'over' if peak[5].startswith('all') else 'at the'} {peak[5]} it "
+                    "usually sends about"
+                    f" {_fmt_bytes(med_bytes)} an hour; "
                     f"this is {peak[1] / max(med_bytes, 1):.0f}x that (robust z {peak[3]:.1f}), "
                     f"with {ratio:.1f} bytes out per byte in (ratio z {peak[4]:.1f})",
                     evidence={
