@@ -128,3 +128,19 @@ def test_cold_start_with_a_day_of_history_says_what_it_limits(
     long_store = str(tmp_path / "long.duckdb")
     assert main(["monitor", "ingest", str(tmp_path / "long.log"), "--store", long_store]) == 0
     assert detect(long_store, capsys)["coverage"]["limits"] == []  # type: ignore[index]
+
+
+def test_microsecond_and_corrupt_inputs_do_not_abort_the_ingest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import gzip
+
+    store = str(tmp_path / "m.duckdb")
+    micro = zeek_header("conn", CONN_FIELDS) + conn_line(1.7e15, "Cmicro", "10.0.0.9", "1.1.1.1")
+    write(tmp_path / "micro.log", micro + conn_line(T0, "Cok", "10.0.0.9", "1.1.1.1"))
+    assert main(["monitor", "ingest", str(tmp_path / "micro.log"), "--store", store]) == 0
+    assert "1 added" in capsys.readouterr().out and True
+    good = gzip.compress(micro.encode())
+    (tmp_path / "bad.log.gz").write_bytes(good[:20] + b"\x00" * 40 + good[60:])  # broken deflate
+    assert main(["monitor", "ingest", str(tmp_path / "bad.log.gz"), "--store", store]) == 2
+    assert "not a readable gzip file" in capsys.readouterr().out

@@ -131,3 +131,18 @@ def test_an_index_with_odd_spellings_is_migrated(tmp_path: Path) -> None:
     stored = json.loads((store.root / "index.json").read_text())["certs"]
     assert [c["reason"] for c in stored] == ["key_compromise", "unspecified"]
     assert all(r.revoked for r in reopened.records())  # an odd reason never un-revokes
+
+
+def test_an_old_index_entry_written_to_the_same_file_is_never_overwritten(tmp_path: Path) -> None:
+    # Older versions sanitized "my web" to certs/my_web.pem; issuing "my_web" must see it.
+    store = PKIStore.init(tmp_path / "pki")
+    first, _ = store.issue("my_web", dns=["w.internal"])
+    index = json.loads((store.root / "index.json").read_text())
+    index["certs"][0]["name"] = "my web"
+    (store.root / "index.json").write_text(json.dumps(index))
+    old_key = (store.root / first.key_path).read_bytes()
+    with pytest.raises(PKIError, match="--replace"):
+        store.issue("my_web", dns=["w.internal"])
+    store.issue("my_web", dns=["w.internal"], replace=True)
+    [kept] = [r for r in store.records() if r.serial == first.serial]
+    assert (store.root / kept.key_path).read_bytes() == old_key

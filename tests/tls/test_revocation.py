@@ -462,3 +462,61 @@ def test_a_handshake_never_waits_for_a_distribution_point(pki: PKI) -> None:
         release.set()
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_another_ca_with_the_same_name_cannot_raise_this_issuers_mark(pki: PKI) -> None:
+    from cryptography import x509 as cx509
+
+    from zerotls.pki import CA
+    from zerotls.tls.revocation import CRLHighWater
+
+    twin = CA.create("test root CA")  # same DN, its own key
+    builder_crl = twin.crl([], now=dt.datetime.now(dt.UTC) + dt.timedelta(days=3000))
+    marks = CRLHighWater()
+    marks.record(builder_crl, twin.cert)  # the twin's own CRL, verified with the twin's key
+    ours = pki.ca.crl([])
+    assert marks.older_than_seen(ours, pki.ca.cert) is None  # our mark is untouched
+    assert marks.older_than_seen(ours, twin.cert) is not None
+    assert isinstance(ours, cx509.CertificateRevocationList)
+
+
+@pytest.mark.usefixtures("future_marks")
+def test_a_forged_crl_never_pushes_out_the_verified_copy(pki: PKI, tmp_path: Path) -> None:
+    from zerotls.pki import CA
+
+    stolen = pki.write("forge-victim", spiffe_id="spiffe://test.zerotls.dev/fv", usage="client")
+    good = _crl_at(pki, tmp_path / "good.pem", [stolen], dt.datetime.now(dt.UTC))
+    forger = CA.create("test root CA")
+    forged = forger.crl([], now=dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).public_bytes(
+        serialization.Encoding.PEM
+    )
+    served = [good]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(served[0])))
+            self.end_headers()
+            self.wfile.write(served[0])
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/ca.crl"
+    try:
+        server = TLSContext(pki.server_config(crl_urls=(url,)))
+        first = Pair(client(pki, stolen).connection(), server.connection()).run()
+        assert isinstance(first.server_error, RevocationError)  # verified: the copy is trusted
+        served[0] = forged  # someone on the path serves an unsigned-by-us, 'newer' CRL
+        checker = server.revocation
+        assert checker is not None
+        with pytest.raises(RevocationError, match="not signed by the issuer"):
+            checker._fetch_crl(url)
+        again = Pair(client(pki, stolen).connection(), server.connection()).run()
+        assert isinstance(again.server_error, RevocationError)
+        assert again.server_error.reason == "key_compromise"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -445,3 +445,19 @@ def test_drain_lets_sessions_finish_refuses_newcomers_then_closes_with_notify(pk
     events, during_ok, newcomer_refused = asyncio.run(main())
     assert during_ok and newcomer_refused
     assert [e["close_reason"] for e in events.lines] == ["shutdown"]
+
+
+def test_a_handshake_that_fails_after_authorization_frees_its_identity_slot(pki: PKI) -> None:
+    """A replayed certificate (public in DTLS 1.2) passes authorization, then fails at
+    CertificateVerify: that must not hold the identity's slot, or max_per_identity replays
+    would lock the identity out."""
+    from zerotls.errors import VerificationError
+
+    events = Events()
+    tunnel = server_tunnel(pki, 9, Policy.allow_identities([CLIENT_ID]), events, max_per_identity=1)
+    identity = pki.client.issued.identity
+    for port in range(3):
+        addr = ("127.0.0.1", 40000 + port)
+        assert tunnel._authorize(identity, addr) is None  # the slot is free each time
+        tunnel._handshake_failed(VerificationError("bad CertificateVerify"), addr)
+    assert not tunnel.identity_limits.held

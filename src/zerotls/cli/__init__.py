@@ -90,9 +90,15 @@ class _EscapingWriter(io.TextIOBase):
 
     def __init__(self, inner: TextIO) -> None:
         self._inner = inner
+        try:
+            self._tty = inner.isatty()
+        except (AttributeError, ValueError):
+            self._tty = False
 
     def write(self, text: str) -> int:
-        self._inner.write(escape_controls(text, keep_colors=True))
+        # Colour codes only reach a terminal we paint ourselves (ours are on only then);
+        # into a file or a pipe nothing of the kind passes, whoever wrote it.
+        self._inner.write(escape_controls(text, keep_colors=self._tty))
         return len(text)
 
     def flush(self) -> None:

@@ -243,5 +243,7 @@ def _progress_bar(done: int, total: int, report: object) -> None:
     width = 30
     filled = width * done // max(total, 1)
     bar = "#" * filled + "." * (width - filled)
-    sys.stderr.write(f"\r[{bar}] {done}/{total} targets")
-    sys.stderr.flush()
+    # Our own text only, and its carriage return is the point: past the escaping writer.
+    raw = sys.__stderr__ or sys.stderr
+    raw.write(f"\r[{bar}] {done}/{total} targets")
+    raw.flush()

@@ -284,6 +284,7 @@ class Store:
         like any log under the archive's own name. Archives do not grow, so reading one again
         adds nothing (the events' keys are already stored)."""
         import gzip
+        import zlib
 
         key = str(path.resolve())
         with tempfile.TemporaryDirectory(prefix="zerotls-gunzip-") as tmp:
@@ -294,7 +295,7 @@ class Store:
                     head = f.read(HEAD_BYTES)
             except ConfigError as exc:
                 return FileReport(key, "error", message=str(exc)), 0
-            except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
                 return FileReport(
                     key, "error", message=f"{path}: not a readable gzip file: {exc}"
                 ), 0
@@ -490,7 +491,8 @@ class Store:
             "INSERT INTO staged_rejects SELECT 0, CASE "
             "WHEN NOT isfinite(ts) THEN 'time ' || CAST(ts AS VARCHAR) || ' is not a finite "
             "number: rejected' "
-            "WHEN ts > $latest THEN 'time ' || strftime(to_timestamp(ts), '%Y-%m-%dT%H:%MZ') "
+            "WHEN ts > $latest THEN 'time ' || CASE WHEN ts < 253402300800 "
+            "THEN strftime(to_timestamp(ts), '%Y-%m-%dT%H:%MZ') ELSE CAST(ts AS VARCHAR) END "
             "|| ' is in the future (more than 10 min after the ingest time): quarantined, so "
             "it cannot move the detection window; check the sensor''s clock' "
             "WHEN ts < $earliest THEN 'time ' || CAST(ts AS VARCHAR) || ' is before 1990: "

@@ -229,7 +229,10 @@ class PKIStore:
             PKIError: ``name`` is not a safe file name, or a valid certificate already has it.
         """
         check_name(name)
-        earlier = [r for r in self.records() if r.name == name]
+        current = str(self.cert_path(name).relative_to(self.root))
+        # By name, and by the file it would write: an index from an older version may hold a
+        # certificate whose odd name ("my web") was written to this very file (my_web.pem).
+        earlier = [r for r in self.records() if r.name == name or r.cert_path == current]
         moment = now or dt.datetime.now(dt.UTC)
         live = [
             r for r in earlier if not r.revoked and dt.datetime.fromisoformat(r.not_after) > moment
@@ -413,8 +416,8 @@ class PKIStore:
         current = str(self.cert_path(name).relative_to(self.root))
         changed = False
         for entry in data["certs"]:
-            if entry["name"] != name or entry["cert_path"] != current:
-                continue
+            if entry["cert_path"] != current:
+                continue  # whatever its name: the file is what would be overwritten
             serial = entry["serial"]
             for field, suffix in (("cert_path", "pem"), ("key_path", "key")):
                 old = self.root / entry[field]

@@ -140,14 +140,14 @@ def _crl_order(crl: x509.CertificateRevocationList) -> tuple[int, float]:
     return number, crl.last_update_utc.timestamp()
 
 
-def _issuer_key(crl: x509.CertificateRevocationList) -> str:
-    """The issuer a CRL speaks for: its name and, when present, its authority key id."""
-    digest = hashlib.sha256(crl.issuer.public_bytes())
-    try:
-        aki = crl.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
-        digest.update(aki.key_identifier or b"")
-    except (x509.ExtensionNotFound, ValueError):
-        pass
+def _issuer_key(issuer: x509.Certificate) -> str:
+    """The issuer whose key verified a CRL: its name and its public key. Keyed on what did
+    the verifying (never on what the CRL says of itself), so another CA with the same name
+    cannot raise this issuer's mark with CRLs of its own."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    digest = hashlib.sha256(issuer.subject.public_bytes())
+    digest.update(issuer.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo))
     return digest.hexdigest()[:32]
 
 
@@ -155,6 +155,15 @@ _PROCESS_MARKS: dict[str, tuple[int, float]] = {}
 """Highest verified CRL per issuer in this process: shared by every checker, so a reload
 (which builds a new checker) cannot be tricked into going back either."""
 _MARKS_LOCK = threading.Lock()
+_WRITERS: list[threading.Thread] = []
+
+
+def _join_writers(timeout: float = 2.0) -> None:
+    with _MARKS_LOCK:
+        pending = list(_WRITERS)
+        _WRITERS.clear()
+    for writer in pending:
+        writer.join(timeout)
 
 
 class CRLHighWater:
@@ -168,12 +177,16 @@ class CRLHighWater:
     def __init__(self, state_file: Path | None = None) -> None:
         self.state_file = state_file
         if state_file is not None:
+            _join_writers()  # a write of this process may still be on its way to the file
             self._merge(self._read())
 
-    def older_than_seen(self, crl: x509.CertificateRevocationList) -> str | None:
-        """Why ``crl`` is older than one already verified for its issuer, or None."""
+    def older_than_seen(
+        self, crl: x509.CertificateRevocationList, issuer: x509.Certificate
+    ) -> str | None:
+        """Why ``crl`` (verified with ``issuer``'s key) is older than one already verified
+        with it, or None."""
         with _MARKS_LOCK:
-            mark = _PROCESS_MARKS.get(_issuer_key(crl))
+            mark = _PROCESS_MARKS.get(_issuer_key(issuer))
         if mark is None or _crl_order(crl) >= mark:
             return None
         number = _crl_order(crl)[0]
@@ -185,15 +198,19 @@ class CRLHighWater:
             "CRL would un-revoke certificates, so it is refused (a replay, or a file put back)"
         )
 
-    def record(self, crl: x509.CertificateRevocationList) -> None:
-        """Raise the mark to ``crl`` (whose signature the caller has verified)."""
-        key, order = _issuer_key(crl), _crl_order(crl)
+    def record(self, crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> None:
+        """Raise the mark to ``crl``, whose signature ``issuer``'s key verified. The state
+        file is written beside the handshake (a thread), never in it."""
+        key, order = _issuer_key(issuer), _crl_order(crl)
         with _MARKS_LOCK:
             if _PROCESS_MARKS.get(key, (-2, 0.0)) >= order:
                 return
             _PROCESS_MARKS[key] = order
         if self.state_file is not None:
-            self._write()
+            writer = threading.Thread(target=self._write, name="zerotls-crl-state", daemon=True)
+            with _MARKS_LOCK:
+                _WRITERS.append(writer)
+            writer.start()
 
     def _read(self) -> dict[str, tuple[int, float]]:
         assert self.state_file is not None  # noqa: S101  # only called with one
@@ -207,8 +224,9 @@ class CRLHighWater:
                 "you trust every CRL source not to replay an older CRL"
             ) from None
         marks: dict[str, tuple[int, float]] = {}
-        if isinstance(raw, dict):
-            for key, value in raw.get("issuers", {}).items():
+        issuers = raw.get("issuers") if isinstance(raw, dict) else None
+        if isinstance(issuers, dict):
+            for key, value in issuers.items():
                 if isinstance(value, dict):
                     number, last = value.get("crl_number"), value.get("this_update")
                     if isinstance(number, int) and isinstance(last, int | float):
@@ -247,6 +265,8 @@ class _CRL:
     revoked: dict[int, tuple[dt.datetime, str]] = field(default_factory=dict)
     verified_by: set[bytes] = field(default_factory=set)
     """Fingerprints of issuer certificates whose key verified the signature."""
+    issuers: list[x509.Certificate] = field(default_factory=list)
+    """Those issuer certificates: a replacement must verify with one of them."""
 
     @classmethod
     def of(cls, crl: x509.CertificateRevocationList, source: str) -> _CRL:
@@ -272,7 +292,30 @@ class _CRL:
             ok = False
         if ok:
             self.verified_by.add(fingerprint)
+            self.issuers.append(issuer)
         return ok
+
+    def replacement_problem(
+        self, new: x509.CertificateRevocationList, marks: CRLHighWater
+    ) -> str | None:
+        """Why ``new`` must not replace this verified copy (of the same source), or None.
+
+        A replacement must be signed by an issuer that verified this copy (an unsigned or
+        foreign CRL from an http distribution point would otherwise push the good copy out),
+        and must not be older than what that issuer's mark says (a replay)."""
+        if not self.issuers:
+            return None  # never verified yet: nothing known to protect; the check decides
+        for issuer in self.issuers:
+            if new.issuer == issuer.subject:
+                try:
+                    if new.is_signature_valid(issuer.public_key()):  # type: ignore[arg-type]
+                        return marks.older_than_seen(new, issuer)
+                except (TypeError, ValueError):
+                    pass
+        return (
+            "it is not signed by the issuer that signed the copy in use (a forged or foreign "
+            "CRL would otherwise push out a good one)"
+        )
 
 
 class _Reasons(list[str]):
@@ -428,11 +471,11 @@ class RevocationChecker:
             if next_update is not None and next_update + self.skew < moment:
                 reasons.append(f"the CRL from {entry.source} expired at {next_update:{_STAMP}}")
                 continue
-            rollback = self.high_water.older_than_seen(entry.crl)
+            rollback = self.high_water.older_than_seen(entry.crl, issuer)
             if rollback is not None:
                 reasons.append(f"the CRL from {entry.source} is refused: {rollback}")
                 continue
-            self.high_water.record(entry.crl)
+            self.high_water.record(entry.crl, issuer)
             usable.append(entry)
         if not usable and not reasons:
             reasons.append(f"no CRL of {leaf.issuer.rfc4514_string()} is loaded")
@@ -489,7 +532,9 @@ class RevocationChecker:
         returned with a "pending" reason (``wait``: fetch now, at start only)."""
         entry = self._fetched.get(key)
         if entry is not None and now < entry.usable_until:
-            if now >= entry.refresh_at:
+            failed_at = self._failed.get(key)
+            backing_off = failed_at is not None and now < failed_at[0]
+            if now >= entry.refresh_at and not backing_off:
                 self._refresh_in_background(key, load)
             return entry.value
         failed = self._failed.get(key)
@@ -597,10 +642,12 @@ class RevocationChecker:
 
     def _fetch_crl(self, url: str) -> _Fetched:
         crl = load_crl(self._fetch(url), url)
-        rollback = self.high_water.older_than_seen(crl)
-        if rollback is not None:
-            log.warning("refusing the CRL fetched from %s: %s", url, rollback)
-            raise RevocationError(f"the CRL fetched from {url} is refused: {rollback}")
+        previous = self._fetched.get(url)
+        if previous is not None and isinstance(previous.value, _CRL):
+            problem = previous.value.replacement_problem(crl, self.high_water)
+            if problem is not None:
+                log.warning("refusing the CRL fetched from %s: %s", url, problem)
+                raise RevocationError(f"the CRL fetched from {url} is refused: {problem}")
         entry = _CRL.of(crl, url)
         now = self._clock()
         last = crl.last_update_utc.timestamp()
@@ -628,9 +675,13 @@ class RevocationChecker:
                     raise ConfigError(message) from None
                 log.error("%s; keeping the previous copy", message)  # noqa: TRY400 - expected
                 continue
-            rollback = self.high_water.older_than_seen(entry.crl)
+            rollback = (
+                known[1].replacement_problem(entry.crl, self.high_water)
+                if known is not None
+                else None
+            )
             if rollback is not None and known is not None:
-                log.warning("refusing CRL %s: %s; keeping the newer copy", path, rollback)
+                log.warning("refusing CRL %s: %s; keeping the copy in use", path, rollback)
                 with self._lock:  # remember the stamp: say it once, not every 5 s
                     self._file_crls[path] = (stamp, known[1])
                 continue

@@ -325,6 +325,10 @@ class UDPTunnel:
 
     def _handshake_failed(self, exc: ZeroTLSError, addr: tuple[str, int]) -> None:
         session = self.sessions.pop(addr, None) or _Session(self._new_event(addr, "server"))
+        # Authorized inside a handshake that then failed (a replayed certificate without its
+        # key, a timeout): its per-identity slot must not stay claimed.
+        self.identity_limits.release(session.identity_key)
+        session.identity_key = None
         ev = session.event
         ev.alert = alert_of(exc)
         ev.error = str(exc)
