@@ -234,6 +234,11 @@ class HandshakeOutcome:
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     """What an ``after`` step learned on the established connection."""
+    certificate_request: bool | None = None
+    """``watch_client_auth``: whether the server sent a CertificateRequest (in TLS 1.3 too,
+    where it is encrypted), even when the handshake then failed for want of a certificate."""
+    client_ca: tuple[str, ...] = ()
+    """The CA names that CertificateRequest listed (RFC 4514 style)."""
 
 
 AfterStep = Callable[[Any], Generator["bytes | Recv", "bytes | None", dict[str, Any]]]
@@ -246,6 +251,7 @@ def openssl_handshake(
     resume: HandshakeOutcome | None = None,
     tickets: bool = True,
     after: AfterStep | None = None,
+    watch_client_auth: bool = False,
 ) -> Conversation[HandshakeOutcome]:
     """Complete a handshake with the bundled OpenSSL through memory BIOs.
 
@@ -256,6 +262,7 @@ def openssl_handshake(
         tickets: False disables session tickets, so only session-ID resumption can happen.
         after: a generator run on the established connection (it receives the pyOpenSSL
             ``Connection``); its dictionary lands in :attr:`HandshakeOutcome.extra`.
+        watch_client_auth: record whether a CertificateRequest came, and its CA names.
     """
     from OpenSSL import SSL
 
@@ -277,7 +284,11 @@ def openssl_handshake(
         ctx.set_options(SSL.OP_NO_TICKET)
     ctx.set_session_cache_mode(SSL.SESS_CACHE_CLIENT)
     ctx.set_ocsp_client_callback(_on_staple, data=None)
-    return (yield from _handshake(ctx, server_name, None, after))
+    if watch_client_auth:
+        from zerotls.tls._ossl import watch_handshake_messages
+
+        watch_handshake_messages(ctx)
+    return (yield from _handshake(ctx, server_name, None, after, watch_client_auth))
 
 
 def _on_staple(conn: Any, data: bytes, _data: object) -> bool:
@@ -287,11 +298,55 @@ def _on_staple(conn: Any, data: bytes, _data: object) -> bool:
 
 
 def _handshake(
-    ctx: Any, server_name: str | None, session: Any, after: AfterStep | None
+    ctx: Any,
+    server_name: str | None,
+    session: Any,
+    after: AfterStep | None,
+    watch_client_auth: bool = False,
 ) -> Conversation[HandshakeOutcome]:
     from OpenSSL import SSL
 
     conn = SSL.Connection(ctx, None)
+    seen: list[int] | None = None
+    if watch_client_auth:
+        from zerotls.tls._ossl import watch
+
+        seen = watch(conn)
+    try:
+        outcome = yield from _run_handshake(conn, server_name, session, after)
+    finally:
+        if seen is not None:
+            from zerotls.tls._ossl import unwatch
+
+            unwatch(conn)
+    if seen is not None:
+        outcome.certificate_request = 13 in seen  # RFC 8446 §4.3.2 / RFC 5246 §7.4.4
+        outcome.client_ca = _client_ca_names(conn)
+    return outcome
+
+
+def _client_ca_names(conn: Any) -> tuple[str, ...]:
+    import warnings
+
+    with warnings.catch_warnings():  # pyOpenSSL's X509Name is deprecated, and the only door
+        warnings.simplefilter("ignore")
+        names = conn.get_client_ca_list() or []
+        out = []
+        for name in names:
+            parts = [
+                f"{k.decode('ascii', 'replace')}={v.decode('utf-8', 'replace')}"
+                for k, v in name.get_components()
+            ]
+            out.append(",".join(reversed(parts)))
+    return tuple(out)
+
+
+def _run_handshake(
+    conn: Any, server_name: str | None, session: Any, after: AfterStep | None
+) -> Conversation[HandshakeOutcome]:
+    from OpenSSL import SSL
+
+    ctx = conn.get_context()
     state: dict[str, bytes] = {}
     conn.set_app_data(state)
     conn.set_connect_state()

@@ -11,6 +11,7 @@ from typing import Any
 
 from zerotls.audit.model import (
     CertificateResult,
+    ClientAuthResult,
     CompressionResult,
     FallbackResult,
     Finding,
@@ -97,6 +98,10 @@ FIXES: dict[str, str] = {
     "reneg.insecure": "upgrade the TLS library: every supported one implements RFC 5746",
     "reneg.client_initiated": "disable client-initiated renegotiation: OpenSSL 3 does so by "
     "default (Apache `SSLInsecureRenegotiation off`; nginx never allows it)",
+    "client_auth.required": "nothing to fix: mutual TLS; check that the CA names listed are "
+    "the ones your clients' certificates chain to",
+    "client_auth.optional": "if every client should prove who it is, require the certificate "
+    "(nginx: ssl_verify_client on; zerotls servers require it by default)",
     "compression.enabled": "disable TLS compression (CRIME): nginx and Apache do by default; "
     "OpenSSL `Options = -Compression`",
     "fallback.missing": "upgrade the TLS library (TLS_FALLBACK_SCSV, RFC 7507), and disable "
@@ -152,6 +157,11 @@ RULES: dict[str, tuple[Severity, str]] = {
     "reneg.insecure": (Severity.high, "secure renegotiation (RFC 5746) is not supported"),
     "reneg.client_initiated": (Severity.medium, "client-initiated renegotiation is allowed"),
     "compression.enabled": (Severity.high, "TLS compression is enabled (CRIME)"),
+    "client_auth.required": (Severity.info, "the server requires a client certificate"),
+    "client_auth.optional": (
+        Severity.info,
+        "the server asks for a client certificate but lets clients in without one",
+    ),
     "fallback.missing": (Severity.low, "no downgrade protection (TLS_FALLBACK_SCSV)"),
     "heartbleed": (Severity.critical, "vulnerable to Heartbleed (CVE-2014-0160)"),
     "resumption.none": (Severity.info, "no session resumption"),
@@ -216,6 +226,18 @@ def findings_for(target: Target, results: dict[str, Any]) -> tuple[Finding, ...]
                 "on one connection (denial of service)",
                 "renegotiation",
             )
+    client_auth = results.get("client-auth")
+    if isinstance(client_auth, ClientAuthResult) and client_auth.requested:
+        asked = [v for v in client_auth.versions if v.requested]
+        names = sorted({n for v in asked for n in v.ca_names})
+        detail = f"in {', '.join(v.version for v in asked)}; CA names: " + (
+            "; ".join(names) if names else "none listed (any CA the client likes)"
+        )
+        out.add(
+            "client_auth.required" if client_auth.required else "client_auth.optional",
+            detail,
+            "client-auth",
+        )
     compression = results.get("compression")
     if isinstance(compression, CompressionResult) and compression.supported:
         out.add(

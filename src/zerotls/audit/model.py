@@ -338,6 +338,35 @@ class RenegotiationResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ClientAuthVersion:
+    """What one protocol version said about client certificates."""
+
+    version: str
+    """``TLS 1.3`` or ``TLS 1.2``."""
+    requested: bool | None
+    """A CertificateRequest came (None: the version is not spoken, or the probe failed)."""
+    required: bool | None = None
+    """Refused without a certificate (True), or let in without one (False)."""
+    ca_names: tuple[str, ...] = ()
+    """The certificate authorities the request named (clients pick a certificate by them)."""
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientAuthResult:
+    versions: tuple[ClientAuthVersion, ...] = ()
+    error: str | None = None
+
+    @property
+    def requested(self) -> bool:
+        return any(v.requested for v in self.versions)
+
+    @property
+    def required(self) -> bool:
+        return any(v.required for v in self.versions)
+
+
+@dataclass(frozen=True, slots=True)
 class CompressionResult:
     supported: bool | None
     """TLS compression (DEFLATE) accepted: CRIME."""

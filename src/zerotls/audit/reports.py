@@ -19,6 +19,7 @@ from zerotls.audit.findings import FIXES, RULES, days_text
 from zerotls.audit.model import (
     SCHEMA_VERSION,
     CertificateResult,
+    ClientAuthResult,
     CompressionResult,
     FallbackResult,
     GroupsResult,
@@ -110,6 +111,13 @@ def _lines(report: TargetReport) -> list[tuple[str, str]]:
         other.append(f"secure renegotiation    {_yes(reneg.secure)}")
         other.append(
             f"client renegotiation    {_yes(reneg.client_initiated, 'allowed', 'refused')}"
+        )
+    auth = r.get("client-auth")
+    if isinstance(auth, ClientAuthResult) and auth.error is None:
+        asked = [v.version for v in auth.versions if v.requested]
+        state = ("required" if auth.required else "optional") if asked else "not requested"
+        other.append(
+            f"client certificates     {state}" + (f" ({', '.join(asked)})" if asked else "")
         )
     comp = r.get("compression")
     if isinstance(comp, CompressionResult):

@@ -268,3 +268,41 @@ def set_ocsp_response(ssl: Any, staple: bytes) -> bool:
 def x509_error_text(errno: int) -> str:
     """OpenSSL's description of a certificate verification error code."""
     return str(_ffi.string(_lib.X509_verify_cert_error_string(errno)).decode())
+
+
+# -- handshake message watching (the auditor) ---------------------------------------------
+
+_SEEN_MESSAGES: dict[int, list[int]] = {}
+"""SSL* address -> handshake message types received, for connections being watched."""
+
+
+def _on_message(  # noqa: PLR0917 - the C signature of SSL_CTX_set_msg_callback
+    write_p: int, version: int, content_type: int, buf: Any, length: int, ssl: Any, arg: Any
+) -> None:
+    # Received (write_p 0) handshake records (22); in TLS 1.3 OpenSSL reports the decrypted
+    # inner messages the same way, so an encrypted CertificateRequest is seen too.
+    if write_p == 0 and content_type == 22 and length > 0:
+        seen = _SEEN_MESSAGES.get(int(_ffi.cast("uintptr_t", ssl)))
+        if seen is not None:
+            seen.append(int(_ffi.cast("const unsigned char *", buf)[0]))
+
+
+_message_callback: Any = _ffi.callback(
+    "void(int, int, int, const void *, size_t, SSL *, void *)", _on_message
+)
+
+
+def watch_handshake_messages(ctx: SSL.Context) -> None:
+    """Record the type of every handshake message received on ``ctx``'s watched connections."""
+    _lib.SSL_CTX_set_msg_callback(ctx._context, _message_callback)
+
+
+def watch(conn: SSL.Connection) -> list[int]:
+    """Start recording ``conn``'s received handshake message types; returns the live list."""
+    seen: list[int] = []
+    _SEEN_MESSAGES[int(_ffi.cast("uintptr_t", conn._ssl))] = seen
+    return seen
+
+
+def unwatch(conn: SSL.Connection) -> None:
+    _SEEN_MESSAGES.pop(int(_ffi.cast("uintptr_t", conn._ssl)), None)

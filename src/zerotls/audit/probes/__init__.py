@@ -2,6 +2,7 @@
 
 from zerotls.audit.probes import (
     certificate,
+    client_auth,
     compression,
     fallback,
     groups,
@@ -19,6 +20,7 @@ ORDER = (
     protocols.ProtocolsProbe.name,
     groups.GroupsProbe.name,
     certificate.CertificateProbe.name,
+    client_auth.ClientAuthProbe.name,
     renegotiation.RenegotiationProbe.name,
     compression.CompressionProbe.name,
     fallback.FallbackProbe.name,
