@@ -127,9 +127,13 @@ def test_stunnel_client_through_our_server(pki: PKI, backend: EchoBackend, tmp_p
         sslVersionMin = TLSv1.3
     """)
     )
-    st = subprocess.Popen(
-        ["stunnel4", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
-    )
+    try:
+        st = subprocess.Popen(
+            ["stunnel4", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        )
+    except FileNotFoundError:
+        finish(proc)  # never leave our tunnel running when the peer cannot start
+        raise
     try:
         wait_for_port(sport, st)  # type: ignore[arg-type]
         with socket.create_connection(("127.0.0.1", sport), timeout=10) as s:
