@@ -98,6 +98,9 @@ FIXES: dict[str, str] = {
     "reneg.insecure": "upgrade the TLS library: every supported one implements RFC 5746",
     "reneg.client_initiated": "disable client-initiated renegotiation: OpenSSL 3 does so by "
     "default (Apache `SSLInsecureRenegotiation off`; nginx never allows it)",
+    "early_data.enabled": "turn 0-RTT off unless the application refuses replays of early "
+    "requests (nginx: ssl_early_data off, the default; or pass $ssl_early_data to the "
+    "backend and reject non-idempotent requests with it, RFC 8470)",
     "client_auth.required": "nothing to fix: mutual TLS; check that the CA names listed are "
     "the ones your clients' certificates chain to",
     "client_auth.optional": "if every client should prove who it is, require the certificate "
@@ -165,6 +168,7 @@ RULES: dict[str, tuple[Severity, str]] = {
     "fallback.missing": (Severity.low, "no downgrade protection (TLS_FALLBACK_SCSV)"),
     "heartbleed": (Severity.critical, "vulnerable to Heartbleed (CVE-2014-0160)"),
     "resumption.none": (Severity.info, "no session resumption"),
+    "early_data.enabled": (Severity.low, "0-RTT early data is accepted (replayable)"),
     "hsts.missing": (Severity.low, "no HTTP Strict Transport Security"),
     "hsts.short": (Severity.low, "HSTS max-age is short"),
     "probe.incomplete": (Severity.info, "a check could not conclude"),
@@ -264,6 +268,13 @@ def findings_for(target: Target, results: dict[str, Any]) -> tuple[Finding, ...]
         and resumption.tickets is not True
     ):
         out.add("resumption.none", "every reconnect costs a full handshake", "resumption")
+    if isinstance(resumption, ResumptionResult) and (resumption.max_early_data or 0) > 0:
+        out.add(
+            "early_data.enabled",
+            f"TLS 1.3 tickets allow up to {resumption.max_early_data} bytes of 0-RTT early "
+            "data: a request sent early has no replay protection of TLS's own (RFC 8446 §8)",
+            "resumption",
+        )
     hsts = results.get("hsts")
     if isinstance(hsts, HSTSResult) and hsts.error is None and target.starttls is None:
         if hsts.header is None:

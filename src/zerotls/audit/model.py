@@ -397,6 +397,9 @@ class ResumptionResult:
     tickets: bool | None
     """Session-ticket (or TLS 1.3 PSK) resumption worked."""
     error: str | None = None
+    max_early_data: int | None = None
+    """TLS 1.3: the 0-RTT early data the server's tickets allow (bytes; 0: none; None: no
+    TLS 1.3 ticket seen). Early data can be replayed by anyone who recorded it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -306,3 +306,9 @@ def watch(conn: SSL.Connection) -> list[int]:
 
 def unwatch(conn: SSL.Connection) -> None:
     _SEEN_MESSAGES.pop(int(_ffi.cast("uintptr_t", conn._ssl)), None)
+
+
+def session_max_early_data(session: SSL.Session) -> int:
+    """The most 0-RTT early data the server said it accepts with this session (its ticket's
+    early_data extension, RFC 8446 §4.6.1); 0: none."""
+    return int(_lib.SSL_SESSION_get_max_early_data(session._session))

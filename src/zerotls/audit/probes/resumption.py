@@ -3,7 +3,9 @@
 Each mechanism takes two engine handshakes: the first obtains a session, the second offers it
 back and checks whether the server resumed it. Session IDs are tested with TLS 1.2 and tickets
 off; tickets at the highest version (with TLS 1.3, the ticket arrives after the handshake, so
-the probe waits briefly for it).
+the probe waits briefly for it). A TLS 1.3 ticket also says how much 0-RTT early data the
+server accepts with it (its early_data extension), which is reported: early data can be
+replayed.
 """
 
 from __future__ import annotations
@@ -75,4 +77,14 @@ class ResumptionProbe(Probe):
         error = None
         if not kinds:
             error = "no handshake completed with the engine"
-        return ResumptionResult(results["id"], results["ticket"], error=error)
+        early = None
+        if (
+            isinstance(first_ticket, HandshakeOutcome)
+            and first_ticket.ok
+            and first_ticket.version == "TLS 1.3"
+            and first_ticket.session is not None
+        ):
+            from zerotls.tls._ossl import session_max_early_data
+
+            early = session_max_early_data(first_ticket.session)
+        return ResumptionResult(results["id"], results["ticket"], error=error, max_early_data=early)
