@@ -211,29 +211,14 @@ class EventSource(Protocol):
     def time_range(self) -> tuple[float, float] | None: ...
 
 
-class _Rows:
-    """``con.execute(sql, params).fetchall()`` over any :class:`EventSource`."""
-
-    def __init__(self, source: EventSource) -> None:
-        self.source = source
-
-    def execute(self, sql: str, params: list[Any]) -> _Rows:
-        self._result = self.source.rows(sql, params)
-        return self
-
-    def fetchall(self) -> list[tuple[Any, ...]]:
-        return self._result
-
-
 def _enrich(store: EventSource, alert: Alert, window: Window) -> Alert:
     """Add the evidence that needs the events again (only for alerts, so it stays cheap)."""
-    con = _Rows(store)
     if alert.detector in ("volume-spike", "outlier"):
-        rows = con.execute(
+        rows = store.rows(
             "SELECT dst_host, sum(bytes_out) AS b, count(*) AS n FROM events "
             "WHERE identity = ? AND ts >= ? AND ts < ? GROUP BY dst_host ORDER BY b DESC LIMIT 5",
             [alert.identity, alert.start, alert.end],
-        ).fetchall()
+        )
         top = [
             {"destination": r[0], "bytes_out": int(r[1]), "connections": int(r[2])} for r in rows
         ]
@@ -245,11 +230,11 @@ def _enrich(store: EventSource, alert: Alert, window: Window) -> Alert:
     if alert.detector == "beacon":
         stamps = [
             float(r[0])
-            for r in con.execute(
+            for r in store.rows(
                 "SELECT ts FROM events WHERE identity = ? AND dst_host = ? AND ts >= ? AND ts < ? "
                 "ORDER BY ts LIMIT 5000",
                 [alert.identity, alert.destination, window.start, window.end],
-            ).fetchall()
+            )
         ]
         gaps = tuple((b, b - a) for a, b in itertools.pairwise(stamps))
         median = float(alert.evidence.get("median_interval_s", 0.0))
@@ -265,18 +250,18 @@ def _enrich(store: EventSource, alert: Alert, window: Window) -> Alert:
         )
         return replace(alert, plot=plot)
     if alert.detector == "probing":
-        rows = con.execute(
+        rows = store.rows(
             "SELECT coalesce(detail, outcome) AS d, count(*) FROM events WHERE identity = ? "
             "AND ts >= ? AND ts < ? AND (outcome <> 'ok' OR decision IN ('deny', 'shadow-deny')) "
             "GROUP BY d ORDER BY 2 DESC LIMIT 3",
             [alert.identity, alert.start, alert.end],
-        ).fetchall()
-        targets = con.execute(
+        )
+        targets = store.rows(
             "SELECT dst_host, dst_port, count(*) FROM events WHERE identity = ? AND ts >= ? "
             "AND ts < ? AND (outcome <> 'ok' OR decision IN ('deny', 'shadow-deny')) "
             "GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 5",
             [alert.identity, alert.start, alert.end],
-        ).fetchall()
+        )
         evidence = {
             **alert.evidence,
             "top_reasons": [{"reason": r[0], "count": int(r[1])} for r in rows],

@@ -14,9 +14,12 @@ default, ``spark://host:7077``, or an existing session (a notebook, ``spark-subm
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zerotls._util import atomic_write
 from zerotls.errors import ConfigError
 from zerotls.monitor.features import QUERIES, Settings, Window, render, sorted_table
 
@@ -40,11 +43,17 @@ def spark_session(master: str = "local[*]", conf: dict[str, str] | None = None) 
             "the Spark engine needs pyspark: pip install 'zerotls[spark]' (and a Java 17+ "
             "runtime, e.g. apt-get install default-jre-headless)"
         ) from None
+    if master.startswith("local"):
+        # A local session is this machine's business: its driver listens on loopback, not on
+        # whatever interface the host name resolves to.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = (
         SparkSession.builder.appName("zerotls-monitor")
         .master(master)
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
+        # The JVM's own INFO/WARN chatter stays out of the terminal: errors only, on stderr.
+        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={_quiet_log4j()}")
         .config("spark.sql.session.timeZone", "UTC")
     )
     for key, value in (conf or {}).items():
@@ -59,6 +68,24 @@ def spark_session(master: str = "local[*]", conf: dict[str, str] | None = None) 
         ) from None
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+_LOG4J = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = stderr
+appender.stderr.type = Console
+appender.stderr.name = stderr
+appender.stderr.target = SYSTEM_ERR
+appender.stderr.layout.type = PatternLayout
+appender.stderr.layout.pattern = spark: %m%n
+"""
+
+
+def _quiet_log4j() -> str:
+    path = Path(tempfile.gettempdir()) / "zerotls-spark-log4j2.properties"
+    if not path.exists() or path.read_text() != _LOG4J:
+        atomic_write(path, _LOG4J.encode())
+    return str(path)
 
 
 class SparkEvents:

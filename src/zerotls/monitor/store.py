@@ -287,6 +287,17 @@ class Store:
         import zlib
 
         key = str(path.resolve())
+        try:
+            st = path.stat()
+        except OSError as exc:
+            return FileReport(key, "error", message=_os_message(path, exc)), 0
+        # An archive read before, unchanged since (the row keeps the archive's own size and
+        # mtime): nothing to decompress, so a daily ingest of an archive tree stays cheap.
+        known = self.con.execute(
+            "SELECT size, mtime, format FROM files WHERE path = ?", [key]
+        ).fetchall()
+        if known and known[0][0] == st.st_size and known[0][1] == st.st_mtime:
+            return FileReport(key, "unchanged", known[0][2]), 0
         with tempfile.TemporaryDirectory(prefix="zerotls-gunzip-") as tmp:
             plain = Path(tmp) / path.name.removesuffix(".gz")
             try:
@@ -301,7 +312,11 @@ class Store:
                 ), 0
             if not head.strip():
                 return FileReport(key, "unchanged", message="empty archive"), 0
-            return self._ingest_one(plain, head, key=key)
+            result = self._ingest_one(plain, head, key=key)
+        self.con.execute(
+            "UPDATE files SET size = ?, mtime = ? WHERE path = ?", [st.st_size, st.st_mtime, key]
+        )
+        return result
 
     def _seen(self, path: str) -> _Seen | None:
         found = self.con.execute(

@@ -100,10 +100,10 @@ class PKIStore:
         return self.root / "crl.pem"
 
     def cert_path(self, name: str) -> Path:
-        return self.root / "certs" / f"{_safe(name)}.pem"
+        return self.root / "certs" / f"{check_name(name)}.pem"
 
     def key_path(self, name: str) -> Path:
-        return self.root / "certs" / f"{_safe(name)}.key"
+        return self.root / "certs" / f"{check_name(name)}.key"
 
     # -- creation -------------------------------------------------------------------------
 
@@ -422,7 +422,7 @@ class PKIStore:
             for field, suffix in (("cert_path", "pem"), ("key_path", "key")):
                 old = self.root / entry[field]
                 # A subdirectory: no certificate name can contain "/", so none collides.
-                new = self.root / "certs" / "previous" / f"{_safe(name)}.{serial}.{suffix}"
+                new = self.root / "certs" / "previous" / f"{check_name(name)}.{serial}.{suffix}"
                 new.parent.mkdir(mode=0o700, exist_ok=True)
                 if old.exists():
                     os.replace(old, new)
@@ -491,7 +491,3 @@ def _canonical_reasons(data: dict[str, Any], path: Path) -> None:
                 reason,
             )
             entry["reason"] = "unspecified"
-
-
-def _safe(name: str) -> str:
-    return check_name(name)

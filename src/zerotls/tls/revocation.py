@@ -388,7 +388,6 @@ class RevocationChecker:
         )
         self._lock = threading.Lock()
         self._file_crls: dict[Path, tuple[tuple[int, int], _CRL]] = {}
-        self._files_checked = 0.0
         self._fetched: dict[str, _Fetched] = {}  # URL or OCSP key -> cached result
         self._failed: dict[str, tuple[float, str]] = {}  # key -> (retry at, why it failed)
         self._refreshing: set[str] = set()
@@ -396,7 +395,7 @@ class RevocationChecker:
         self.high_water = CRLHighWater(state_file)
         self._reload_files(strict=True)
         for url in self.crl_urls:  # warm the cache now: the first handshakes must not wait
-            problems: list[str] = []
+            problems = _Reasons()
             self._cached(
                 url, self._clock(), functools.partial(self._fetch_crl, url), problems, wait=True
             )
@@ -438,9 +437,9 @@ class RevocationChecker:
                 return verdict
         return self._unknown(leaf, reasons)
 
-    def _unknown(self, leaf: x509.Certificate, reasons: list[str]) -> Verdict:
+    def _unknown(self, leaf: x509.Certificate, reasons: _Reasons) -> Verdict:
         why = "; ".join(reasons) or "no CRL or OCSP responder covers it"
-        pending = isinstance(reasons, _Reasons) and reasons.pending
+        pending = reasons.pending
         if self.mode == "soft":
             return Verdict("unknown", f"unknown, soft-fail: {why}", why)
         raise RevocationError(
@@ -451,7 +450,7 @@ class RevocationChecker:
         )
 
     def _crls_for(
-        self, leaf: x509.Certificate, issuer: x509.Certificate, now: float, reasons: list[str]
+        self, leaf: x509.Certificate, issuer: x509.Certificate, now: float, reasons: _Reasons
     ) -> list[_CRL]:
         candidates = [entry for _, entry in self._file_crls.values()]
         urls = list(self.crl_urls)
@@ -482,7 +481,7 @@ class RevocationChecker:
         return usable
 
     def _ask_ocsp(
-        self, leaf: x509.Certificate, issuer: x509.Certificate, now: float, reasons: list[str]
+        self, leaf: x509.Certificate, issuer: x509.Certificate, now: float, reasons: _Reasons
     ) -> Verdict | None:
         url = ocsp_url_of(leaf)
         if url is None:
@@ -523,7 +522,7 @@ class RevocationChecker:
         key: str,
         now: float,
         load: Callable[[], _Fetched],
-        reasons: list[str],
+        reasons: _Reasons,
         *,
         wait: bool = False,
     ) -> object | None:
@@ -543,8 +542,7 @@ class RevocationChecker:
             return None
         if not wait:
             self._refresh_in_background(key, load)
-            if isinstance(reasons, _Reasons):
-                reasons.pending = True
+            reasons.pending = True
             reasons.append(
                 f"{_what(key)} is being fetched (first use, or its copy expired); this "
                 "handshake was not made to wait for it"
@@ -656,7 +654,6 @@ class RevocationChecker:
         return _Fetched(entry, refresh_at, nxt + self.skew.total_seconds())
 
     def _reload_files(self, *, strict: bool) -> None:
-        self._files_checked = self._clock()
         for path in self.crl_files:
             try:
                 st = path.stat()
