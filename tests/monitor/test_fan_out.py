@@ -101,3 +101,20 @@ def test_known_servers_and_new_web_sites_are_not_fan_out(
     for i in range(4):  # four new SMB hosts: under the five it takes
         lines.append(conn_line(last + i * 60, f"F{i}", "10.1.0.13", f"10.1.0.{i + 60}", 445))
     assert detect_json(tmp_path, lines, capsys) == []
+
+
+def test_without_half_a_day_of_history_fan_out_does_not_judge_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A capture of a few hours (as public sample logs are): every host is one "nobody
+    # reached before", so the detector stays out and the coverage says why.
+    lines = [conn_line(T0 + i * 60, f"P{i}", "10.1.0.15", f"198.51.100.{i % 200}", 16464)
+             for i in range(300)]  # fmt: skip
+    write(tmp_path / "conn.log", zeek_header("conn", CONN_FIELDS) + "".join(lines))
+    store = str(tmp_path / "m.duckdb")
+    assert main(["monitor", "ingest", str(tmp_path / "conn.log"), "--store", store]) == 0
+    capsys.readouterr()
+    assert main(["monitor", "detect", "--store", store, "--json", "--only", "fan-out"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["alerts"] == []
+    assert any("fan-out: not judged" in t for t in result["coverage"]["limits"])

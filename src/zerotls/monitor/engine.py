@@ -119,7 +119,10 @@ def detect(
     }
     found: list[Alert] = []
     candidates: dict[str, int] = {}
+    coverage = baseline_coverage(store, window, settings)
     for name, run in runs.items():
+        if name == "fan-out" and coverage["baseline_hours"] < FAN_OUT_MIN_HISTORY_HOURS:
+            continue  # "nobody reached it before" means nothing without a before
         if only and name not in only:
             continue
         t = time.perf_counter()
@@ -148,7 +151,6 @@ def detect(
     events = store.rows(
         "SELECT count(*) FROM events WHERE ts >= ? AND ts < ?", [window.base, window.end]
     )
-    coverage = baseline_coverage(store, window, settings)
     return Result(
         coverage=coverage,
         window=window,
@@ -163,6 +165,9 @@ def detect(
 
 
 _FULL_BASELINE_HOURS: Final = 7 * 24.0
+FAN_OUT_MIN_HISTORY_HOURS: Final = 12.0
+"""Below this much history the fan-out detector does not run (as new-destination, which
+needs the same half day before it judges an identity)."""
 """A week of history sees every weekly rhythm once; below it the limits are said."""
 
 
@@ -185,7 +190,10 @@ def baseline_coverage(store: EventSource, window: Window, settings: Settings) ->
             f"new-destination: {span}; a destination reached weekly may look new",
             f"volume-spike: {span}; an identity's usual hours are known only as far back",
             f"long-connection: {span}; usual durations are estimated from that",
-            f"fan-out: {span}; a host reached only now and then may look never reached",
+            f"fan-out: {span}; a host reached only now and then may look never reached"
+            if have >= FAN_OUT_MIN_HISTORY_HOURS
+            else f"fan-out: not judged with less than {FAN_OUT_MIN_HISTORY_HOURS:g} h of "
+            "history (every host would be one nobody reached before)",
         ]
         if have < settings.outlier_min_rows:
             limits.append(
