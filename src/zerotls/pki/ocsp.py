@@ -54,6 +54,9 @@ DEFAULT_VALIDITY = dt.timedelta(hours=4)
 """How long a response is valid (nextUpdate - thisUpdate). Servers refresh their staple at half
 of it, so a revocation reaches clients within about half this time."""
 MAX_REQUEST_SIZE = 10 * 1024
+# How much of a refused request body is read (and how long we wait for it) before answering.
+_DISCARD_LIMIT = 256 * 1024
+_DISCARD_TIMEOUT = 2.0
 """An OCSP request for one certificate is about 100 bytes; anything near this is not one."""
 # Backdate thisUpdate slightly: a client whose clock runs a little behind still accepts it.
 _BACKDATE = dt.timedelta(minutes=1)
@@ -271,6 +274,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         ctype = self.headers.get("Content-Type", "")
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self._discard_chunked()
             self._plain(
                 HTTPStatus.LENGTH_REQUIRED,
                 "send the OCSP request with a Content-Length (RFC 5019 §5); chunked request "
@@ -289,6 +293,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if length > MAX_REQUEST_SIZE:
+            self._discard(length)
             self._plain(
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                 f"an OCSP request is under 10 KiB; this one says {length} bytes",
@@ -300,6 +305,41 @@ class _Handler(BaseHTTPRequestHandler):
             self._plain(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send application/ocsp-request")
             return
         self._answer(body)
+
+    def _discard(self, length: int) -> None:
+        """Read (a bounded part of) a body we refuse, so the client reads our answer.
+
+        Closing with unread bytes in the kernel's buffer makes it send a reset, and a client still
+        sending its body then sees a broken pipe instead of the status that says what to fix.
+        """
+        self.connection.settimeout(_DISCARD_TIMEOUT)
+        try:
+            remaining = min(length, _DISCARD_LIMIT)
+            while remaining > 0:
+                chunk = self.rfile.read1(min(remaining, 65536))
+                if not chunk:
+                    return
+                remaining -= len(chunk)
+        except OSError:
+            return
+
+    def _discard_chunked(self) -> None:
+        """Read a chunked body we refuse up to its last chunk (bounded in bytes and time)."""
+        self.connection.settimeout(_DISCARD_TIMEOUT)
+        budget = _DISCARD_LIMIT
+        try:
+            while budget > 0:
+                line = self.rfile.readline(64)
+                size = int(line.split(b";", 1)[0].strip() or b"x", 16)
+                if size == 0:
+                    self.rfile.readline(1024)  # the final CRLF (no trailers expected)
+                    return
+                if size > budget:
+                    return
+                self.rfile.read(size + 2)
+                budget -= size
+        except (OSError, ValueError):
+            return
 
     def _answer(self, der: bytes) -> None:
         self.server.count()
