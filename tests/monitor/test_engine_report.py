@@ -22,9 +22,10 @@ from tests.monitor.helpers import (
     write,
 )
 from zerotls.errors import ConfigError
+from zerotls.monitor.alerts import Alert, incidents
 from zerotls.monitor.allowlist import Allowlist
-from zerotls.monitor.engine import default_window, detect
-from zerotls.monitor.features import QUERIES, Settings, render
+from zerotls.monitor.engine import Result, default_window, detect
+from zerotls.monitor.features import QUERIES, Settings, Window, render
 from zerotls.monitor.report import render_html, render_json, render_text
 from zerotls.monitor.store import Store
 
@@ -50,18 +51,31 @@ def test_detect_orders_by_severity_and_explains_each_alert() -> None:
         window = default_window(store)
         assert window.end == pytest.approx(END - 240 + 1e-3, abs=300)
         result = detect(store, window)
-    kinds = [(a.detector, a.identity, a.destination) for a in result.alerts]
+    kinds = [(a.detector, a.identity, a.destination) for a in result.findings()]
     assert ("beacon", "10.0.0.3", "cdn.c2.example") in kinds
     assert ("new-destination", "10.0.0.3", "cdn.c2.example") in kinds
     assert ("legacy-tls", "10.0.0.5", "printer.corp") in kinds
     assert kinds[0] == ("beacon", "10.0.0.3", "cdn.c2.example")  # corroborated: first
     assert "new-destination" in result.alerts[0].corroborated_by
+    # One alert per incident: the beacon leads, the new destination is part of it.
+    assert [(a.detector, a.identity) for a in result.alerts] == [
+        ("beacon", "10.0.0.3"),
+        ("legacy-tls", "10.0.0.5"),
+    ]
+    assert [r.detector for r in result.alerts[0].related] == ["new-destination", "outlier"]
+    unmerged = detect_unmerged(window)
+    assert len(unmerged.alerts) == len(result.findings())
     severities = [a.severity for a in result.alerts]
     assert severities == sorted(severities, reverse=True)
     for a in result.alerts:
         assert a.summary and a.why and a.evidence
     beacon = result.alerts[0]
     assert beacon.plot is not None and len(beacon.plot.observed) > 200  # the gaps, for the chart
+
+
+def detect_unmerged(window: Window) -> Result:
+    with store_with(scenario()) as store:
+        return detect(store, window, merge=False)
 
 
 def test_allowlist_and_suppressions_with_reasons(tmp_path: Path) -> None:
@@ -117,13 +131,15 @@ def test_allowlist_matching_cidr_globs_and_expiry(tmp_path: Path) -> None:
 def test_reports_text_json_and_self_contained_html() -> None:
     with store_with(scenario()) as store:
         result = detect(store, WINDOW)
-    text = render_text(result, limit=2)
+    text = render_text(result, limit=1)
     assert "[HIGH" in text and "why:" in text and "more (--limit" in text
+    assert "same incident, 2 more finding(s):\n    - new-destination -> cdn.c2.example" in text
     doc = json.loads(render_json(result))
     assert doc["alerts"][0]["detector"] == "beacon" and doc["alerts"][0]["plot"]["observed"]
     assert doc["alerts"][0]["evidence"]["subscores"]["timing_madm"] == pytest.approx(1.0)
     page = render_html(result)
-    assert page.count("<svg") == sum(1 for a in result.alerts if a.plot) >= 3
+    assert "same incident: 2 more finding(s)" in page
+    assert page.count("<svg") == sum(1 for a in result.alerts if a.plot) >= 2
     # self-contained: nothing to fetch, nothing to run
     assert "<script" not in page and "<link" not in page and "@import" not in page
     assert not re.search(r"(src|href)\s*=", page)
@@ -189,3 +205,39 @@ def test_html_escapes_what_came_from_the_logs() -> None:
     page = _alert_html(alert)
     assert "<script>" not in page and "<img" not in page and "<b>summary" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def _finding(detector: str, identity: str, start: float, end: float, severity: float) -> Alert:
+    return Alert(
+        detector=detector,
+        identity=identity,
+        destination=None,
+        start=start,
+        end=end,
+        score=1.0,
+        summary=f"{detector} on {identity}",
+        why="test",
+        severity=severity,
+    )
+
+
+def test_incidents_merge_an_identitys_overlapping_findings_and_keep_outliers_last() -> None:
+    found = [
+        _finding("outlier", "10.0.0.9", T0, T0 + HOUR, 0.8),  # alone: an uncorroborated hint
+        _finding("volume-spike", "10.0.0.1", T0, T0 + HOUR, 0.5),
+        _finding("new-destination", "10.0.0.1", T0 + 1.5 * HOUR, T0 + 2 * HOUR, 0.6),
+        _finding("beacon", "10.0.0.1", T0 + 10 * HOUR, T0 + 12 * HOUR, 0.4),  # hours later
+        _finding("probing", "10.0.0.2", T0, T0 + HOUR, 0.3),
+    ]
+    merged = incidents(sorted(found, key=lambda a: -a.severity))
+    assert [(a.detector, a.identity) for a in merged] == [
+        ("new-destination", "10.0.0.1"),  # leads: the most severe of its incident
+        ("beacon", "10.0.0.1"),  # a separate incident, 8 hours after the first ended
+        ("probing", "10.0.0.2"),
+        ("outlier", "10.0.0.9"),  # more severe, but a bare outlier never ranks above a finding
+    ]
+    lead = merged[0]
+    assert [r.detector for r in lead.related] == ["volume-spike"]
+    assert (lead.start, lead.end) == (T0, T0 + 2 * HOUR)
+    assert [f.detector for f in lead.findings()] == ["new-destination", "volume-spike"]
+    assert lead.to_dict()["related"][0]["detector"] == "volume-spike"

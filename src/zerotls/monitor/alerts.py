@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
@@ -28,6 +29,7 @@ __all__ = [
     "Alert",
     "Plot",
     "combine",
+    "incidents",
     "level_of",
 ]
 
@@ -107,6 +109,9 @@ class Alert:
     corroborated_by: tuple[str, ...] = ()
     suppressed: str | None = None
     """The reason of the suppression entry that matched, if one did."""
+    related: tuple[Alert, ...] = ()
+    """The other findings of the same incident (same identity, overlapping in time), most
+    severe first; this alert is the incident's lead, and ``start``/``end`` span them all."""
 
     @property
     def key(self) -> str:
@@ -137,7 +142,12 @@ class Alert:
             "suppressed": self.suppressed,
             "evidence": _jsonable(self.evidence),
             "plot": self.plot.to_dict() if self.plot else None,
+            "related": [r.to_dict() for r in self.related],
         }
+
+    def findings(self) -> tuple[Alert, ...]:
+        """This alert and the related findings merged into its incident."""
+        return (self, *self.related)
 
 
 def level_of(severity: float) -> str:
@@ -179,7 +189,73 @@ def combine(alerts: Iterable[Alert]) -> list[Alert]:
         for value in best.values():
             miss *= 1.0 - CORROBORATION * value
         out.append(replace(a, severity=1.0 - miss, corroborated_by=tuple(sorted(best))))
-    out.sort(
+    return _order(out)
+
+
+INCIDENT_GAP: Final = 3600.0
+"""Findings of one identity this close in time (seconds) belong to one incident."""
+
+
+def incidents(ordered: Iterable[Alert], gap: float = INCIDENT_GAP) -> list[Alert]:
+    """Merge each identity's findings that overlap in time into one alert per incident.
+
+    An analyst reads one line for "10.1.0.7 beaconed to a new host and sent 40 MB there",
+    not three. Findings of the same identity whose time ranges overlap, or come within
+    ``gap`` of each other, form one incident; its most severe finding leads it (summary, why,
+    key), the others are its ``related`` findings, and its time range spans them all.
+
+    Order: incidents corroborated by another detector, or led by one that is not a bare
+    statistical outlier, come first; an incident that is nothing but ``outlier`` findings
+    never ranks above one that is; within a tier, by the lead's severity (the order of
+    ``combine``).
+
+    Args:
+        ordered: alerts as ``combine`` returns them (severity set, most severe first).
+    """
+    by_identity: dict[str, list[Alert]] = {}
+    for a in ordered:
+        by_identity.setdefault(a.identity, []).append(a)
+    groups: list[list[Alert]] = []
+    for items in by_identity.values():
+        items.sort(key=lambda a: (a.start, a.end))
+        current: list[Alert] = []
+        reach = -math.inf
+        for a in items:
+            if current and a.start > reach + gap:
+                groups.append(current)
+                current = []
+            reach = max(reach, a.end) if current else a.end
+            current.append(a)
+        if current:
+            groups.append(current)
+    position = {id(a): i for i, a in enumerate(_order(x for g in groups for x in g))}
+    merged: list[tuple[int, int, Alert]] = []
+    for group in groups:
+        group.sort(key=lambda a: position[id(a)])
+        lead, rest = group[0], tuple(group[1:])
+        detectors = {a.detector for a in group}
+        tier = 1 if detectors == {"outlier"} else 0
+        merged.append(
+            (
+                tier,
+                position[id(lead)],
+                replace(
+                    lead,
+                    start=min(a.start for a in group),
+                    end=max(a.end for a in group),
+                    related=rest,
+                )
+                if rest
+                else lead,
+            )
+        )
+    merged.sort(key=lambda t: (t[0], t[1]))
+    return [a for _, _, a in merged]
+
+
+def _order(alerts: Iterable[Alert]) -> list[Alert]:
+    return sorted(
+        alerts,
         key=lambda a: (
             -a.severity,
             -a.rank,
@@ -188,9 +264,8 @@ def combine(alerts: Iterable[Alert]) -> list[Alert]:
             a.detector,
             a.start,
             a.destination or "",
-        )
+        ),
     )
-    return out
 
 
 def _jsonable(value: Any) -> Any:

@@ -17,7 +17,7 @@ from typing import Any, Final, Protocol
 
 from zerotls.errors import ConfigError
 from zerotls.monitor import detectors
-from zerotls.monitor.alerts import Alert, Plot, combine
+from zerotls.monitor.alerts import Alert, Plot, combine, incidents
 from zerotls.monitor.allowlist import Allowlist
 from zerotls.monitor.features import Settings, Window
 
@@ -44,6 +44,10 @@ class Result:
     coverage: dict[str, Any] = field(default_factory=dict)
     """How much baseline there was (``baseline_hours`` of ``asked_hours``) and, per detector
     that compares against history, what a short one limits (``limits``)."""
+
+    def findings(self) -> list[Alert]:
+        """Every active finding, incidents unfolded (their leads and related findings)."""
+        return [f for a in self.alerts for f in a.findings()]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -96,8 +100,14 @@ def detect(
     settings: Settings | None = None,
     allowlist: Allowlist | None = None,
     only: tuple[str, ...] = (),
+    merge: bool = True,
 ) -> Result:
-    """Run every detector (or ``only`` those named) over ``window``."""
+    """Run every detector (or ``only`` those named) over ``window``.
+
+    With ``merge`` (the default) each identity's findings that overlap in time are one alert
+    (an incident, see :func:`~zerotls.monitor.alerts.incidents`); without it every finding is
+    its own alert.
+    """
     settings = settings or Settings()
     allowlist = allowlist or Allowlist()
     started = time.perf_counter()
@@ -113,7 +123,9 @@ def detect(
             feats["long"], feats["durations"], feats["pairs"], settings
         ),
         "probing": lambda: detectors.probing(feats["failures"], window, settings),
-        "fan-out": lambda: detectors.fan_out(feats["reach"], window, settings),
+        "fan-out": lambda: detectors.fan_out(
+            feats["reach"], window, settings, judged=_identities(feats["hourly"])
+        ),
         "legacy-tls": lambda: detectors.legacy_tls(feats["tls"], feats["ciphers"], settings),
         "outlier": lambda: detectors.outliers(feats["hourly"], window, settings),
     }
@@ -154,7 +166,7 @@ def detect(
     return Result(
         coverage=coverage,
         window=window,
-        alerts=active,
+        alerts=incidents(active) if merge else active,
         suppressed=suppressed,
         allowlisted=allowlisted,
         candidates=candidates,
@@ -219,6 +231,13 @@ class EventSource(Protocol):
     def time_range(self) -> tuple[float, float] | None: ...
 
 
+def _identities(hourly: Any) -> int:
+    """How many identities the hourly table has (active in the baseline or the window)."""
+    if hourly is None or hourly.num_rows == 0:
+        return 0
+    return len(set(hourly.column("identity").to_pylist()))
+
+
 def _enrich(store: EventSource, alert: Alert, window: Window) -> Alert:
     """Add the evidence that needs the events again (only for alerts, so it stays cheap)."""
     if alert.detector in ("volume-spike", "outlier"):
@@ -232,9 +251,35 @@ def _enrich(store: EventSource, alert: Alert, window: Window) -> Alert:
         ]
         evidence = {**alert.evidence, "top_destinations": top}
         summary = alert.summary
-        if top:
-            summary += f", mostly to {top[0]['destination']}"
-        return replace(alert, evidence=evidence, summary=summary, destination=alert.destination)
+        if not top:
+            return replace(alert, evidence=evidence)
+        summary += f", mostly to {top[0]['destination']}"
+        if alert.detector != "volume-spike":
+            return replace(alert, evidence=evidence, summary=summary)
+        # Bytes to a destination that many identities use (a call service, the file share)
+        # are less alarming than bytes to one nobody here knows: the rank is weighted by how
+        # rare the main destination is (halved at most, for one every identity uses).
+        reached = store.rows(
+            "SELECT count(DISTINCT identity) FROM events WHERE dst_host = ? AND ts >= ? "
+            "AND ts < ? AND identity <> ?",
+            [top[0]["destination"], window.base, window.start, alert.identity],
+        )
+        others = int(reached[0][0]) if reached else 0
+        factor = 0.5 + 0.5 * detectors.popularity_factor(others + 1)
+        where = (
+            "a destination no other identity reached in the baseline"
+            if others == 0
+            else f"a destination {others} other identit{'y' if others == 1 else 'ies'} reached "
+            "in the baseline"
+        )
+        evidence["identities_reaching_top_destination"] = others
+        return replace(
+            alert,
+            evidence=evidence,
+            summary=summary,
+            why=f"{alert.why}; mostly to {where}",
+            rank=alert.rank * factor,
+        )
     if alert.detector == "beacon":
         stamps = [
             float(r[0])

@@ -55,7 +55,7 @@ def _short(value: Any, key: str = "") -> str:
 
 
 def render_text(result: Result, *, limit: int | None = None) -> str:
-    """Alerts for a terminal: one block per alert, most severe first."""
+    """Alerts for a terminal: one block per alert (incident), most severe first."""
     w = result.window
     lines = [
         f"window {_utc(w.start)}Z .. {_utc(w.end)}Z, baseline from {_utc(w.base)}Z; "
@@ -84,6 +84,11 @@ def render_text(result: Result, *, limit: int | None = None) -> str:
             lines.append("  evidence: " + "; ".join(facts))
         if a.corroborated_by:
             lines.append(f"  also flagged by: {', '.join(a.corroborated_by)}")
+        if a.related:
+            lines.append(f"  same incident, {len(a.related)} more finding(s):")
+            for r in a.related:
+                target = f" -> {r.destination}" if r.destination else ""
+                lines.append(f"    - {r.detector}{target} ({r.severity:.2f}): {r.summary}")
         lines.append(f"  key: {a.key}")
     if limit is not None and len(result.alerts) > limit:
         lines.append("")
@@ -276,6 +281,18 @@ def _alert_html(a: Alert, css: str = "alert") -> str:
         extra += f"<div class=ev>also flagged by: {html.escape(', '.join(a.corroborated_by))}</div>"
     if a.suppressed:
         extra += f"<div class=ev>suppressed: {html.escape(a.suppressed)}</div>"
+    if a.related:
+        items = "".join(
+            f"<li><b>{html.escape(r.detector)}</b>"
+            f"{' &rarr; ' + html.escape(r.destination) if r.destination else ''} "
+            f"({r.severity:.2f}): {html.escape(r.summary)}"
+            f'<div class="why">Why: {html.escape(r.why)}</div></li>'
+            for r in a.related
+        )
+        extra += (
+            f"<details class=ev><summary>same incident: {len(a.related)} more finding(s)"
+            f"</summary><ul>{items}</ul></details>"
+        )
     chart = svg_plot(a.plot) if a.plot else ""
     return (
         f'<section class="{css}"><div class="text"><div>{head}</div>'

@@ -39,13 +39,16 @@ SCAN_ANSWERED_SHARE: Final = 0.3
 """Below this share of new hosts answering, the sweep is a scan: the probing detector's."""
 
 
-def fan_out(reach: Table, window: Window, settings: Settings) -> Scored:
+def fan_out(reach: Table, window: Window, settings: Settings, *, judged: int = 0) -> Scored:
     """Hours in which an identity reached many hosts that nobody reached before.
 
     One alert per identity, with every port and host it spread to (the hours of one spread
     belong together); the population ranks are taken in is one score per identity, so one
-    sweep across many ports does not bury another identity's spread. A sweep that mostly went
-    unanswered is a scan, reported by the probing detector, not here.
+    sweep across many ports does not bury another identity's spread. ``judged`` is how many
+    identities were looked at: those that reached no new host at all score 0 (without them,
+    two spreads among a handful of identities with a new host or two would rank each other
+    down). A sweep that mostly went unanswered is a scan, reported by the probing detector,
+    not here.
     """
     by_identity: dict[str, list[dict[str, Any]]] = defaultdict(list)
     best: dict[str, float] = defaultdict(float)
@@ -111,4 +114,6 @@ def fan_out(reach: Table, window: Window, settings: Settings) -> Scored:
             )
         )
     del window
-    return _finish(alerts, list(best.values()))
+    population = list(best.values())
+    population += [0.0] * max(0, judged - len(population))
+    return _finish(alerts, population)

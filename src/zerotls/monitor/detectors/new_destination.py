@@ -76,7 +76,15 @@ def new_destinations(pairs: Table, window: Window, settings: Settings) -> Scored
     k = np.maximum(spread_by[p.dst[candidates]], 1.0)
     spread_all = (1.0 - 1.0 / k) * (1.0 - reach_new[p.dst[candidates]] / max(n_identities, 1))
     rarity_all = 1.0 / (1.0 + reach_base[p.dst[candidates]])
-    scores = rarity_all * np.maximum(stability[p.identity[candidates]], spread_all)
+    # Stability learned from less than a week of history is a weak estimate (a host that
+    # browsed little on its first afternoon looks stable), and then a single visit is weaker
+    # evidence than a relationship: the first contact counts in full from 8 connections in
+    # the window, a quarter for one (a page fetched once), and the discount fades out as the
+    # identity's history grows to a week. Spread and upload are judged on their own.
+    engagement = np.minimum(1.0, (1.0 + np.log2(np.maximum(p.n_window[candidates], 1))) / 4.0)
+    certainty = np.minimum(1.0, days[p.identity[candidates]] / 7.0)
+    engagement = engagement + (1.0 - engagement) * certainty
+    scores = rarity_all * np.maximum(stability[p.identity[candidates]] * engagement, spread_all)
     ports = pairs.column("port").to_pylist()
     out_window = pairs.column("out_window").to_pylist()
     in_window = pairs.column("in_window").to_pylist()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any, Final
 
 from zerotls.monitor.alerts import Alert, Plot
 from zerotls.monitor.detectors._common import HOUR, Scored, Table, _finish, _fmt_bytes, _rows, _runs
+from zerotls.monitor.detectors.outlier import identity_group
 from zerotls.monitor.features import Settings, Window
 
 __all__ = ["volume_spikes"]
@@ -21,12 +23,13 @@ EPOCH_WEEKDAY_OFFSET: Final = 72
 # Volume spike
 
 
-def _robust(values: Any) -> tuple[float, float]:
+def _robust(values: Any, q: float = 50.0) -> tuple[float, float]:
+    """The ``q``-th percentile of ``values`` and their median absolute deviation."""
     import numpy as np
 
     med = float(np.median(values))
     mad = float(np.median(np.abs(values - med)))
-    return med, mad
+    return (med if q == 50.0 else float(np.percentile(values, q))), mad
 
 
 def volume_spikes(hourly: Table, window: Window, settings: Settings) -> Scored:
@@ -34,11 +37,19 @@ def volume_spikes(hourly: Table, window: Window, settings: Settings) -> Scored:
 
     Works in log bytes (``log1p``) so heavy tails do not drown the scale. The baseline of an
     hour is the same hour of the week (when the identity has at least 3 such hours), else
-    the same hour of the day (at least 5), else every baseline hour; hours without traffic
-    count as zero. z = (x - median) / (1.4826 MAD), with the scale floored at 0.5 (a factor
-    of about 1.6) so that a perfectly flat baseline does not make every wobble infinite.
-    The out/in ratio is scored the same way: an upload-heavy hour from a download-heavy
-    identity is what exfiltration looks like.
+    the same hour of the day (at least 5), else the identity's *active* baseline hours (at
+    least 6 hours in which it sent anything: with a day or two of history, every hour of the
+    night would otherwise make a workstation's usual hour look like zero bytes), else every
+    baseline hour; in the first two, hours without traffic count as zero.
+
+    An identity with less than half a day of its own history (a new host) is judged against
+    its peers (``identity_group``): the active baseline hours of every identity of its group
+    that has history, when there are at least 3 such identities.
+
+    z = (x - median) / (1.4826 MAD), with the scale floored at 0.5 (a factor of about 1.6) so
+    that a perfectly flat baseline does not make every wobble infinite. The out/in ratio is
+    scored the same way: an upload-heavy hour from a download-heavy identity is what
+    exfiltration looks like.
     """
     import numpy as np
 
@@ -48,43 +59,64 @@ def volume_spikes(hourly: Table, window: Window, settings: Settings) -> Scored:
         by_identity[r["identity"]].append(r)
     start_hour = math.floor(window.start / HOUR)
     end_hour = math.ceil(window.end / HOUR)
+    series_of: dict[str, _Series] = {}
+    for identity, items in by_identity.items():
+        series_of[identity] = _Series.of(items, end_hour, start_hour)
+    # The peers' active baseline hours, for identities without enough history of their own.
+    peer_out: dict[str, list[Any]] = defaultdict(list)
+    peer_ratio: dict[str, list[Any]] = defaultdict(list)
+    peer_count: dict[str, int] = defaultdict(int)
+    for identity, ser in series_of.items():
+        if ser.has_history:
+            name = identity_group(identity)
+            active = ser.active
+            peer_out[name].append(ser.log_out[active])
+            peer_ratio[name].append(ser.log_ratio[active])
+            peer_count[name] += 1
     alerts: list[Alert] = []
     population: list[float] = []
-    for identity, items in by_identity.items():
-        first_hour = int(min(r["hour"] for r in items))
-        if first_hour > start_hour - 12:
-            continue  # less than half a day of baseline: nothing to compare with
-        n = end_hour - first_hour
-        out = np.zeros(n)
-        inn = np.zeros(n)
-        for r in items:
-            i = int(r["hour"]) - first_hour
-            if 0 <= i < n:
-                out[i] = r["out_bytes"] or 0
-                inn[i] = r["in_bytes"] or 0
-        hours = np.arange(first_hour, end_hour)
-        log_out = np.log1p(out)
-        log_ratio = np.log((out + 1.0) / (inn + 1.0))
-        base_mask = hours < start_hour
+    for identity, ser in series_of.items():
+        peer_group = identity_group(identity)
+        if not ser.has_history and peer_count[peer_group] < 3:
+            continue  # no history of its own and too few peers: nothing to compare with
+        first_hour, hours, out, inn = ser.first_hour, ser.hours, ser.out, ser.inn
+        n = len(hours)
+        log_out, log_ratio, base_mask = ser.log_out, ser.log_ratio, ser.base_mask
         how = (hours + EPOCH_WEEKDAY_OFFSET) % WEEK_HOURS
         hod = hours % 24
+        peers: tuple[Any, Any] | None = None
+        if not ser.has_history:
+            peers = (
+                np.concatenate(peer_out[peer_group]),
+                np.concatenate(peer_ratio[peer_group]),
+            )
         flagged: list[tuple[int, float, float, float, float, str, float]] = []
         for index in np.flatnonzero(~base_mask):
             i = int(index)
             h = int(hours[i])
             if h >= end_hour:
                 continue
-            same_week = base_mask & (how == how[i])
-            same_day = base_mask & (hod == hod[i])
-            if same_week.sum() >= 3:
-                mask, kind = same_week, "same hour of the week"
-            elif same_day.sum() >= 5:
-                mask, kind = same_day, "same hour of the day"
+            if peers is not None:
+                base_out, base_ratio = peers
+                kind = f"busiest hours of its peers in {peer_group} (90th percentile)"
             else:
-                mask, kind = base_mask, "all baseline hours"
-            med, mad = _robust(log_out[mask])
+                same_week = base_mask & (how == how[i])
+                same_day = base_mask & (hod == hod[i])
+                if same_week.sum() >= 3:
+                    mask, kind = same_week, "same hour of the week"
+                elif same_day.sum() >= 5:
+                    mask, kind = same_day, "same hour of the day"
+                elif ser.active.sum() >= 6:
+                    mask, kind = ser.active, "its busiest baseline hours (90th percentile)"
+                else:
+                    mask, kind = base_mask, "all baseline hours"
+                base_out, base_ratio = log_out[mask], log_ratio[mask]
+            # Without an hour-of-day profile, the usual hour is unknown: compare with the
+            # identity's (or its peers') busy hours, not with a median that nights pull to 0.
+            q = 90.0 if peers is not None or kind.startswith("its") else 50.0
+            med, mad = _robust(base_out, q)
             z_out = (log_out[i] - med) / max(1.4826 * mad, 0.5)
-            rmed, rmad = _robust(log_ratio[mask])
+            rmed, rmad = _robust(base_ratio, q)
             z_ratio = (log_ratio[i] - rmed) / max(1.4826 * rmad, 0.5)
             score = float(max(z_out, z_ratio if out[i] >= settings.volume_min_bytes else 0.0))
             population.append(score)
@@ -116,7 +148,7 @@ def volume_spikes(hourly: Table, window: Window, settings: Settings) -> Scored:
                     score=float(z),
                     summary=f"{identity} sent {_fmt_bytes(total)} in {len(group)} hour(s), "
                     f"{_fmt_bytes(peak[1])} in its busiest hour",
-                    why=f"{'over' if peak[5].startswith('all') else 'at the'} {peak[5]} it "
+                    why=f"{_over(peak[5])} {peak[5]} {_subject(peak[5])} "
                     "usually sends about"
                     f" {_fmt_bytes(med_bytes)} an hour; "
                     f"this is {peak[1] / max(med_bytes, 1):.0f}x that (robust z {peak[3]:.1f}), "
@@ -144,3 +176,56 @@ def volume_spikes(hourly: Table, window: Window, settings: Settings) -> Scored:
                 )
             )
     return _finish(alerts, population)
+
+
+def _over(kind: str) -> str:
+    return "at the" if kind.startswith("same") else "over"
+
+
+def _subject(kind: str) -> str:
+    return "a peer" if "peers" in kind else "it"
+
+
+@dataclass(frozen=True, slots=True)
+class _Series:
+    """One identity's bytes per hour, from its first hour to the end of the window."""
+
+    first_hour: int
+    hours: Any
+    out: Any
+    inn: Any
+    log_out: Any
+    log_ratio: Any
+    base_mask: Any
+    active: Any
+    """Baseline hours in which the identity sent anything."""
+    has_history: bool
+    """At least half a day of baseline of its own."""
+
+    @classmethod
+    def of(cls, items: list[dict[str, Any]], end_hour: int, start_hour: int) -> _Series:
+        import numpy as np
+
+        first_hour = min(int(min(r["hour"] for r in items)), start_hour)
+        n = max(end_hour - first_hour, 0)
+        out = np.zeros(n)
+        inn = np.zeros(n)
+        for r in items:
+            i = int(r["hour"]) - first_hour
+            if 0 <= i < n:
+                out[i] = r["out_bytes"] or 0
+                inn[i] = r["in_bytes"] or 0
+        hours = np.arange(first_hour, end_hour)
+        base_mask = hours < start_hour
+        seen = int(min(r["hour"] for r in items))
+        return cls(
+            first_hour=first_hour,
+            hours=hours,
+            out=out,
+            inn=inn,
+            log_out=np.log1p(out),
+            log_ratio=np.log((out + 1.0) / (inn + 1.0)),
+            base_mask=base_mask,
+            active=base_mask & (out > 0),
+            has_history=seen <= start_hour - 12,
+        )
