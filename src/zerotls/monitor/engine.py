@@ -177,10 +177,10 @@ def detect(
 
 
 _FULL_BASELINE_HOURS: Final = 7 * 24.0
+"""A week of history sees every weekly rhythm once; below it the limits are said."""
 FAN_OUT_MIN_HISTORY_HOURS: Final = 12.0
 """Below this much history the fan-out detector does not run (as new-destination, which
 needs the same half day before it judges an identity)."""
-"""A week of history sees every weekly rhythm once; below it the limits are said."""
 
 
 def baseline_coverage(store: EventSource, window: Window, settings: Settings) -> dict[str, Any]:
