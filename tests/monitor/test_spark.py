@@ -74,6 +74,138 @@ def test_the_command_detects_on_spark(
     assert "give --events DIR" in capsys.readouterr().err
 
 
+# ---------------------------------------------------------------------------------------------
+# Ingest on Spark: Zeek logs straight into the Parquet layout
+
+
+def _zeek_logs(directory: Path) -> list[Path]:
+    """conn.log with three bad lines, its ssl.log, a gzip archive and a Zeek JSON conn.log."""
+    import gzip
+    import json
+
+    from tests.monitor.helpers import (
+        CONN_FIELDS,
+        SSL_FIELDS,
+        T0,
+        conn_line,
+        ssl_line,
+        write,
+        zeek_header,
+    )
+
+    directory.mkdir()
+    good = [conn_line(T0 + i, f"C{i}", "10.0.0.1", "93.1.1.1") for i in range(5)]
+    lines = [*good[:2], conn_line(T0, "Cbad", "10.0.0.1", "93.1.1.1", orig="lots"), *good[2:3]]
+    lines += ["garbage\tline\n", *good[3:]]
+    lines.append(conn_line(T0, "Cx", "10.0.0.1", "93.1.1.1").rstrip("\n") + "\textra\n")
+    conn = write(directory / "conn.log", zeek_header("conn", CONN_FIELDS) + "".join(lines))
+    ssl = write(
+        directory / "ssl.log",
+        zeek_header("ssl", SSL_FIELDS) + ssl_line(T0, "C0", "api.example", version="TLSv10"),
+    )
+    archive = directory / "conn.00:00:00-01:00:00.log.gz"
+    with gzip.open(archive, "wt") as f:
+        f.write(zeek_header("conn", CONN_FIELDS))
+        for i in range(3):
+            f.write(conn_line(T0 + 86400 + i, f"D{i}", "10.0.0.2", "93.1.1.9", 22, state="REJ"))
+    record = {"uid": "Ciso", "id.orig_h": "10.0.0.3", "id.orig_p": 5, "id.resp_h": "93.1.1.3",
+              "id.resp_p": 443, "proto": "tcp", "duration": 1.5, "orig_bytes": 100,
+              "resp_bytes": 2000, "conn_state": "SF", "ts": "2026-01-01T00:00:05.250000Z"}  # fmt: skip
+    js = write(directory / "conn.json", json.dumps(record) + "\n")
+    return [conn, ssl, archive, js]
+
+
+def _events(directory: Path) -> list[tuple[Any, ...]]:
+    import duckdb
+
+    files = sorted(str(p) for p in directory.glob("day=*/*.parquet"))
+    return duckdb.execute(
+        "SELECT * FROM read_parquet(?, hive_partitioning = false) ORDER BY uid", [files]
+    ).fetchall()
+
+
+def test_spark_ingest_reads_what_the_duckdb_ingest_reads(spark: Any, tmp_path: Path) -> None:
+    from zerotls.monitor.spark_ingest import spark_ingest
+    from zerotls.monitor.store import Store
+
+    logs = _zeek_logs(tmp_path / "logs")
+    report = spark_ingest([tmp_path / "logs"], tmp_path / "events", spark)
+    with Store() as store:
+        duck = store.ingest(logs)
+        store.export_parquet(tmp_path / "duck")
+        assert store.count() == 9
+    assert report.added == 9
+    assert _events(tmp_path / "events") == _events(tmp_path / "duck")
+    # The bad lines, with the same numbers the DuckDB path gives (8 header lines before).
+    assert [(r["line"], r["error"]) for r in report.rejects] == [
+        (11, "field orig_bytes is not a number"),
+        (13, "expected 21 fields, found 2"),
+        (16, "expected 21 fields, found 22"),
+    ]
+    assert sorted(r.line for f in duck.files for r in f.rejects) == [11, 13, 16]
+    assert report.days == ("2026-01-01", "2026-01-02")
+    # Idempotent: the same files again (and one of them on its own) add nothing twice.
+    again = spark_ingest([tmp_path / "logs", logs[0]], tmp_path / "events", spark)
+    assert (again.added, again.events, again.rejected) == (0, 9, 3)
+    assert _events(tmp_path / "events") == _events(tmp_path / "duck")
+    kept = spark.read.json(str(tmp_path / "events" / "_rejects")).count()
+    assert kept == 3
+
+
+def _scenario_as_zeek(directory: Path) -> Path:
+    """The engine test's scenario as a Zeek conn.log (its successful connections)."""
+    from tests.monitor.helpers import CONN_FIELDS, conn_line, write, zeek_header
+
+    lines = [
+        conn_line(
+            r["ts"],
+            f"S{i}",
+            r["identity"],
+            r["dst_host"],
+            r["dst_port"],
+            orig=str(r["bytes_out"]),
+            resp=str(r["bytes_in"]),
+        )
+        for i, r in enumerate(scenario())
+        if r["outcome"] == "ok"
+    ]
+    directory.mkdir()
+    return write(directory / "conn.log", zeek_header("conn", CONN_FIELDS) + "".join(lines))
+
+
+def test_spark_ingest_then_spark_detect_gives_the_duckdb_alerts(spark: Any, tmp_path: Path) -> None:
+    from zerotls.monitor.spark import SparkEvents
+    from zerotls.monitor.spark_ingest import spark_ingest
+    from zerotls.monitor.store import Store
+
+    _scenario_as_zeek(tmp_path / "zeek")
+    spark_ingest([tmp_path / "zeek"], tmp_path / "events", spark)
+    with Store() as store:
+        store.ingest([tmp_path / "zeek" / "conn.log"])
+        duck = detect(store, default_window(store))
+    events = SparkEvents(tmp_path / "events", spark)
+    on_spark = detect(events, default_window(events))
+    assert duck.alerts, "the scenario must raise alerts, or the comparison proves nothing"
+    assert _summary(on_spark) == _summary(duck)
+
+
+def test_spark_ingest_says_what_it_cannot_read(
+    spark: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.monitor.helpers import write
+    from zerotls.cli import main
+    from zerotls.errors import ConfigError
+    from zerotls.monitor.spark_ingest import spark_ingest
+
+    audit = write(tmp_path / "audit.jsonl", '{"v":1,"conn_id":"ab","decision":"allow"}\n')
+    with pytest.raises(ConfigError, match="the Spark ingest reads Zeek conn.log and ssl.log"):
+        spark_ingest([audit], tmp_path / "events", spark)
+    with pytest.raises(ConfigError, match="no such file or directory"):
+        spark_ingest([tmp_path / "missing"], tmp_path / "events", spark)
+    assert main(["monitor", "ingest", "--engine", "spark", str(audit)]) == 2
+    assert "give --to DIR" in capsys.readouterr().err
+
+
 @pytest.fixture
 def standalone_cluster(tmp_path: Path) -> Iterator[str]:
     """A standalone Spark master and two workers on 127.0.0.1, from the pyspark installation,
@@ -128,8 +260,12 @@ def test_alerts_on_a_standalone_cluster_equal_duckdb_alerts(
     active = SparkSession.getActiveSession()
     if active is not None:
         active.stop()  # the module's local[2] session: this test needs its own master
-    with store_with(scenario()) as store:
-        store.export_parquet(tmp_path / "pq")
+    from zerotls.monitor.spark_ingest import spark_ingest
+    from zerotls.monitor.store import Store
+
+    conn = _scenario_as_zeek(tmp_path / "zeek")
+    with Store() as store:
+        store.ingest([conn])
         duck = detect(store, default_window(store))
     session = spark_session(
         standalone_cluster,
@@ -145,7 +281,11 @@ def test_alerts_on_a_standalone_cluster_equal_duckdb_alerts(
             time.sleep(0.5)
         assert session.sparkContext.defaultParallelism >= 2
         assert session.sparkContext.master == standalone_cluster
-        events = SparkEvents(tmp_path / "pq", session)
+        # Ingest and detect on the cluster: the lines are numbered, parsed and shuffled on
+        # the two workers' executors.
+        report = spark_ingest([conn], tmp_path / "events", session)
+        assert report.added > 0 and report.rejected == 0
+        events = SparkEvents(tmp_path / "events", session)
         on_cluster = detect(events, default_window(events))
     finally:
         session.stop()

@@ -48,10 +48,16 @@ twice (events have stable keys). Bad lines are counted, kept with their line num
 (`zerotls monitor rejects`), and never stop the ingest. Directories are read recursively;
 files in formats the monitor does not read (dns.log, ...) are listed and skipped (exit 2).
 
+With --engine spark, Spark reads Zeek conn.log and ssl.log (TSV or JSON, plain or .gz)
+straight into --to DIR: Parquet events partitioned by day (the layout `detect --engine spark
+--events DIR` reads); bad lines go to DIR/_rejects/ with file and line. Re-reading a file
+adds nothing twice (each touched day is merged and de-duplicated on the event key).
+
 examples:
   zerotls monitor ingest conn.log ssl.log
   zerotls monitor ingest /var/log/zeek/2026-11-28/ --store /srv/monitor.duckdb
-  zerotls monitor ingest flows.csv --json"""
+  zerotls monitor ingest flows.csv --json
+  zerotls monitor ingest --engine spark /var/log/zeek/ --to ./events --spark-master local[2]"""
 
 DETECT_EPILOG = """\
 Judges a window (default: the last 24 hours of data, not of the clock) against a baseline
@@ -119,6 +125,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="log file or directory")
     _add_store(p)
+    p.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help="duckdb: into the store (default); spark: Zeek logs into Parquet in --to DIR",
+    )
+    p.add_argument(
+        "--to", type=Path, metavar="DIR", help="--engine spark: the Parquet events directory"
+    )
+    p.add_argument(
+        "--spark-master",
+        default="local[*]",
+        metavar="URL",
+        help="--engine spark: local[*] (default), local[2], spark://HOST:7077 ...",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_ingest)
 
@@ -388,6 +409,8 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
+    if args.engine == "spark":
+        return _ingest_spark(args)
     with _open_store(args, must_exist=False) as store:
         report = store.ingest(args.paths)
     if args.json:
@@ -405,6 +428,53 @@ def _ingest(args: argparse.Namespace) -> int:
             f"{len(report.failed)} of {len(report.files)} file(s) could not be read (listed "
             "above); the others were ingested"
         )
+    return 0
+
+
+def _ingest_spark(args: argparse.Namespace) -> int:
+    from zerotls.monitor.spark import spark_session
+    from zerotls.monitor.spark_ingest import spark_ingest
+
+    if args.to is None:
+        raise ConfigError(
+            "--engine spark writes Parquet events: give --to DIR (then `zerotls monitor detect "
+            "--engine spark --events DIR`)"
+        )
+    owned = not _spark_active()
+    session = spark_session(args.spark_master)
+    try:
+        report = spark_ingest(args.paths, args.to, session)
+    finally:
+        if owned:
+            session.stop()
+    if args.json:
+        doc = {
+            "seconds": round(report.seconds, 3),
+            "added": report.added,
+            "events": report.events,
+            "rejected": report.rejected,
+            "lines_read": report.lines,
+            "days": list(report.days),
+            "files": [
+                {"path": f.path, "format": f.fmt, "lines": f.lines, "rejected": f.rejected}
+                for f in report.files
+            ],
+            "rejects": list(report.rejects),
+        }
+        print(json.dumps(doc, indent=2))
+        return 0
+    for f in report.files:
+        bad = f", {f.rejected:,} bad line(s)" if f.rejected else ""
+        print(f"{f.path}: {f.fmt}, {f.lines:,} line(s){bad}")
+    for r in report.rejects[:3]:
+        print(f"  {r['file']} line {r['line']}: {r['error']}")
+    if report.rejected:
+        print(f"  all bad lines: {args.to / '_rejects'}")
+    print(
+        f"{report.added:,} new event(s), {report.rejected:,} bad line(s), {report.lines:,} "
+        f"lines in {report.seconds:.1f} s; {args.to} holds {report.events:,} event(s) in "
+        f"{len(report.days)} day(s) touched"
+    )
     return 0
 
 

@@ -1,0 +1,459 @@
+"""Ingest on Apache Spark: Zeek logs straight from a log lake into the Parquet event layout.
+
+``zerotls monitor ingest --engine spark PATH... --to DIR`` reads Zeek ``conn.log`` and
+``ssl.log`` (TSV with its ``#fields`` header, or JSON Lines; plain or ``.gz``, which Spark's
+text reader decompresses itself) with Spark's readers, normalizes them into the one event
+schema (:data:`~zerotls.monitor.schema.EVENT_COLUMNS`) with the same SQL as the DuckDB path
+(:mod:`zerotls.monitor.readers.zeek`), and writes Parquet partitioned by day
+(``DIR/day=YYYY-MM-DD/``): the layout ``detect --engine spark --events DIR`` reads and
+``zerotls monitor ingest DIR`` imports.
+
+Theory of operation. The driver lists the files (a directory tree oldest first, like the
+store) and reads only each file's first bytes, to learn its format and, for TSV, its field
+names, separator and unset marker (:func:`~zerotls.monitor.readers.formats.sniff`). Every
+line is then numbered on the executors (``zipWithIndex``), so a bad line is reported with
+its file and line number: a line with the wrong number of fields, a time that is not a
+time, a missing required field or a number that does not parse is written to
+``DIR/_rejects/`` (JSON: file, line, error, text) and counted, never dropped silently and
+never fatal. Connections are joined to ``ssl.log`` records by ``uid`` for the server name,
+version and cipher.
+
+Idempotent: events keep the DuckDB path's stable keys (``zeek:UID``). A day partition that
+already holds events is read, merged with the new ones, de-duplicated on the key and
+replaced, so reading the same files again, or an overlapping set, adds nothing twice.
+Formats without a Spark reader (the tunnel's audit JSON, flow CSV, Suricata EVE) are
+refused with a message that says how to bring them in (``monitor ingest`` into a store,
+then ``monitor export DIR``).
+"""
+
+# ruff: noqa: S608
+# SQL text here is built only from our own column names, type names, view names and numbers
+# we format; what comes from a file (its path, Zeek's separator and unset markers) is passed
+# as a named parameter (:path, :sep, :unset, :empty), never spliced into the text.
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from zerotls.errors import ConfigError
+from zerotls.monitor.readers.formats import (
+    ZEEK_CONN_REQUIRED,
+    Format,
+    Header,
+    sniff,
+)
+from zerotls.monitor.readers.zeek import _ZEEK_CONN_SELECT
+from zerotls.monitor.schema import EVENT_COLUMNS
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+__all__ = ["SparkIngestReport", "spark_ingest"]
+
+HEAD_BYTES: Final = 64 * 1024
+
+# The types of the conn.log fields the events use (everything else stays text).
+_CONN_TYPES: Final = {
+    "ts": "DOUBLE",
+    "id.orig_p": "INT",
+    "id.resp_p": "INT",
+    "duration": "DOUBLE",
+    "orig_bytes": "BIGINT",
+    "resp_bytes": "BIGINT",
+}
+_CONN_FIELDS: Final = (
+    "ts",
+    "uid",
+    "id.orig_h",
+    "id.orig_p",
+    "id.resp_h",
+    "id.resp_p",
+    "proto",
+    "duration",
+    "orig_bytes",
+    "resp_bytes",
+    "conn_state",
+)
+_SSL_FIELDS: Final = ("uid", "server_name", "version", "cipher", "established")
+
+
+@dataclass(frozen=True, slots=True)
+class SparkFile:
+    """One input file as the Spark ingest saw it."""
+
+    path: str
+    fmt: str
+    lines: int = 0
+    rejected: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SparkIngestReport:
+    """What one Spark ingest wrote."""
+
+    files: tuple[SparkFile, ...]
+    added: int
+    """Events new to ``DIR`` (after de-duplication against what it held)."""
+    events: int
+    """Events ``DIR`` holds in the days this run touched."""
+    rejected: int
+    rejects: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    """The first bad lines (file, line, error, text); all of them are in ``DIR/_rejects``."""
+    days: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    @property
+    def lines(self) -> int:
+        return sum(f.lines for f in self.files)
+
+
+def spark_ingest(
+    paths: list[str | Path], to: str | Path, session: SparkSession
+) -> SparkIngestReport:
+    """Read Zeek logs with Spark into ``to`` as day-partitioned Parquet events.
+
+    Raises:
+        ConfigError: a path that does not exist, a format without a Spark reader, a file
+            Spark cannot read, or an output directory that is not a local path.
+    """
+    started = time.perf_counter()
+    out = Path(to)
+    if "://" in str(to) and not str(to).startswith("file://"):
+        raise ConfigError(
+            f"--to {to}: the Spark ingest merges day partitions in place, which it does on a "
+            "local or mounted directory only; write there and copy the result to object storage"
+        )
+    files = _list(paths)
+    if not files:
+        raise ConfigError("no log files under " + ", ".join(str(p) for p in paths))
+    conns: list[DataFrame] = []
+    ssls: list[DataFrame] = []
+    rejects: list[DataFrame] = []
+    counted: list[DataFrame] = []
+    seen: list[tuple[Path, Header]] = []
+    for path in files:
+        header = _sniff(path)
+        if header.fmt not in (Format.ZEEK_CONN, Format.ZEEK_SSL):
+            raise ConfigError(
+                f"{path}: a {header.fmt} file; the Spark ingest reads Zeek conn.log and "
+                "ssl.log (TSV or JSON, plain or .gz). Read the others with `zerotls monitor "
+                "ingest` into a store, then `zerotls monitor export DIR`, the same layout"
+            )
+        seen.append((path, header))
+        parsed, bad, lines = _parse(session, path, header)
+        (conns if header.fmt is Format.ZEEK_CONN else ssls).append(parsed)
+        rejects.append(bad)
+        counted.append(lines)
+    events = _normalize(session, conns, ssls)
+    bad_lines = _union(rejects)
+    rejected = bad_lines.count() if bad_lines is not None else 0
+    if bad_lines is not None and rejected:
+        _keep_rejects(session, bad_lines, out)
+    added, total, days = _merge(session, events, out)
+    every = _union(counted)
+    counts = {r["file"]: int(r["lines"]) for r in every.collect()} if every is not None else {}
+    bad_by_file: dict[str, int] = {}
+    first_rejects: list[dict[str, Any]] = []
+    if bad_lines is not None and rejected:
+        for r in bad_lines.groupBy("file").count().collect():
+            bad_by_file[r["file"]] = int(r["count"])
+        first_rejects = [r.asDict() for r in bad_lines.orderBy("file", "line").limit(20).collect()]
+    return SparkIngestReport(
+        files=tuple(
+            SparkFile(str(p), str(h.fmt), counts.get(str(p), 0), bad_by_file.get(str(p), 0))
+            for p, h in seen
+        ),
+        added=added,
+        events=total,
+        rejected=rejected,
+        rejects=tuple(first_rejects),
+        days=tuple(days),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _list(paths: list[str | Path]) -> list[Path]:
+    from zerotls.monitor.store import _expand
+
+    missing = [str(p) for p in paths if not Path(p).exists()]
+    if missing:
+        raise ConfigError(f"no such file or directory: {', '.join(missing)}")
+    files: dict[Path, Path] = {}
+    for p in _expand(paths):
+        if not p.name.startswith("_"):
+            files.setdefault(p.resolve(), p)  # a file named twice is read once
+    return list(files.values())
+
+
+def _sniff(path: Path) -> Header:
+    try:
+        if path.name.endswith(".gz"):
+            with gzip.open(path, "rb") as f:
+                head = f.read(HEAD_BYTES)
+        else:
+            with path.open("rb") as f:
+                head = f.read(HEAD_BYTES)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    return sniff(head, str(path))
+
+
+def _q(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _lines(session: SparkSession, path: Path) -> DataFrame:
+    """Every line of a file with its 1-based number (gzip decompressed by Spark)."""
+    from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+    try:
+        rdd = session.sparkContext.textFile(_hadoop_name(path)).zipWithIndex()
+        frame = session.createDataFrame(
+            rdd.map(lambda pair: (pair[0], pair[1] + 1)),
+            StructType([StructField("text", StringType()), StructField("line", LongType())]),
+        )
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"Spark cannot read {path}: {first[:300]}") from None
+    return frame
+
+
+_LINKS: dict[str, str] = {}
+
+
+def _hadoop_name(path: Path) -> str:
+    """A name Hadoop can open for ``path``.
+
+    Hadoop's paths cannot hold ':' (Zeek's archives are named conn.00:00:00-01:00:00.log.gz),
+    so such a file is read through a symbolic link with a plain name (same suffix, so that
+    the gzip codec is still chosen), made once per process in a private directory.
+    """
+    real = str(path.resolve())
+    if ":" not in real:
+        return real
+    if real not in _LINKS:
+        import tempfile
+
+        directory = Path(tempfile.mkdtemp(prefix="zerotls-spark-links-"))
+        suffix = ".gz" if real.endswith(".gz") else ".log"
+        link = directory / f"log{suffix}"
+        link.symlink_to(real)
+        _LINKS[real] = str(link)
+    return _LINKS[real]
+
+
+def _parse(
+    session: SparkSession, path: Path, header: Header
+) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """(the parsed records, the rejected lines, the count of records) of one Zeek file."""
+    view = f"zt_lines_{uuid.uuid4().hex}"
+    _lines(session, path).createOrReplaceTempView(view)
+    wanted = _CONN_FIELDS if header.fmt is Format.ZEEK_CONN else ("ts", *_SSL_FIELDS)
+    required = list(ZEEK_CONN_REQUIRED) if header.fmt is Format.ZEEK_CONN else ["ts", "uid"]
+    if header.text == "tsv":
+        position = {name: i for i, name in enumerate(header.fields)}
+        nulls = ":unset, :empty"
+        raw = {
+            name: (
+                f"CASE WHEN element_at(f, {position[name] + 1}) IN ({nulls}) THEN NULL "
+                f"ELSE element_at(f, {position[name] + 1}) END"
+                if name in position
+                else "CAST(NULL AS STRING)"
+            )
+            for name in wanted
+        }
+        split = "split(text, :sep, -1)"
+        source = (
+            f"(SELECT line, text, {split} AS f FROM {view} "
+            "WHERE NOT startswith(text, '#') AND length(trim(text)) > 0)"
+        )
+        shape = f"size(f) <> {len(header.fields)}"
+        shape_error = f"concat('expected {len(header.fields)} fields, found ', size(f))"
+    else:
+        # Every field read as text (numbers keep their spelling) and cast below, so that a
+        # field of the wrong type is reported, as in the DuckDB path.
+        ddl = ", ".join(f"{_q(name)} STRING" for name in wanted)
+        raw = {name: f"j.{_q(name)}" for name in wanted}
+        source = (
+            f"(SELECT line, text, from_json(text, {_lit(ddl)}) AS j FROM {view} "
+            "WHERE length(trim(text)) > 0)"
+        )
+        shape = "get_json_object(text, '$') IS NULL"
+        shape_error = "'not a JSON object'"
+    # Time: epoch seconds, or ISO 8601 in Zeek's JSON (use_json_iso8601).
+    ts_raw = raw["ts"]
+    ts = f"coalesce(try_cast({ts_raw} AS DOUBLE), unix_micros(try_to_timestamp({ts_raw})) / 1e6)"
+    checks = [(shape, shape_error)]
+    checks += [(f"({raw[r]}) IS NULL", f"'field {r} is missing'") for r in required if r in raw]
+    checks.append((f"{ts} IS NULL", "'field ts is not a time'"))
+    if header.fmt is Format.ZEEK_CONN:
+        checks += [
+            (
+                f"({raw[name]}) IS NOT NULL AND try_cast({raw[name]} AS {kind}) IS NULL",
+                f"'field {name} is not {'a number' if kind != 'DOUBLE' else 'a decimal number'}'",
+            )
+            for name, kind in _CONN_TYPES.items()
+            if name != "ts"
+        ]
+    error = "CASE " + " ".join(f"WHEN {c} THEN {e}" for c, e in checks) + " END"
+    args: dict[str, Any] = {"path": str(path)}
+    if header.text == "tsv":
+        args |= {
+            "sep": _regex_escape(header.separator),
+            "unset": header.unset,
+            "empty": header.empty,
+        }
+    judged = session.sql(f"SELECT line, text, {error} AS error, * FROM {source}", args=args)
+    judged_view = f"zt_judged_{uuid.uuid4().hex}"
+    judged.createOrReplaceTempView(judged_view)
+    bad = session.sql(
+        f"SELECT :path AS file, line, error, substring(text, 1, 500) AS text "
+        f"FROM {judged_view} WHERE error IS NOT NULL",
+        args=args,
+    )
+    if header.fmt is Format.ZEEK_CONN:
+        cols = ", ".join(
+            [
+                f"{ts} AS ts",
+                f"{raw['uid']} AS uid",
+                f"{raw['id.orig_h']} AS orig_h",
+                f"try_cast({raw['id.orig_p']} AS INT) AS orig_p",
+                f"{raw['id.resp_h']} AS resp_h",
+                f"try_cast({raw['id.resp_p']} AS INT) AS resp_p",
+                f"{raw['proto']} AS proto",
+                f"try_cast({raw['duration']} AS DOUBLE) AS duration",
+                f"try_cast({raw['orig_bytes']} AS BIGINT) AS orig_bytes",
+                f"try_cast({raw['resp_bytes']} AS BIGINT) AS resp_bytes",
+                f"{raw['conn_state']} AS conn_state",
+            ]
+        )
+    else:
+        est = raw["established"]
+        cols = ", ".join(
+            [
+                f"{raw['uid']} AS uid",
+                f"{raw['server_name']} AS server_name",
+                f"{raw['version']} AS version",
+                f"{raw['cipher']} AS cipher",
+                f"CASE lower({est}) WHEN 't' THEN true WHEN 'true' THEN true "
+                f"WHEN 'f' THEN false WHEN 'false' THEN false END AS established",
+            ]
+        )
+    good = session.sql(f"SELECT {cols} FROM {judged_view} WHERE error IS NULL", args=args)
+    lines = session.sql(f"SELECT :path AS file, count(*) AS lines FROM {source}", args=args)
+    return good, bad, lines
+
+
+def _regex_escape(text: str) -> str:
+    import re
+
+    return re.escape(text)
+
+
+def _union(frames: list[DataFrame]) -> DataFrame | None:
+    if not frames:
+        return None
+    out = frames[0]
+    for f in frames[1:]:
+        out = out.unionByName(f)
+    return out
+
+
+def _normalize(session: SparkSession, conns: list[DataFrame], ssls: list[DataFrame]) -> DataFrame:
+    from pyspark.sql.types import BooleanType, StringType, StructField, StructType
+
+    conn = _union(conns)
+    if conn is None:
+        raise ConfigError(
+            "no Zeek conn.log among the inputs: ssl.log records only add server names to "
+            "connections, so give the conn.log files too"
+        )
+    ssl = _union(ssls)
+    if ssl is None:
+        ssl = session.createDataFrame(
+            [],
+            StructType(
+                [
+                    StructField("uid", StringType()),
+                    StructField("server_name", StringType()),
+                    StructField("version", StringType()),
+                    StructField("cipher", StringType()),
+                    StructField("established", BooleanType()),
+                ]
+            ),
+        )
+    raw_view = f"zt_conn_{uuid.uuid4().hex}"
+    conn.dropDuplicates(["uid"]).createOrReplaceTempView(raw_view)
+    ssl.dropDuplicates(["uid"]).createOrReplaceTempView("zeek_ssl")
+    frame = session.sql(_ZEEK_CONN_SELECT.format(raw=raw_view))
+    return _typed(frame)
+
+
+def _typed(frame: DataFrame) -> DataFrame:
+    """The event columns in their order and types, with the day partition."""
+    spark_type = {"VARCHAR": "STRING", "INTEGER": "INT"}
+    exprs = [
+        f"CAST({_q(c.name)} AS {spark_type.get(c.sql_type, c.sql_type)}) AS {_q(c.name)}"
+        for c in EVENT_COLUMNS
+    ]
+    exprs.append("date_format(from_unixtime(CAST(floor(ts) AS BIGINT)), 'yyyy-MM-dd') AS day")
+    return frame.selectExpr(*exprs)
+
+
+def _merge(session: SparkSession, events: DataFrame, out: Path) -> tuple[int, int, list[str]]:
+    """Write ``events`` into ``out``: each touched day merged with what it held, de-duplicated.
+
+    Returns (events added, events in the touched days, the touched days).
+    """
+    events = events.dropDuplicates(["uid"]).cache()
+    days = sorted(r["day"] for r in events.select("day").distinct().collect())
+    existing = [d for d in days if (out / f"day={d}").is_dir()]
+    merged = events
+    before = 0
+    if existing:
+        old = session.read.parquet(*(str(out / f"day={d}") for d in existing))
+        old = old.selectExpr(
+            *(_q(c.name) for c in EVENT_COLUMNS),
+            "CAST(NULL AS STRING) AS day",
+        )
+        # The partition value is the directory name; recompute it from ts, as for new rows.
+        old = _typed(old)
+        before = old.count()
+        merged = old.unionByName(events).dropDuplicates(["uid"])
+    staging = out / f"_staging-{uuid.uuid4().hex}"
+    merged.repartition("day").sortWithinPartitions("ts").write.partitionBy("day").option(
+        "compression", "zstd"
+    ).parquet(str(staging))
+    total = session.read.parquet(str(staging)).count()
+    out.mkdir(parents=True, exist_ok=True)
+    for d in days:
+        target = out / f"day={d}"
+        if target.exists():
+            shutil.rmtree(target)
+        (staging / f"day={d}").rename(target)
+    shutil.rmtree(staging, ignore_errors=True)
+    events.unpersist()
+    return total - before, total, days
+
+
+def _keep_rejects(session: SparkSession, bad: DataFrame, out: Path) -> None:
+    """Add this run's bad lines to ``out/_rejects`` (JSON), once per file and line."""
+    target = out / "_rejects"
+    merged = bad
+    if target.is_dir() and any(target.glob("*.json")):
+        merged = session.read.schema(bad.schema).json(str(target)).unionByName(bad)
+    staging = out / f"_rejects-staging-{uuid.uuid4().hex}"
+    merged.dropDuplicates(["file", "line"]).coalesce(1).write.json(str(staging))
+    if target.exists():
+        shutil.rmtree(target)
+    staging.rename(target)
