@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # Debian packages the tests start as real peers.
-DEB_PACKAGES := openssl stunnel4 nginx-light openjdk-17-jre-headless
+DEB_PACKAGES := openssl stunnel4 nginx-light openjdk-17-jre-headless gnutls-bin iproute2
 # Extra peers for the side-by-side benchmarks only (`make bench-deps`).
 BENCH_DEB_PACKAGES := testssl.sh stunnel4 haproxy nginx libnginx-mod-stream hitch
 

@@ -13,6 +13,7 @@ from zerotls.audit.model import (
     CertificateResult,
     ClientAuthResult,
     CompressionResult,
+    DTLSCookieResult,
     FallbackResult,
     Finding,
     GroupsResult,
@@ -44,6 +45,12 @@ FIXES: dict[str, str] = {
     "protocol.sslv3": "disable SSLv3 (POODLE): " + _PROTOCOLS_FIX,
     "protocol.tls10": "disable TLS 1.0/1.1 (RFC 8996): " + _PROTOCOLS_FIX,
     "protocol.tls11": "disable TLS 1.0/1.1 (RFC 8996): " + _PROTOCOLS_FIX,
+    "protocol.dtls10": "offer DTLS 1.2 only (OpenSSL: DTLS_server_method() with "
+    "SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION); GnuTLS priority "
+    "'NORMAL:-VERS-DTLS1.0')",
+    "dtls.no_cookie": "answer unverified ClientHellos with a HelloVerifyRequest cookie (RFC 6347 "
+    "§4.2.1): OpenSSL DTLSv1_listen() or SSL_OP_COOKIE_EXCHANGE with cookie callbacks; GnuTLS "
+    "gnutls_dtls_cookie_send()/verify() (gnutls-serv without --nocookie)",
     "protocol.no_tls12": "enable TLS 1.2 and 1.3 (upgrade the TLS library if it lacks them): "
     + _PROTOCOLS_FIX,
     "protocol.no_tls13": "enable TLS 1.3: nginx `ssl_protocols TLSv1.2 TLSv1.3;` (OpenSSL 1.1.1 "
@@ -126,6 +133,11 @@ RULES: dict[str, tuple[Severity, str]] = {
     "protocol.sslv3": (Severity.high, "SSLv3 is enabled"),
     "protocol.tls10": (Severity.medium, "TLS 1.0 is enabled"),
     "protocol.tls11": (Severity.medium, "TLS 1.1 is enabled"),
+    "protocol.dtls10": (Severity.medium, "DTLS 1.0 is enabled"),
+    "dtls.no_cookie": (
+        Severity.high,
+        "DTLS without a cookie exchange: a reflection amplifier for spoofed sources",
+    ),
     "protocol.no_tls12": (Severity.high, "TLS 1.2 is not supported"),
     "protocol.no_tls13": (Severity.low, "TLS 1.3 is not supported"),
     "cipher.export": (Severity.critical, "export-grade cipher suites are accepted"),
@@ -211,6 +223,15 @@ def findings_for(target: Target, results: dict[str, Any]) -> tuple[Finding, ...]
                 + ", ".join(g.name for g in groups.groups),
                 "groups",
             )
+    cookie = results.get("dtls_cookie")
+    if isinstance(cookie, DTLSCookieResult) and cookie.answered and not cookie.hello_verify_request:
+        out.add(
+            "dtls.no_cookie",
+            f"an unverified ClientHello of {cookie.request_bytes} bytes got "
+            f"{cookie.response_bytes} bytes back ({cookie.amplification:.1f}x), certificates "
+            "and all: anyone who forges a victim's address can reflect that much at it",
+            "dtls",
+        )
     cert = results.get("certificate")
     if isinstance(cert, CertificateResult) and cert.chain:
         _certificate_findings(out, cert)
@@ -303,14 +324,16 @@ def _protocol_findings(out: _Collector, protocols: ProtocolsResult) -> None:
         ("SSLv3", "protocol.sslv3", "broken by POODLE (CVE-2014-3566); RFC 7568 forbids it"),
         ("TLS 1.0", "protocol.tls10", "deprecated by RFC 8996; no modern cipher suites"),
         ("TLS 1.1", "protocol.tls11", "deprecated by RFC 8996; no modern cipher suites"),
+        ("DTLS 1.0", "protocol.dtls10", "TLS 1.1's record layer; deprecated by RFC 8996"),
     ):
         if version in supported:
             out.add(rule, why, "protocols")
-    if supported and not supported & {"TLS 1.2", "TLS 1.3"}:
+    dtls = any(v.startswith("DTLS") for v in supported)
+    if supported and not supported & {"TLS 1.2", "TLS 1.3", "DTLS 1.2", "DTLS 1.3"}:
         out.add(
             "protocol.no_tls12", "only " + ", ".join(sorted(supported)) + " spoken", "protocols"
         )
-    if supported and "TLS 1.3" not in supported:
+    if supported and not dtls and "TLS 1.3" not in supported:
         out.add("protocol.no_tls13", "TLS 1.3 is faster and removes legacy options", "protocols")
     suites = [s for v in protocols.versions if v.supported for s in v.suites]
     checks: list[tuple[str, list[SuiteResult], str]] = [

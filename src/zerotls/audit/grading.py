@@ -17,10 +17,11 @@ revoked certificate
 SSLv3, RC4, DES, 3DES (Sweet32), no     C
 TLS 1.2, compression, no secure
 renegotiation
-TLS 1.0 or 1.1, no forward secrecy at   B
-all (or a server that prefers static
-RSA), DH < 2048, key < 2048, incomplete
-chain
+TLS 1.0 or 1.1, DTLS 1.0, DTLS with    B
+no cookie exchange, no forward secrecy
+at all (or a server that prefers
+static RSA), DH < 2048, key < 2048,
+incomplete chain
 no AEAD suite, no TLS_FALLBACK_SCSV     A-
 untrusted, self-signed, expired, not    T
 yet valid, SHA-1 signed
@@ -63,6 +64,8 @@ CAPS: dict[str, str] = {
     "reneg.insecure": "C",
     "protocol.tls10": "B",
     "protocol.tls11": "B",
+    "protocol.dtls10": "B",
+    "dtls.no_cookie": "B",
     "cipher.no_fs": "B",
     "kex.dh_weak": "B",
     "cert.weak_key": "B",
@@ -85,6 +88,8 @@ _VERSION_SCORE = {
     "TLS 1.1": 95,
     "TLS 1.2": 100,
     "TLS 1.3": 100,
+    "DTLS 1.0": 95,
+    "DTLS 1.2": 100,
 }
 _HSTS_A_PLUS = 180 * 86400
 

@@ -60,7 +60,7 @@ STARTTLS_PORTS = {
 }
 """STARTTLS protocols the auditor speaks, with their usual ports."""
 
-_SCHEMES = {"https": 443, "tls": 443, **STARTTLS_PORTS}
+_SCHEMES = {"https": 443, "tls": 443, "dtls": 443, **STARTTLS_PORTS}
 
 
 class Severity(enum.IntEnum):
@@ -88,6 +88,9 @@ class Target:
     https: bool = False
     """Known to be HTTPS (given as ``https://``): HSTS is checked whatever the port (it is
     checked on ports 443 and 8443 anyway)."""
+    dtls: bool = False
+    """DTLS over UDP (given as ``dtls://``, or ``--dtls``): audited by
+    :func:`zerotls.audit.dtls.audit_dtls`."""
 
     def __post_init__(self) -> None:
         if self.starttls is not None and self.starttls not in STARTTLS_PORTS:
@@ -97,6 +100,8 @@ class Target:
             )
         if not self.host:
             raise ConfigError("a target needs a host")
+        if self.dtls and self.starttls is not None:
+            raise ConfigError("a DTLS target has no STARTTLS (DTLS runs over UDP from the start)")
 
     @property
     def sni(self) -> str | None:
@@ -119,13 +124,18 @@ class Target:
 
     @classmethod
     def parse(
-        cls, text: str, *, starttls: str | None = None, server_name: str | None = None
+        cls,
+        text: str,
+        *,
+        starttls: str | None = None,
+        server_name: str | None = None,
+        dtls: bool = False,
     ) -> Target:
         """Parse ``host``, ``host:port``, ``[v6]:port`` or ``smtp://host[:port]``.
 
-        A scheme (``https``, ``tls``, ``smtp``, ``submission``, ``imap``, ``pop3``, ``ftp``,
-        ``postgres``) sets the STARTTLS protocol and the default port; otherwise the port
-        defaults to 443, or to the STARTTLS protocol's port.
+        A scheme (``https``, ``tls``, ``dtls``, ``smtp``, ``submission``, ``imap``, ``pop3``,
+        ``ftp``, ``postgres``) sets the STARTTLS protocol (or DTLS) and the default port;
+        otherwise the port defaults to 443, or to the STARTTLS protocol's port.
 
         Raises:
             ConfigError: an unknown scheme, a bad port, or no host.
@@ -148,7 +158,14 @@ class Target:
             raise ConfigError(f"{text!r} has no host")
         if port == 0:
             raise ConfigError(f"{text!r}: port 0 cannot be scanned")
-        return cls(host, port, server_name, starttls, https=scheme == "https")
+        return cls(
+            host,
+            port,
+            server_name,
+            starttls,
+            https=scheme == "https",
+            dtls=dtls or scheme == "dtls",
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -400,6 +417,21 @@ class ResumptionResult:
     max_early_data: int | None = None
     """TLS 1.3: the 0-RTT early data the server's tickets allow (bytes; 0: none; None: no
     TLS 1.3 ticket seen). Early data can be replayed by anyone who recorded it."""
+
+
+@dataclass(frozen=True, slots=True)
+class DTLSCookieResult:
+    """How a DTLS server answers a ClientHello from an address it has not verified."""
+
+    answered: bool
+    hello_verify_request: bool
+    """It sent a HelloVerifyRequest (RFC 6347 §4.2.1) before any costly flight."""
+    request_bytes: int
+    response_bytes: int
+    """Bytes of the first answer, to the unverified hello."""
+    amplification: float
+    """response_bytes / request_bytes: what a spoofed source gets reflected at it."""
+    cookie_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from zerotls.audit.model import (
     CertificateResult,
     ClientAuthResult,
     CompressionResult,
+    DTLSCookieResult,
     FallbackResult,
     GroupsResult,
     HeartbleedResult,
@@ -56,6 +57,21 @@ def _lines(report: TargetReport) -> list[tuple[str, str]]:
             state = _yes(v.supported, "offered", "not offered", "unknown")
             extra = f" ({v.error})" if v.error and v.supported is None else ""
             out.append(("Protocols", f"{v.version:<8} {state}{extra}"))
+        cookie = r.get("dtls_cookie")
+        if isinstance(cookie, DTLSCookieResult) and cookie.answered:
+            how = (
+                f"HelloVerifyRequest first ({cookie.cookie_bytes}-byte cookie)"
+                if cookie.hello_verify_request
+                else "NONE: the full flight goes to any source address"
+            )
+            out.append(("Protocols", f"cookie exchange: {how}"))
+            out.append(
+                (
+                    "Protocols",
+                    f"unverified hello: {cookie.request_bytes} B in, {cookie.response_bytes} B "
+                    f"out ({cookie.amplification:.1f}x amplification)",
+                )
+            )
         for v in protocols.versions:
             if not v.suites:
                 continue

@@ -242,7 +242,15 @@ async def scan_async(
 
     async def one(index: int, target: Target) -> None:
         nonlocal finished
-        report = await scan_target(target, options, probes, limits)
+        if target.dtls:
+            from zerotls.audit.dtls import audit_dtls
+
+            async with limits.overall:
+                report = await asyncio.to_thread(
+                    audit_dtls, target, timeout=min(options.timeout, 2.0), ca_file=options.ca_file
+                )
+        else:
+            report = await scan_target(target, options, probes, limits)
         reports[index] = report
         finished += 1
         if progress is not None:

@@ -32,6 +32,7 @@ examples:
   zerotls audit tls 127.0.0.1:8443 --ca ca.pem --min-grade B
   zerotls audit tls db.internal:5432 --starttls postgres --profile intermediate
   zerotls audit tls smtp://mail.example.com        # STARTTLS on port 25
+  zerotls audit tls dtls://127.0.0.1:4433          # DTLS over UDP (or: --dtls HOST:PORT)
   zerotls audit tls --targets fleet.txt --json > audit.json
   zerotls audit tls --targets fleet.txt --sarif -o audit.sarif --min-grade A
   zerotls audit tls api.example.com --pin 'n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg='
@@ -61,7 +62,13 @@ def add_arguments(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         nargs="*",
         metavar="HOST[:PORT]",
         help="endpoints: host, host:port, [v6]:port, or scheme://host[:port] with scheme "
-        "https, smtp, submission, imap, pop3, ftp or postgres (default port 443)",
+        "https, dtls, smtp, submission, imap, pop3, ftp or postgres (default port 443)",
+    )
+    p.add_argument(
+        "--dtls",
+        action="store_true",
+        help="the targets speak DTLS over UDP (as dtls://): versions, suites, cookie exchange "
+        "(reflection amplification) and the certificate",
     )
     p.add_argument(
         "--targets",
@@ -171,7 +178,9 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.sni and len(texts) > 1:
         raise ConfigError("--sni applies to one target; give one target, or drop --sni")
-    targets = [Target.parse(t, starttls=args.starttls, server_name=args.sni) for t in texts]
+    targets = [
+        Target.parse(t, starttls=args.starttls, server_name=args.sni, dtls=args.dtls) for t in texts
+    ]
     probes = None
     if args.probes:
         probes = tuple(p.strip() for p in args.probes.split(",") if p.strip())
