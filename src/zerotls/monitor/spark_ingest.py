@@ -10,13 +10,14 @@ schema (:data:`~zerotls.monitor.schema.EVENT_COLUMNS`) with the same SQL as the 
 
 Theory of operation. The driver lists the files (a directory tree oldest first, like the
 store) and reads only each file's first bytes, to learn its format and, for TSV, its field
-names, separator and unset marker (:func:`~zerotls.monitor.readers.formats.sniff`). Every
-line is then numbered on the executors (``zipWithIndex``), so a bad line is reported with
-its file and line number: a line with the wrong number of fields, a time that is not a
-time, a missing required field or a number that does not parse is written to
-``DIR/_rejects/`` (JSON: file, line, error, text) and counted, never dropped silently and
-never fatal. Connections are joined to ``ssl.log`` records by ``uid`` for the server name,
-version and cipher.
+names, separator and unset marker (:func:`~zerotls.monitor.readers.formats.sniff`). The
+lines are read by the JVM's text reader and parsed with Spark SQL functions; a file in which
+any line is bad is read a second time with every line numbered (``zipWithIndex``, through
+Python workers, slower), so that a bad line is reported with its file and line number: a
+line with the wrong number of fields, a time that is not a time, a missing required field
+or a number that does not parse is written to ``DIR/_rejects/`` (JSON: file, line, error,
+text) and counted, never dropped silently and never fatal. Connections are joined to
+``ssl.log`` records by ``uid`` for the server name, version and cipher.
 
 Idempotent: events keep the DuckDB path's stable keys (``zeek:UID``). A day partition that
 already holds events is read, merged with the new ones, de-duplicated on the key and
@@ -146,7 +147,9 @@ def spark_ingest(
                 "ingest` into a store, then `zerotls monitor export DIR`, the same layout"
             )
         seen.append((path, header))
-        parsed, bad, lines = _parse(session, path, header)
+        parsed, bad, lines = _parse(session, path, header, numbered=False)
+        if bad.limit(1).count():  # bad lines: read the file again, numbered, for them
+            bad = _parse(session, path, header, numbered=True)[1]
         (conns if header.fmt is Format.ZEEK_CONN else ssls).append(parsed)
         rejects.append(bad)
         counted.append(lines)
@@ -212,11 +215,16 @@ def _lit(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _lines(session: SparkSession, path: Path) -> DataFrame:
-    """Every line of a file with its 1-based number (gzip decompressed by Spark)."""
+def _lines(session: SparkSession, path: Path, *, numbered: bool) -> DataFrame:
+    """Every line of a file (gzip decompressed by Spark), with its 1-based number when
+    ``numbered`` (a pass through Python workers: only for files that have bad lines)."""
     from pyspark.sql.types import LongType, StringType, StructField, StructType
 
     try:
+        if not numbered:  # the JVM's own reader: no Python on the executors
+            return session.read.text(_hadoop_name(path)).selectExpr(
+                "value AS text", "CAST(NULL AS BIGINT) AS line"
+            )
         rdd = session.sparkContext.textFile(_hadoop_name(path)).zipWithIndex()
         frame = session.createDataFrame(
             rdd.map(lambda pair: (pair[0], pair[1] + 1)),
@@ -253,11 +261,11 @@ def _hadoop_name(path: Path) -> str:
 
 
 def _parse(
-    session: SparkSession, path: Path, header: Header
+    session: SparkSession, path: Path, header: Header, *, numbered: bool
 ) -> tuple[DataFrame, DataFrame, DataFrame]:
     """(the parsed records, the rejected lines, the count of records) of one Zeek file."""
     view = f"zt_lines_{uuid.uuid4().hex}"
-    _lines(session, path).createOrReplaceTempView(view)
+    _lines(session, path, numbered=numbered).createOrReplaceTempView(view)
     wanted = _CONN_FIELDS if header.fmt is Format.ZEEK_CONN else ("ts", *_SSL_FIELDS)
     required = list(ZEEK_CONN_REQUIRED) if header.fmt is Format.ZEEK_CONN else ["ts", "uid"]
     if header.text == "tsv":

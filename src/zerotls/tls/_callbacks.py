@@ -61,8 +61,11 @@ def _verify(ok: int, store_ctx: Any) -> int:
         depth = _ossl.store_ctx_depth(store_ctx)
         if not ok:
             errno = _ossl.store_ctx_error(store_ctx)
-            state.record_chain_error(errno, depth, _ossl.store_ctx_cert(store_ctx))
+            leaf = _ossl.store_ctx_leaf(store_ctx) if state.trust_bundles is not None else None
+            state.record_chain_error(errno, depth, _ossl.store_ctx_cert(store_ctx), leaf)
             return 0
+        if state.anchor is None and state.trust_bundles is not None:
+            state.anchor = _ossl.store_ctx_cert(store_ctx)  # root first: the trust anchor
         if state.config.pins:
             state.seen_pins.add(spki_pin(_ossl.store_ctx_cert(store_ctx)))
         if depth == 1 and state.checker is not None:

@@ -240,6 +240,11 @@ def store_ctx_cert(store_ctx: Any) -> x509.Certificate:
     return _certificate(_lib.X509_STORE_CTX_get_current_cert(store_ctx))
 
 
+def store_ctx_leaf(store_ctx: Any) -> x509.Certificate:
+    """The certificate an ``X509_STORE_CTX`` verifies (the peer's leaf), at any depth."""
+    return _certificate(_lib.X509_STORE_CTX_get0_cert(store_ctx))
+
+
 def verified_chain(ssl: Any) -> list[x509.Certificate]:
     """The chain OpenSSL verified for the peer of ``SSL *``, leaf first (empty before)."""
     stack = _lib.SSL_get0_verified_chain(ssl)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import time
-from collections.abc import Callable, Set
+from collections.abc import Callable, Mapping, Set
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
@@ -100,11 +100,49 @@ def judge_leaf(
     return None
 
 
+def _trust_domain(spiffe_id: str | None) -> str | None:
+    if not spiffe_id or not spiffe_id.startswith("spiffe://"):
+        return None
+    return spiffe_id.removeprefix("spiffe://").split("/", 1)[0].lower() or None
+
+
+def judge_trust_domain(
+    identity: Identity,
+    anchor: x509.Certificate | None,
+    bundles: Mapping[str, frozenset[bytes]],
+) -> ZeroTLSError | None:
+    """Federation: the peer's own trust domain (from its SPIFFE ID) names the bundle that
+    must have verified it; a peer of a trust domain with no bundle is refused. Pure."""
+    spiffe_id = identity.spiffe_id
+    if spiffe_id is None:
+        return VerificationError(
+            f"the peer's certificate ({describe(identity)}) has no SPIFFE ID; with a Workload "
+            "API identity, peers are told apart by trust domain, so an X.509-SVID is required"
+        )
+    domain = _trust_domain(spiffe_id) or ""
+    bundle = bundles.get(domain)
+    if bundle is None:
+        return VerificationError(
+            f"the peer {spiffe_id} is from trust domain {domain}, for which there is no bundle "
+            f"(bundles: {', '.join(sorted(bundles)) or 'none'}); federate with {domain} in the "
+            "agent (SPIRE: a federation relationship) to accept it"
+        )
+    from cryptography.hazmat.primitives import serialization
+
+    if anchor is None or anchor.public_bytes(serialization.Encoding.DER) not in bundle:
+        return VerificationError(
+            f"the peer {spiffe_id} chains to a CA that is not in the bundle of its trust "
+            f"domain {domain}: a CA of one trust domain cannot vouch for another's IDs"
+        )
+    return None
+
+
 class PeerCheck:
     """Per-connection state the verify callback writes into (no reference back to us)."""
 
     __slots__ = (
         "__weakref__",
+        "anchor",
         "authorize",
         "checker",
         "config",
@@ -116,6 +154,7 @@ class PeerCheck:
         "revocation",
         "seen_pins",
         "stapler",
+        "trust_bundles",
         "verdict",
     )
 
@@ -126,8 +165,15 @@ class PeerCheck:
         stapler: Stapler | None = None,
         checker: RevocationChecker | None = None,
         now: Callable[[], float] = time.time,
+        *,
+        trust_bundles: Mapping[str, frozenset[bytes]] | None = None,
     ) -> None:
         self.config = config
+        self.trust_bundles = trust_bundles
+        """Trust domain to its CA certificates (DER), from an identity source: the peer must
+        chain to the bundle of its own trust domain."""
+        self.anchor: x509.Certificate | None = None
+        """The top of the chain OpenSSL verified (the first certificate it reported)."""
         self.now = now
         """Epoch seconds now (the context's wall clock): staples are judged at it."""
         self.authorize = authorize
@@ -141,7 +187,7 @@ class PeerCheck:
         self.revocation: str | None = None
         self.verdict: Verdict | None = None
         """The checker's verdict on the peer (CRLs, OCSP queries), when it ran."""
-        self.leaf_rules = has_leaf_rules(config)
+        self.leaf_rules = has_leaf_rules(config) or trust_bundles is not None
         self.leaf_checks = self.leaf_rules or authorize is not None or checker is not None
 
     @property
@@ -206,10 +252,20 @@ class PeerCheck:
         self.revocation = f"ocsp good (stapled, signed by {status.signer})"
         return True
 
-    def record_chain_error(self, errno: int, depth: int, cert: x509.Certificate) -> None:
-        """Keep the first chain error OpenSSL found, explained."""
-        if self.failure is None:
-            self.failure = chain_error(self.config, errno, depth, cert)
+    def record_chain_error(
+        self, errno: int, depth: int, cert: x509.Certificate, leaf: x509.Certificate | None = None
+    ) -> None:
+        """Keep the first chain error OpenSSL found, explained (with an identity source, a
+        leaf of a trust domain we have no bundle for is told so: that is why it failed)."""
+        if self.failure is not None:
+            return
+        if self.trust_bundles is not None and leaf is not None:
+            identity = identity_of(leaf)
+            domain = _trust_domain(identity.spiffe_id)
+            if domain is not None and domain not in self.trust_bundles:
+                self.failure = judge_trust_domain(identity, None, self.trust_bundles)
+                return
+        self.failure = chain_error(self.config, errno, depth, cert)
 
     def check_leaf(self, leaf: x509.Certificate) -> bool:
         """Judge the verified leaf: revocation, the config's rules, then the authorizer."""
@@ -221,7 +277,10 @@ class PeerCheck:
                 self.failure = exc
                 return False
         if self.leaf_rules:
-            refusal = judge_leaf(identity_of(leaf), self.config, self.seen_pins)
+            identity = identity_of(leaf)
+            refusal = judge_leaf(identity, self.config, self.seen_pins)
+            if refusal is None and self.trust_bundles is not None:
+                refusal = judge_trust_domain(identity, self.anchor, self.trust_bundles)
             if refusal is not None:
                 self.failure = refusal
                 return False

@@ -188,6 +188,10 @@ class _Common:
     """A file that keeps the newest CRL number verified per issuer across restarts, so an
     older CRL put back (or replayed from an http distribution point) is refused after a
     restart too. None keeps it for the life of the process (reloads included)."""
+    identity: Any = None
+    """A live identity and trust source instead of ``cert``, ``key`` and ``ca``: a
+    :class:`zerotls.spiffe.WorkloadAPI` (started). Handshakes present its current SVID, and
+    a peer is verified by the bundle of the trust domain its SPIFFE ID names."""
 
     def _validate_common(self) -> None:
         _check_flags_and_numbers(self)
@@ -201,6 +205,18 @@ class _Common:
         )
         if (self.cert is None) != (self.key is None):
             raise ConfigError("cert and key go together: give both or neither")
+        if self.identity is not None:
+            if not (
+                callable(getattr(self.identity, "context", None))
+                and hasattr(self.identity, "version")
+            ):
+                raise ConfigError(
+                    "identity must be an identity source such as zerotls.spiffe.WorkloadAPI"
+                )
+            if self.cert is not None or self.ca is not None:
+                raise ConfigError(
+                    "identity (the Workload API) replaces cert, key and ca: give one or the other"
+                )
         groups = _strings(self.groups, "groups")
         if not groups:
             raise ConfigError("groups must not be empty")
@@ -389,9 +405,12 @@ class ServerConfig(_Common):
                 "ocsp_stapling is off but ocsp_staple_file or ocsp_responder is set: "
                 "remove one or the other"
             )
-        if self.cert is None:
-            raise ConfigError("a server needs cert and key: issue one with `zerotls pki issue`")
-        if self.require_client_cert and self.ca is None:
+        if self.cert is None and self.identity is None:
+            raise ConfigError(
+                "a server needs cert and key (issue one with `zerotls pki issue`) or an "
+                "identity source (zerotls.spiffe.WorkloadAPI)"
+            )
+        if self.require_client_cert and self.ca is None and self.identity is None:
             raise ConfigError(
                 "require_client_cert is on (the default) but no ca is set: name the CA bundle "
                 "that issues client certificates, or set require_client_cert = false explicitly"

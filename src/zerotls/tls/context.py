@@ -118,6 +118,10 @@ class TLSContext:
         """The certificates of ``config.ca``."""
         self.revocation: RevocationChecker | None = None
         """Checks the peer's certificate against CRLs and OCSP, when configured."""
+        self.trust_bundles: dict[str, frozenset[bytes]] | None = None
+        """With an identity source: each trust domain's CA certificates (DER). A peer must
+        chain to the bundle of the trust domain its SPIFFE ID names (federation)."""
+        self._identity_version = -1
         query_ocsp = isinstance(config, ServerConfig) and config.query_ocsp
         if config.crls or config.crl_urls or config.fetch_crls or query_ocsp:
             from zerotls.tls.revocation import RevocationChecker
@@ -146,7 +150,23 @@ class TLSContext:
 
     @property
     def ssl_context(self) -> SSL.Context:
-        """The current pyOpenSSL context (servers replace it as ticket keys rotate)."""
+        """The current pyOpenSSL context (servers replace it as ticket keys rotate; with an
+        identity source, both roles replace it when the SVID or a bundle changes).
+
+        Raises:
+            ZeroTLSError: the identity source's SVID has expired (never used expired).
+        """
+        source = self.config.identity
+        if source is not None:
+            expired = (
+                self.certificate is not None
+                and self.certificate.not_valid_after_utc.timestamp() <= self.wall_clock()
+            )
+            if source.version != self._identity_version or expired:
+                # A rotation (or an expiry): the next handshake presents the new SVID. A
+                # source that has nothing valid raises here, and no handshake starts.
+                self._ssl_context = self._build()
+                self._built_at = self._clock()
         if self.is_server:
             lifetime = self.config.ticket_key_lifetime  # type: ignore[union-attr]
             now = self._clock()
@@ -304,6 +324,9 @@ class TLSContext:
 
     def _load_identity(self, ctx: SSL.Context) -> None:
         cfg = self.config
+        if cfg.identity is not None:
+            self._load_source_identity(ctx)
+            return
         if cfg.cert is None or cfg.key is None:
             return
         chain = load_pem_certificates(cfg.cert)
@@ -328,9 +351,41 @@ class TLSContext:
                 f"private key {cfg.key} does not belong to certificate {cfg.cert}"
             ) from None
 
+    def _load_source_identity(self, ctx: SSL.Context) -> None:
+        """The identity source's current SVID and key, and every trust domain's bundle."""
+        source = self.config.identity
+        version = source.version
+        current = source.context()  # raises for an expired SVID: no handshake with it
+        svid = source.svid() if hasattr(source, "svid") else current.svid
+        self.certificate = svid.chain[0]
+        self.chain = list(svid.chain)
+        ctx.use_certificate(svid.chain[0])
+        for extra in svid.chain[1:]:
+            ctx.add_extra_chain_cert(extra)
+        try:
+            ctx.use_privatekey(svid.key)
+            ctx.check_privatekey()
+        except SSL.Error:
+            raise ConfigError(
+                f"the identity source's key does not belong to its SVID {svid.spiffe_id}"
+            ) from None
+        self.anchors = [ca for bundle in current.bundles.values() for ca in bundle]
+        self.trust_bundles = {
+            domain: frozenset(ca.public_bytes(serialization.Encoding.DER) for ca in bundle)
+            for domain, bundle in current.bundles.items()
+        }
+        self._identity_version = version
+
     def _load_trust(self, ctx: SSL.Context) -> None:
         cfg = self.config
-        if cfg.ca is None:
+        if cfg.identity is not None:
+            store = ctx.get_cert_store()
+            assert store is not None  # noqa: S101 - pyOpenSSL types it optional; never None
+            for cert in self.anchors:
+                store.add_cert(crypto.X509.from_cryptography(cert))
+                if isinstance(cfg, ServerConfig):
+                    ctx.add_client_ca(cert)
+        elif cfg.ca is None:
             if isinstance(cfg, ServerConfig):
                 # No client CA named (client certificates optional): request none, rather
                 # than trusting every publicly trusted certificate as a client identity.

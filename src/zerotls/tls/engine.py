@@ -181,11 +181,18 @@ class TLSConnection:
         self.our_role = "server" if context.is_server else "client"
         self.state = State.HANDSHAKING
         self._error: ZeroTLSError | None = None
-        self._check = PeerCheck(
-            self.config, authorize, context.stapler, context.revocation, now=context.wall_clock
-        )
         adopted = ssl is not None  # a server connection that already read a ClientHello
+        # The OpenSSL context first: with an identity source, reading it may rebuild it (a
+        # rotated SVID), and the trust bundles the peer is judged by come with that build.
         conn = ssl if ssl is not None else SSL.Connection(context.ssl_context, None)
+        self._check = PeerCheck(
+            self.config,
+            authorize,
+            context.stapler,
+            context.revocation,
+            now=context.wall_clock,
+            trust_bundles=context.trust_bundles,
+        )
         self._conn = conn
         # The C pointers the hot paths use, fetched once (fixed for the connection's life).
         self._ssl_ptr = _ossl.ssl_ptr(conn)
