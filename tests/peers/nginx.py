@@ -16,11 +16,29 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 @contextlib.contextmanager
 def nginx_https(
-    root: Path, cert: Path, key: Path, *, body: str = "hello from nginx\n"
+    root: Path,
+    cert: Path,
+    key: Path,
+    *,
+    body: str = "hello from nginx\n",
+    client_ca: Path | None = None,
+    http2: bool = False,
+    staple: Path | None = None,
 ) -> Iterator[int]:
-    """An HTTPS server on 127.0.0.1 answering every request with ``body``; yields its port."""
+    """An HTTPS server on 127.0.0.1 answering every request with ``body``; yields its port.
+
+    ``client_ca``: require a client certificate from it (``ssl_verify_client on``) and answer
+    with the client's subject; ``http2``: offer h2; ``staple``: staple this DER OCSP response.
+    """
     port = free_port()
     (root / "logs").mkdir(parents=True, exist_ok=True)
+    extra = ""
+    reply = body.strip()
+    if client_ca is not None:
+        extra += f"ssl_verify_client on; ssl_client_certificate {client_ca};"
+        reply += " client=$ssl_client_s_dn"
+    if staple is not None:
+        extra += f" ssl_stapling on; ssl_stapling_file {staple};"
     conf = root / "nginx.conf"
     conf.write_text(textwrap.dedent(f"""\
         daemon off;
@@ -33,11 +51,13 @@ def nginx_https(
             access_log off;
             client_body_temp_path {root}/tmp;
             server {{
-                listen 127.0.0.1:{port} ssl;
+                listen 127.0.0.1:{port} ssl{" http2" if http2 else ""};
                 ssl_certificate {cert};
                 ssl_certificate_key {key};
                 ssl_protocols TLSv1.2 TLSv1.3;
-                location / {{ default_type text/plain; return 200 "{body.strip()}\\n"; }}
+                ssl_session_tickets on;
+                {extra}
+                location / {{ default_type text/plain; return 200 "{reply}\\n"; }}
             }}
         }}
     """))  # fmt: skip
