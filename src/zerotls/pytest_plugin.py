@@ -1,0 +1,216 @@
+"""A pytest plugin: a private PKI for TLS tests, with what trustme cannot make.
+
+Installed with zerotls (the ``pytest11`` entry point ``zerotls``); its fixtures exist only
+when a test asks for them, so a project's suite is unchanged until it does. Usable without
+the rest of zerotls: every certificate comes as files and as stdlib ``ssl`` contexts.
+
+Fixtures:
+
+- ``zerotls_pki`` (session): a CA on disk (``zerotls.pki``) with its CRL, and
+  :class:`TestPKI`'s helpers: ``server()`` / ``client()`` certificates with DNS names,
+  IPs and SPIFFE IDs (URI SANs); ``expired()``, ``not_yet_valid()``, ``wrong_eku()`` (a
+  server certificate offered as a client one) and ``revoked()`` (on the CRL at once);
+  ``server_ssl_context()`` / ``client_ssl_context()`` for the ``ssl`` module.
+- ``zerotls_ocsp`` (session): a live OCSP responder on 127.0.0.1 answering for
+  ``zerotls_pki``'s certificates (``.url``); revocations show up at once.
+
+Example::
+
+    def test_my_client_refuses_revoked_servers(zerotls_pki):
+        bad = zerotls_pki.revoked("api", dns=["localhost"])
+        ...  # serve with bad.cert / bad.key; expect your client to refuse it
+
+Each certificate is an :class:`Issued` with ``cert``, ``key`` (paths), ``pem`` and
+``spiffe_id``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ssl
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+__all__ = ["Issued", "TestPKI"]
+
+DEFAULT_TRUST_DOMAIN = "test.example"
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    """A certificate written to disk: its files and what it says."""
+
+    name: str
+    cert: Path
+    key: Path
+    serial: int
+    spiffe_id: str | None
+
+    @property
+    def pem(self) -> bytes:
+        return self.cert.read_bytes()
+
+
+class TestPKI:
+    """A CA on disk with helpers for the certificates TLS tests need.
+
+    Args:
+        root: the directory (a pytest temporary directory).
+        trust_domain: the SPIFFE trust domain for ``spiffe_id`` shorthands (``"svc/web"``).
+    """
+
+    __test__ = False  # not a test class, whatever its name
+
+    def __init__(self, root: Path, trust_domain: str = DEFAULT_TRUST_DOMAIN) -> None:
+        from zerotls.pki.store import PKIStore
+
+        self.root = root
+        self.trust_domain = trust_domain
+        self.store = PKIStore.init(root / "pki", name="zerotls test CA")
+        self._lock = threading.Lock()
+        self._names: set[str] = set()
+
+    # -- files ------------------------------------------------------------------------------
+
+    @property
+    def ca_path(self) -> Path:
+        """The CA certificate (PEM): the trust anchor of everything issued here."""
+        return self.store.ca_path
+
+    @property
+    def crl_path(self) -> Path:
+        """The CRL (PEM), rewritten at every revocation."""
+        return self.store.crl_path
+
+    # -- certificates -----------------------------------------------------------------------
+
+    def _spiffe(self, spiffe_id: str | None) -> str | None:
+        if spiffe_id is None or spiffe_id.startswith("spiffe://"):
+            return spiffe_id
+        return f"spiffe://{self.trust_domain}/{spiffe_id.lstrip('/')}"
+
+    def issue(
+        self,
+        name: str,
+        *,
+        dns: Sequence[str] = (),
+        ips: Sequence[str] = (),
+        spiffe_id: str | None = None,
+        usage: str = "both",
+        ttl: dt.timedelta = dt.timedelta(days=1),
+        now: dt.datetime | None = None,
+        ocsp_url: str | None = None,
+    ) -> Issued:
+        """Any certificate: names, a SPIFFE ID (``svc/web`` or a full ``spiffe://`` ID), an
+        extended key usage (``server``, ``client`` or ``both``), a lifetime and a start."""
+        sid = self._spiffe(spiffe_id)
+        with self._lock:
+            # Each call is a new certificate: a name asked for twice gets a suffix (-2, -3).
+            base, n = name, 1
+            while name in self._names:
+                n += 1
+                name = f"{base}-{n}"
+            self._names.add(name)
+            record, _ = self.store.issue(
+                name, spiffe_id=sid, dns=dns, ips=ips, usage=usage,  # type: ignore[arg-type]
+                ttl=ttl, now=now, ocsp_url=ocsp_url,
+            )  # fmt: skip
+        return Issued(
+            name,
+            self.store.cert_path(name),
+            self.store.key_path(name),
+            int(record.serial, 16),
+            sid,
+        )
+
+    def server(self, name: str = "server", *, dns: Sequence[str] = ("localhost",),
+               ips: Sequence[str] = ("127.0.0.1", "::1"), spiffe_id: str | None = None,
+               **kw: Any) -> Issued:  # fmt: skip
+        """A server certificate (serverAuth) for localhost, 127.0.0.1 and ::1 by default."""
+        return self.issue(name, dns=dns, ips=ips, spiffe_id=spiffe_id, usage="server", **kw)
+
+    def client(self, name: str = "client", *, spiffe_id: str | None = "svc/client",
+               **kw: Any) -> Issued:  # fmt: skip
+        """A client certificate (clientAuth) with a SPIFFE ID."""
+        return self.issue(name, spiffe_id=spiffe_id, usage="client", **kw)
+
+    def expired(self, name: str = "expired", **kw: Any) -> Issued:
+        """A server certificate that expired yesterday."""
+        past = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
+        return self.server(name, now=past, ttl=dt.timedelta(days=2), **kw)
+
+    def not_yet_valid(self, name: str = "not-yet-valid", **kw: Any) -> Issued:
+        """A server certificate valid from tomorrow."""
+        future = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+        return self.server(name, now=future, **kw)
+
+    def wrong_eku(self, name: str = "wrong-eku", **kw: Any) -> Issued:
+        """A certificate for servers only (serverAuth), to present as a client one."""
+        return self.issue(name, spiffe_id=kw.pop("spiffe_id", "svc/wrong-eku"), usage="server",
+                          **kw)  # fmt: skip
+
+    def revoked(self, name: str = "revoked", *, reason: str = "keyCompromise", **kw: Any) -> Issued:
+        """A server certificate revoked at once (on the CRL, and ``revoked`` over OCSP)."""
+        issued = self.server(name, **kw)
+        with self._lock:
+            self.store.revoke(format(issued.serial, "x"), reason=reason)
+        return issued
+
+    # -- stdlib contexts --------------------------------------------------------------------
+
+    def server_ssl_context(
+        self, issued: Issued | None = None, *, mtls: bool = False
+    ) -> ssl.SSLContext:
+        """An ``ssl`` server context presenting ``issued`` (default: a fresh ``server()``);
+        with ``mtls`` it requires a client certificate from this CA."""
+        issued = issued or self.server()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(issued.cert, issued.key)
+        if mtls:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(self.ca_path)
+        return ctx
+
+    def client_ssl_context(self, issued: Issued | None = None) -> ssl.SSLContext:
+        """An ``ssl`` client context trusting this CA (and presenting ``issued``, if given)."""
+        ctx = ssl.create_default_context(cafile=str(self.ca_path))
+        if issued is not None:
+            ctx.load_cert_chain(issued.cert, issued.key)
+        return ctx
+
+
+class LiveOCSP:
+    """A running OCSP responder for a :class:`TestPKI` (``url``; stopped with the session)."""
+
+    def __init__(self, pki: TestPKI) -> None:
+        from zerotls.pki.ocsp import serve
+
+        self.pki = pki
+        self.server = serve(pki.store.ocsp_responder())
+        self.url = self.server.url
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="session")
+def zerotls_pki(tmp_path_factory: pytest.TempPathFactory) -> TestPKI:
+    """A private CA for TLS tests (see :class:`TestPKI`)."""
+    return TestPKI(tmp_path_factory.mktemp("zerotls-pki"))
+
+
+@pytest.fixture(scope="session")
+def zerotls_ocsp(zerotls_pki: TestPKI) -> Iterator[LiveOCSP]:
+    """A live OCSP responder on 127.0.0.1 for ``zerotls_pki``'s certificates."""
+    live = LiveOCSP(zerotls_pki)
+    yield live
+    live.close()
