@@ -117,9 +117,11 @@ def test_help_teaches() -> None:
     assert "examples:" in result.stdout and "zerotls pki issue" in result.stdout
 
 
-def test_demo_runs_for_real() -> None:
+def test_demo_runs_for_real(tmp_path: Path) -> None:
+    import re
+
     result = subprocess.run(
-        [sys.executable, "-m", "zerotls", "demo", "--no-color"],
+        [sys.executable, "-m", "zerotls", "demo", "--no-color", "--reports", str(tmp_path)],
         capture_output=True,
         text=True,
         check=False,
@@ -138,4 +140,20 @@ def test_demo_runs_for_real() -> None:
     assert '"decision": "deny"' in out and "batch/report" in out  # and its audit event
     assert "refused: ReplayDetected" in out and "refused: BadSignature" in out
     assert "associated: DTLSv1.2" in out and "ack temperature=21.5 from spiffe://" in out
+    # The second half: the weak server graded below the tunnel, with the caps and fixes.
+    grades = dict(re.findall(r"✔ (legacy server|zerotls tunnel)\s+grade (\S+)", out))
+    order = ("A+", "A", "A-", "B", "C", "D", "E", "F", "T", "M")
+    assert order.index(grades["legacy server"]) > order.index(grades["zerotls tunnel"]), grades
+    assert "capped at B: TLS 1.0 is enabled" in out and "fix: disable TLS 1.0/1.1" in out
+    for rule in ("TLS004", "TLS001", "MAC002"):  # verify=False, PROTOCOL_TLSv1, an MD5 MAC
+        assert rule in out
+    assert "bundled OpenSSL" in out and "post-quantum hybrid" in out  # the doctor
+    # The monitor: at least one alert on each injected behaviour.
+    assert re.search(r"\] beacon: 10\.0\.0\.13 -> cdn-update\.c2\.example", out)
+    assert re.search(r"\] probing: 10\.0\.0\.15", out)
+    assert re.search(r"\] [a-z-]+: 10\.0\.0\.14", out) and "120.0 MB" in out
+    audit_page = (tmp_path / "audit.html").read_text()
+    assert audit_page.lower().startswith("<!doctype html>") and "localhost" in audit_page
+    monitor_page = (tmp_path / "monitor.html").read_text()
+    assert monitor_page.startswith("<!DOCTYPE html>") and "<svg" in monitor_page
     assert result.stderr == ""

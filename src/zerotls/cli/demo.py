@@ -2,8 +2,10 @@
 
 It builds a throwaway PKI, starts a mutual-TLS echo service with the library, and then lets
 one allowed client and several refused ones try it, printing what each side saw; then OCSP
-stapling and a revocation, the tunnel and its audit events, HMAC envelopes, and DTLS. Everything
-runs on 127.0.0.1 in this process; nothing is left behind unless ``--keep`` is given.
+stapling and a revocation, the tunnel and its audit events, HMAC envelopes, and DTLS; then
+(:mod:`zerotls.cli.demo_more`) an endpoint audit, a code audit, the doctor and the monitor.
+Everything runs on 127.0.0.1 in this process; nothing is left behind but the two HTML reports
+(``--reports DIR``), unless ``--keep`` is given.
 """
 
 from __future__ import annotations
@@ -31,13 +33,23 @@ TRUST_DOMAIN = "demo.zerotls.dev"
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "demo",
-        help="a guided tour on loopback: mTLS, identities, refusals, OCSP, the tunnel, DTLS",
+        help="a guided tour on loopback: mTLS, identities, refusals, OCSP, the tunnel, DTLS, "
+        "the auditors, the doctor and the monitor",
         description="Create a PKI in a temporary directory, start an mTLS echo service, "
         "connect an allowed client and several refused ones, staple OCSP and revoke, put a "
-        "cleartext service behind the tunnel, sign and verify an HMAC envelope, and speak "
-        "DTLS. Everything stays on 127.0.0.1.",
+        "cleartext service behind the tunnel, sign and verify an HMAC envelope, speak DTLS, "
+        "grade a weak server beside the tunnel, audit a few lines of insecure code, show the "
+        "TLS runtime, and find three injected behaviours in two days of connection logs. "
+        "Everything stays on 127.0.0.1.",
     )
     p.add_argument("--keep", action="store_true", help="keep the temporary PKI directory")
+    p.add_argument(
+        "--reports",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "zerotls-demo-reports",
+        metavar="DIR",
+        help="where the audit and monitor HTML reports go (default: %(default)s)",
+    )
     p.add_argument("--no-color", action="store_true", help="plain output")
     p.set_defaults(func=run)
 
@@ -69,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     out = _Out(color)
     state = Path(tempfile.mkdtemp(prefix="zerotls-demo-"))
     try:
-        return asyncio.run(_tour(state, out))
+        return asyncio.run(_tour(state, out, args.reports))
     finally:
         if args.keep:
             print(f"\nthe demo PKI is kept in {state}")
@@ -77,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
             shutil.rmtree(state, ignore_errors=True)
 
 
-async def _tour(state: Path, out: _Out) -> int:
+async def _tour(state: Path, out: _Out, reports: Path) -> int:
     print("zerotls demo: zero-trust TLS on 127.0.0.1, step by step")
 
     out.step(1, "A local PKI with workload identities")
@@ -222,9 +234,16 @@ async def _tour(state: Path, out: _Out) -> int:
         except ConfigError as exc:
             out.refused("config", exc)
 
-    await _tunnel_tour(store, state, out)
+    tunnel_events = await _tunnel_tour(store, state, out)
     _integrity_tour(out)
     await _dtls_tour(store, out)
+
+    from zerotls.cli import demo_more
+
+    await demo_more.audit_tour(store, state, reports, out)
+    demo_more.code_tour(state, out)
+    demo_more.doctor_tour(out)
+    demo_more.monitor_tour(tunnel_events, state, reports, out)
 
     print()
     print("what next:")
@@ -232,8 +251,11 @@ async def _tour(state: Path, out: _Out) -> int:
     print("  zerotls connect HOST:PORT --ca ca.pem --cert me.pem --key me.key")
     print("  zerotls tunnel server --listen 0.0.0.0:8443 --target 127.0.0.1:5432 \\")
     print("      --cert db.pem --key db.key --ca ca.pem --allow spiffe://DOMAIN/svc/web")
-    print("  zerotls audit HOST:PORT          # grade an endpoint; zerotls audit code src/")
-    print("  zerotls doctor                   # what this Python's TLS runtime can do")
+    print("  zerotls audit tls HOST:PORT --html audit.html   # grade endpoints (dtls:// too)")
+    print("  zerotls audit code src/                          # insecure TLS in Python code")
+    print("  zerotls doctor                                   # this Python's TLS runtime")
+    print("  zerotls monitor ingest /var/log/zeek/ && zerotls monitor report --html egress.html")
+    print(f"  reports of this run: {reports / 'audit.html'}, {reports / 'monitor.html'}")
     print("  zerotls --help")
     return 0
 
@@ -295,7 +317,7 @@ async def _ocsp_tour(store: PKIStore, out: _Out) -> None:
         thread.join(5)
 
 
-async def _tunnel_tour(store: PKIStore, state: Path, out: _Out) -> None:
+async def _tunnel_tour(store: PKIStore, state: Path, out: _Out) -> list[dict[str, Any]]:
     """Steps 11-12: the tunnel in front of a cleartext service, and its audit events."""
     from zerotls.policy import Policy
     from zerotls.tunnel import AuditLog, ListenerConfig, Route, Target, Tunnel, TunnelConfig
@@ -370,6 +392,7 @@ async def _tunnel_tour(store: PKIStore, state: Path, out: _Out) -> None:
         out.info(json.dumps({k: event[k] for k in keys}))
     out.info(f"the full schema ({len(events[0]) if events else 0} fields) is in docs/audit-log.md")
     del batch
+    return events
 
 
 async def _dtls_tour(store: PKIStore, out: _Out) -> None:
