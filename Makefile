@@ -6,11 +6,11 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # Debian packages the tests start as real peers.
-DEB_PACKAGES := openssl stunnel4 nginx-light openjdk-17-jre-headless gnutls-bin iproute2
+DEB_PACKAGES := openssl stunnel4 nginx-light openjdk-17-jre-headless gnutls-bin iproute2 chromium
 # Extra peers for the side-by-side benchmarks only (`make bench-deps`).
 BENCH_DEB_PACKAGES := testssl.sh stunnel4 haproxy nginx libnginx-mod-stream hitch
 
-.PHONY: demo test lint typecheck unit bench bench-deps system-deps clean
+.PHONY: demo test lint typecheck unit bench bench-deps system-deps screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ unit: $(STAMP) system-deps
 	$(PY) -m pytest -q
 
 test: lint typecheck unit
+
+# The screenshots of the HTML reports in docs/img, taken in headless Chromium by the test
+# that checks them.
+screenshots: $(STAMP) system-deps
+	ZEROTLS_SCREENSHOTS=docs/img $(PY) -m pytest -q tests/test_reports_browser.py
 
 bench: $(STAMP)
 	$(PY) bench/handshakes.py

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import itertools
 import json
 import math
 from collections.abc import Sequence
@@ -176,14 +177,47 @@ def _svg_series(plot: Plot) -> str:
             log=log,
         )
     )
-    if plot.baseline:
-        path = " ".join(f"{sx(float(x)):.1f},{sy(float(y)):.1f}" for x, y in plot.baseline)
-        out.append(f'<polyline points="{path}" fill="none" stroke="{_GREY}" stroke-width="1"/>')
+    base = sorted((float(x), float(y)) for x, y in plot.baseline)
+    if len(base) < _SPARSE:
+        # A few points joined by lines would draw trends that are not there (two ten-minute
+        # buckets of failures became a diagonal from 0 to 988): each value is a stem.
+        out.extend(_stem(sx(x), sy(0.0), sy(y), _GREY, 1.5) for x, y in base)
+    elif base:
+        for segment in _segments(base):
+            path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in segment)
+            out.append(f'<polyline points="{path}" fill="none" stroke="{_GREY}" stroke-width="1"/>')
+    sparse = len(plot.observed) < _SPARSE
     for x, y in plot.observed:
-        out.append(
-            f'<circle cx="{sx(float(x)):.1f}" cy="{sy(float(y)):.1f}" r="2.5" fill="{_RED}"/>'
-        )
+        if sparse:
+            out.append(_stem(sx(float(x)), sy(0.0), sy(float(y)), _RED, 2.5))
+        else:
+            out.append(
+                f'<circle cx="{sx(float(x)):.1f}" cy="{sy(float(y)):.1f}" r="2.5" fill="{_RED}"/>'
+            )
     return "".join(out)
+
+
+_SPARSE = 12
+"""Fewer points than this are drawn as stems, not joined."""
+
+
+def _stem(x: float, y0: float, y: float, colour: str, r: float) -> str:
+    return (
+        f'<line x1="{x:.1f}" y1="{y0:.1f}" x2="{x:.1f}" y2="{y:.1f}" stroke="{colour}" '
+        f'stroke-width="1.5"/><circle cx="{x:.1f}" cy="{y:.1f}" r="{r}" fill="{colour}"/>'
+    )
+
+
+def _segments(points: list[tuple[float, float]]) -> list[list[tuple[float, float]]]:
+    """Split a series where a gap is over three times its usual step (no line across it)."""
+    steps = sorted(b[0] - a[0] for a, b in itertools.pairwise(points))
+    usual = steps[len(steps) // 2] if steps else 0.0
+    out: list[list[tuple[float, float]]] = [[points[0]]]
+    for a, b in itertools.pairwise(points):
+        if usual and b[0] - a[0] > 3 * usual:
+            out.append([])
+        out[-1].append(b)
+    return out
 
 
 def _svg_bars(plot: Plot) -> str:
