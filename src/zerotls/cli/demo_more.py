@@ -297,11 +297,17 @@ def monitor_tour(
     """Step 18: the tunnel's events plus a generated history, ingested and judged."""
     out.step(18, "Watching connection logs for unusual egress: `zerotls monitor`")
     try:
+        import duckdb  # noqa: F401
+        import sklearn  # noqa: F401
+
         from zerotls.monitor.engine import default_window, detect
         from zerotls.monitor.report import render_html
         from zerotls.monitor.store import Store
     except ImportError as exc:
-        out.info(f"skipped: the monitor needs its extra ({exc}): pip install 'zerotls[monitor]'")
+        out.info(
+            f"skipped: the monitor needs its extra ({exc.name} is not installed): "
+            "pip install 'zerotls[monitor]'"
+        )
         return {}
     log = root / "audit.jsonl"
     now = dt.datetime.now(dt.UTC).timestamp()
