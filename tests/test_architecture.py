@@ -8,8 +8,10 @@ import ast
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent / "src"
-LIBRARY = {"tls", "_wire", "integrity", "policy", "errors", "_util"}
-TOOLS = {"pki", "dtls", "tunnel", "audit", "monitor", "codeaudit", "doctor", "cli"}
+LIBRARY = {"tls", "_wire", "integrity", "policy", "errors", "_util", "spiffe", "httpx", "grpc"}
+TOOLS = {
+    "pki", "dtls", "tunnel", "audit", "monitor", "codeaudit", "doctor", "cli", "pytest_plugin",
+}  # fmt: skip
 
 
 def _modules() -> dict[str, Path]:
