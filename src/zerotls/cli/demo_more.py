@@ -77,9 +77,10 @@ def weak_server(root: Path) -> Iterator[int]:
     leaf.write(root / "legacy.pem", root / "legacy.key")
     (root / "legacy-ca.pem").write_bytes(ca.cert_pem)
     ctx = SSL.Context(SSL.TLS_METHOD)
-    ctx.set_min_proto_version(SSL.TLS1_VERSION)
+    ctx.set_min_proto_version(SSL.TLS1_VERSION)  # zerotls: ignore[TLS001] the demo's weak server
     ctx.set_max_proto_version(SSL.TLS1_2_VERSION)
-    ctx.set_cipher_list(b"AES128-SHA:AES256-SHA:ECDHE-RSA-AES128-SHA:@SECLEVEL=0")
+    weak = b"AES128-SHA:AES256-SHA:ECDHE-RSA-AES128-SHA:@SECLEVEL=0"
+    ctx.set_cipher_list(weak)  # zerotls: ignore[TLS006,TLS007] weak on purpose, to be found
     ctx.use_certificate_chain_file(str(root / "legacy.pem"))
     ctx.use_privatekey_file(str(root / "legacy.key"))
     listener = socket.create_server(("127.0.0.1", 0))
