@@ -252,6 +252,31 @@ def _placeholder_context() -> ssl.SSLContext:
     return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
+def _pool_options(
+    config: ClientConfig | None,
+    options: Mapping[str, Any],
+    *,
+    http1: bool,
+    http2: bool,
+    limits: httpx.Limits,
+    retries: int,
+) -> tuple[_Contexts, dict[str, Any]]:
+    """The per-host contexts and httpcore pool arguments both transports share."""
+    if config is not None and options:
+        raise ConfigError("give a ClientConfig or its fields as keywords, not both")
+    _check_options(http1, http2)
+    contexts = _Contexts(config, options, _alpn(http1, http2))
+    return contexts, {
+        "ssl_context": _placeholder_context(),
+        "max_connections": limits.max_connections,
+        "max_keepalive_connections": limits.max_keepalive_connections,
+        "keepalive_expiry": limits.keepalive_expiry,
+        "http1": http1,
+        "http2": http2,
+        "retries": retries,
+    }
+
+
 def _check_options(http1: bool, http2: bool) -> None:
     if not (http1 or http2):
         raise ConfigError("enable HTTP/1.1, HTTP/2 or both")
@@ -291,20 +316,10 @@ class ZeroTLSTransport(httpx.HTTPTransport):
         retries: int = 0,
         **options: Any,
     ) -> None:
-        if config is not None and options:
-            raise ConfigError("give a ClientConfig or its fields as keywords, not both")
-        _check_options(http1, http2)
-        self.contexts = _Contexts(config, options, _alpn(http1, http2))
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=_placeholder_context(),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            http1=http1,
-            http2=http2,
-            retries=retries,
-            network_backend=_SyncBackend(self.contexts),
+        self.contexts, pool = _pool_options(
+            config, options, http1=http1, http2=http2, limits=limits, retries=retries
         )
+        self._pool = httpcore.ConnectionPool(network_backend=_SyncBackend(self.contexts), **pool)
 
 
 # -- async -----------------------------------------------------------------------------------
@@ -439,17 +454,9 @@ class AsyncZeroTLSTransport(httpx.AsyncHTTPTransport):
         retries: int = 0,
         **options: Any,
     ) -> None:
-        if config is not None and options:
-            raise ConfigError("give a ClientConfig or its fields as keywords, not both")
-        _check_options(http1, http2)
-        self.contexts = _Contexts(config, options, _alpn(http1, http2))
+        self.contexts, pool = _pool_options(
+            config, options, http1=http1, http2=http2, limits=limits, retries=retries
+        )
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=_placeholder_context(),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            http1=http1,
-            http2=http2,
-            retries=retries,
-            network_backend=_AsyncBackend(self.contexts),
+            network_backend=_AsyncBackend(self.contexts), **pool
         )

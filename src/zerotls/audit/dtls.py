@@ -52,6 +52,7 @@ from zerotls.audit.model import (
     TargetReport,
     VersionResult,
 )
+from zerotls.audit.probes.protocols import suite_result
 from zerotls.errors import DecodeError
 
 __all__ = ["DTLS_VERSIONS", "audit_dtls"]
@@ -246,32 +247,13 @@ def _probe(address: tuple[str, int], version: int, suites: list[int], timeout: f
 
 
 def _suite(code: int, flight: Flight) -> SuiteResult:
-    info = suite_info(code)
-    group = dh_bits = None
-    ske_body = flight.messages.get(_SERVER_KEY_EXCHANGE)
-    if ske_body is not None and info.kex in ("ECDHE", "DHE"):
-        try:
-            ske = pull_server_key_exchange_untrusted(ske_body, info.kex)
-        except (DecodeError, TypeError):
-            ske = None
-        if ske is not None and ske.group is not None:
-            g = GROUPS.get(ske.group)
-            group = g.name if g else f"0x{ske.group:04x}"
-        if ske is not None and ske.dh_prime_bits is not None:
-            dh_bits = ske.dh_prime_bits
-    return SuiteResult(
-        code=code,
-        name=info.name,
-        openssl_name=info.openssl_name,
-        bits=info.bits,
-        kex=info.kex,
-        forward_secrecy=info.forward_secrecy,
-        aead=info.aead,
-        insecure=info.insecure,
-        weak=info.weak,
-        group=group,
-        dh_bits=dh_bits,
-    )
+    ske = None
+    body = flight.messages.get(_SERVER_KEY_EXCHANGE)
+    kex = suite_info(code).kex
+    if body is not None and kex in ("ECDHE", "DHE"):
+        with contextlib.suppress(DecodeError, TypeError):
+            ske = pull_server_key_exchange_untrusted(body, kex)
+    return suite_result(code, ske)
 
 
 def audit_dtls(

@@ -49,6 +49,7 @@ from zerotls.monitor.readers.formats import (
     Header,
     sniff,
 )
+from zerotls.monitor.readers.zeek import _ZEEK_CONN_FIELDS as _CONN_FIELDS
 from zerotls.monitor.readers.zeek import _ZEEK_CONN_SELECT
 from zerotls.monitor.schema import EVENT_COLUMNS
 
@@ -68,19 +69,6 @@ _CONN_TYPES: Final = {
     "orig_bytes": "BIGINT",
     "resp_bytes": "BIGINT",
 }
-_CONN_FIELDS: Final = (
-    "ts",
-    "uid",
-    "id.orig_h",
-    "id.orig_p",
-    "id.resp_h",
-    "id.resp_p",
-    "proto",
-    "duration",
-    "orig_bytes",
-    "resp_bytes",
-    "conn_state",
-)
 _SSL_FIELDS: Final = ("uid", "server_name", "version", "cipher", "established")
 
 

@@ -24,7 +24,7 @@ from zerotls.audit.conversation import FirstFlight, SSL2Outcome, hello_exchange,
 from zerotls.audit.model import ProtocolsResult, SuiteResult, VersionResult
 from zerotls.audit.probes.base import Job, JobFailed, Probe, ProbeContext, ProbeFlow, register
 
-__all__ = ["ProtocolsProbe", "raw_hello_job"]
+__all__ = ["ProtocolsProbe", "raw_hello_job", "suite_result"]
 
 TLS_VERSIONS: tuple[int, ...] = (
     ProtocolVersion.SSLv3,
@@ -65,19 +65,28 @@ def raw_hello_job(
 
 
 def _suite_result(code: int, flight: FirstFlight) -> SuiteResult:
+    selected = None
+    if suite_info(code).tls13 and flight.server_hello is not None:
+        selected = flight.server_hello.selected_group
+    return suite_result(code, flight.key_exchange, selected)
+
+
+def group_name(code: int) -> str:
+    g = GROUPS.get(code)
+    return g.name if g else f"0x{code:04x}"
+
+
+def suite_result(code: int, ske: Any, selected_group: int | None = None) -> SuiteResult:
+    """A suite the server accepted, with the group or DH size its key exchange showed
+    (``ske``: the parsed ServerKeyExchange; ``selected_group``: TLS 1.3's key share)."""
     info = suite_info(code)
     group = dh_bits = None
-    ske = flight.key_exchange
     if ske is not None and ske.group is not None:
-        g = GROUPS.get(ske.group)
-        group = g.name if g else f"0x{ske.group:04x}"
+        group = group_name(ske.group)
     if ske is not None and ske.dh_prime_bits is not None:
         dh_bits = ske.dh_prime_bits
-    if info.tls13 and flight.server_hello is not None:
-        sel = flight.server_hello.selected_group
-        if sel is not None:
-            g = GROUPS.get(sel)
-            group = g.name if g else f"0x{sel:04x}"
+    if selected_group is not None:
+        group = group_name(selected_group)
     return SuiteResult(
         code=code,
         name=info.name,
