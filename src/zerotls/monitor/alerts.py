@@ -212,8 +212,10 @@ def incidents(ordered: Iterable[Alert], gap: float = INCIDENT_GAP) -> list[Alert
     Args:
         ordered: alerts as ``combine`` returns them (severity set, most severe first).
     """
+    items = list(ordered)
+    position = {id(a): i for i, a in enumerate(items)}
     by_identity: dict[str, list[Alert]] = {}
-    for a in ordered:
+    for a in items:
         by_identity.setdefault(a.identity, []).append(a)
     groups: list[list[Alert]] = []
     for items in by_identity.values():
@@ -228,7 +230,6 @@ def incidents(ordered: Iterable[Alert], gap: float = INCIDENT_GAP) -> list[Alert
             current.append(a)
         if current:
             groups.append(current)
-    position = {id(a): i for i, a in enumerate(_order(x for g in groups for x in g))}
     merged: list[tuple[int, int, Alert]] = []
     for group in groups:
         group.sort(key=lambda a: position[id(a)])

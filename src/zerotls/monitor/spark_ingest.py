@@ -35,7 +35,9 @@ then ``monitor export DIR``).
 from __future__ import annotations
 
 import gzip
+import re
 import shutil
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -121,6 +123,13 @@ def spark_ingest(
     files = _list(paths)
     if not files:
         raise ConfigError("no log files under " + ", ".join(str(p) for p in paths))
+    with tempfile.TemporaryDirectory(prefix="zerotls-spark-links-") as tmp:
+        return _ingest(session, files, out, Path(tmp), started)
+
+
+def _ingest(
+    session: SparkSession, files: list[Path], out: Path, links: Path, started: float
+) -> SparkIngestReport:
     conns: list[DataFrame] = []
     ssls: list[DataFrame] = []
     rejects: list[DataFrame] = []
@@ -135,9 +144,9 @@ def spark_ingest(
                 "ingest` into a store, then `zerotls monitor export DIR`, the same layout"
             )
         seen.append((path, header))
-        parsed, bad, lines = _parse(session, path, header, numbered=False)
+        parsed, bad, lines = _parse(session, path, header, links, numbered=False)
         if bad.limit(1).count():  # bad lines: read the file again, numbered, for them
-            bad = _parse(session, path, header, numbered=True)[1]
+            bad = _parse(session, path, header, links, numbered=True)[1]
         (conns if header.fmt is Format.ZEEK_CONN else ssls).append(parsed)
         rejects.append(bad)
         counted.append(lines)
@@ -203,17 +212,17 @@ def _lit(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _lines(session: SparkSession, path: Path, *, numbered: bool) -> DataFrame:
+def _lines(session: SparkSession, path: Path, links: Path, *, numbered: bool) -> DataFrame:
     """Every line of a file (gzip decompressed by Spark), with its 1-based number when
     ``numbered`` (a pass through Python workers: only for files that have bad lines)."""
     from pyspark.sql.types import LongType, StringType, StructField, StructType
 
     try:
         if not numbered:  # the JVM's own reader: no Python on the executors
-            return session.read.text(_hadoop_name(path)).selectExpr(
+            return session.read.text(_hadoop_name(path, links)).selectExpr(
                 "value AS text", "CAST(NULL AS BIGINT) AS line"
             )
-        rdd = session.sparkContext.textFile(_hadoop_name(path)).zipWithIndex()
+        rdd = session.sparkContext.textFile(_hadoop_name(path, links)).zipWithIndex()
         frame = session.createDataFrame(
             rdd.map(lambda pair: (pair[0], pair[1] + 1)),
             StructType([StructField("text", StringType()), StructField("line", LongType())]),
@@ -224,36 +233,28 @@ def _lines(session: SparkSession, path: Path, *, numbered: bool) -> DataFrame:
     return frame
 
 
-_LINKS: dict[str, str] = {}
-
-
-def _hadoop_name(path: Path) -> str:
+def _hadoop_name(path: Path, links: Path) -> str:
     """A name Hadoop can open for ``path``.
 
     Hadoop's paths cannot hold ':' (Zeek's archives are named conn.00:00:00-01:00:00.log.gz),
-    so such a file is read through a symbolic link with a plain name (same suffix, so that
-    the gzip codec is still chosen), made once per process in a private directory.
+    so such a file is read through a symbolic link with a plain name in ``links`` (the run's
+    private directory; the suffix is kept, so that the gzip codec is still chosen).
     """
-    real = str(path.resolve())
-    if ":" not in real:
-        return real
-    if real not in _LINKS:
-        import tempfile
-
-        directory = Path(tempfile.mkdtemp(prefix="zerotls-spark-links-"))
-        suffix = ".gz" if real.endswith(".gz") else ".log"
-        link = directory / f"log{suffix}"
-        link.symlink_to(real)
-        _LINKS[real] = str(link)
-    return _LINKS[real]
+    real = path.resolve()
+    if ":" not in str(real):
+        return str(real)
+    suffix = ".gz" if real.name.endswith(".gz") else ".log"
+    link = links / f"{len(list(links.iterdir()))}{suffix}"
+    link.symlink_to(real)
+    return str(link)
 
 
 def _parse(
-    session: SparkSession, path: Path, header: Header, *, numbered: bool
+    session: SparkSession, path: Path, header: Header, links: Path, *, numbered: bool
 ) -> tuple[DataFrame, DataFrame, DataFrame]:
     """(the parsed records, the rejected lines, the count of records) of one Zeek file."""
     view = f"zt_lines_{uuid.uuid4().hex}"
-    _lines(session, path, numbered=numbered).createOrReplaceTempView(view)
+    _lines(session, path, links, numbered=numbered).createOrReplaceTempView(view)
     wanted = _CONN_FIELDS if header.fmt is Format.ZEEK_CONN else ("ts", *_SSL_FIELDS)
     required = list(ZEEK_CONN_REQUIRED) if header.fmt is Format.ZEEK_CONN else ["ts", "uid"]
     if header.text == "tsv":
@@ -305,7 +306,7 @@ def _parse(
     args: dict[str, Any] = {"path": str(path)}
     if header.text == "tsv":
         args |= {
-            "sep": _regex_escape(header.separator),
+            "sep": re.escape(header.separator),
             "unset": header.unset,
             "empty": header.empty,
         }
@@ -348,12 +349,6 @@ def _parse(
     good = session.sql(f"SELECT {cols} FROM {judged_view} WHERE error IS NULL", args=args)
     lines = session.sql(f"SELECT :path AS file, count(*) AS lines FROM {source}", args=args)
     return good, bad, lines
-
-
-def _regex_escape(text: str) -> str:
-    import re
-
-    return re.escape(text)
 
 
 def _union(frames: list[DataFrame]) -> DataFrame | None:

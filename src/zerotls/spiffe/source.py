@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from zerotls.errors import ConfigError, ZeroTLSError
+from zerotls.tls.identity import parse_spiffe_id
 
 __all__ = [
     "ENDPOINT_ENV",
@@ -111,12 +112,14 @@ class X509Context:
 
 
 def trust_domain_of(spiffe_id: str | None) -> str | None:
-    """``example.org`` for ``spiffe://example.org/anything`` (or the bare trust domain ID)."""
-    if not spiffe_id or not spiffe_id.startswith("spiffe://"):
+    """``example.org`` for ``spiffe://example.org/anything`` (or the bare trust domain ID);
+    None for anything that is not a valid SPIFFE ID."""
+    if not spiffe_id:
         return None
-    rest = spiffe_id[len("spiffe://") :]
-    domain = rest.split("/", 1)[0]
-    return domain.lower() or None
+    try:
+        return parse_spiffe_id(spiffe_id).trust_domain
+    except ConfigError:
+        return None
 
 
 def parse_address(address: str | None) -> str:

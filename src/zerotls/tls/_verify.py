@@ -40,7 +40,7 @@ from zerotls.errors import (
 from zerotls.tls import _ossl
 from zerotls.tls._errors import chain_error, describe, peer_role
 from zerotls.tls.config import ClientConfig, ServerConfig
-from zerotls.tls.identity import Identity
+from zerotls.tls.identity import Identity, parse_spiffe_id
 
 if TYPE_CHECKING:
     from zerotls.tls.ocsp import Stapler
@@ -101,9 +101,8 @@ def judge_leaf(
 
 
 def _trust_domain(spiffe_id: str | None) -> str | None:
-    if not spiffe_id or not spiffe_id.startswith("spiffe://"):
-        return None
-    return spiffe_id.removeprefix("spiffe://").split("/", 1)[0].lower() or None
+    # An Identity's SPIFFE ID was validated when it was built: parsing cannot fail here.
+    return parse_spiffe_id(spiffe_id).trust_domain if spiffe_id else None
 
 
 def judge_trust_domain(

@@ -18,6 +18,7 @@ import collections
 import datetime as dt
 import ipaddress
 import logging
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -122,6 +123,8 @@ class TLSContext:
         """With an identity source: each trust domain's CA certificates (DER). A peer must
         chain to the bundle of the trust domain its SPIFFE ID names (federation)."""
         self._identity_version = -1
+        self._expires = math.inf
+        """With an identity source: when the SVID in use expires (epoch seconds)."""
         query_ocsp = isinstance(config, ServerConfig) and config.query_ocsp
         if config.crls or config.crl_urls or config.fetch_crls or query_ocsp:
             from zerotls.tls.revocation import RevocationChecker
@@ -157,16 +160,13 @@ class TLSContext:
             ZeroTLSError: the identity source's SVID has expired (never used expired).
         """
         source = self.config.identity
-        if source is not None:
-            expired = (
-                self.certificate is not None
-                and self.certificate.not_valid_after_utc.timestamp() <= self.wall_clock()
-            )
-            if source.version != self._identity_version or expired:
-                # A rotation (or an expiry): the next handshake presents the new SVID. A
-                # source that has nothing valid raises here, and no handshake starts.
-                self._ssl_context = self._build()
-                self._built_at = self._clock()
+        if source is not None and (
+            source.version != self._identity_version or self._expires <= self.wall_clock()
+        ):
+            # A rotation (or an expiry): the next handshake presents the new SVID. A source
+            # that has nothing valid raises here, and no handshake starts.
+            self._ssl_context = self._build()
+            self._built_at = self._clock()
         if self.is_server:
             lifetime = self.config.ticket_key_lifetime  # type: ignore[union-attr]
             now = self._clock()
@@ -359,6 +359,7 @@ class TLSContext:
         svid = source.svid() if hasattr(source, "svid") else current.svid
         self.certificate = svid.chain[0]
         self.chain = list(svid.chain)
+        self._expires = svid.chain[0].not_valid_after_utc.timestamp()
         ctx.use_certificate(svid.chain[0])
         for extra in svid.chain[1:]:
             ctx.add_extra_chain_cert(extra)
