@@ -433,17 +433,18 @@ def _ingest(args: argparse.Namespace) -> int:
 
 def _ingest_spark(args: argparse.Namespace) -> int:
     from zerotls.monitor.spark import spark_session
-    from zerotls.monitor.spark_ingest import spark_ingest
+    from zerotls.monitor.spark_ingest import plan_inputs, spark_ingest
 
     if args.to is None:
         raise ConfigError(
             "--engine spark writes Parquet events: give --to DIR (then `zerotls monitor detect "
             "--engine spark --events DIR`)"
         )
+    plan = plan_inputs(args.paths)  # a missing path or a wrong format fails before Spark starts
     owned = not _spark_active()
     session = spark_session(args.spark_master)
     try:
-        report = spark_ingest(args.paths, args.to, session)
+        report = spark_ingest(args.paths, args.to, session, plan=plan)
     finally:
         if owned:
             session.stop()

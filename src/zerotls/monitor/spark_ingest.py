@@ -104,10 +104,41 @@ class SparkIngestReport:
         return sum(f.lines for f in self.files)
 
 
+Plan = list[tuple[Path, Header]]
+"""The input files, each with its sniffed header."""
+
+
+def plan_inputs(paths: list[str | Path]) -> Plan:
+    """The files under ``paths`` and their formats, checked before any Spark job starts.
+
+    Raises:
+        ConfigError: a path that does not exist, no log file at all, or a format without a
+            Spark reader (the message says how to bring it in).
+    """
+    files = _list(paths)
+    if not files:
+        raise ConfigError("no log files under " + ", ".join(str(p) for p in paths))
+    plan: Plan = []
+    for path in files:
+        header = _sniff(path)
+        if header.fmt not in (Format.ZEEK_CONN, Format.ZEEK_SSL):
+            raise ConfigError(
+                f"{path}: a {header.fmt} file; the Spark ingest reads Zeek conn.log and "
+                "ssl.log (TSV or JSON, plain or .gz). Read the others with `zerotls monitor "
+                "ingest` into a store, then `zerotls monitor export DIR`, the same layout"
+            )
+        plan.append((path, header))
+    return plan
+
+
 def spark_ingest(
-    paths: list[str | Path], to: str | Path, session: SparkSession
+    paths: list[str | Path], to: str | Path, session: SparkSession, *, plan: Plan | None = None
 ) -> SparkIngestReport:
     """Read Zeek logs with Spark into ``to`` as day-partitioned Parquet events.
+
+    Args:
+        paths: files and directories.
+        plan: what :func:`plan_inputs` already made of ``paths`` (not made again).
 
     Raises:
         ConfigError: a path that does not exist, a format without a Spark reader, a file
@@ -120,30 +151,19 @@ def spark_ingest(
             f"--to {to}: the Spark ingest merges day partitions in place, which it does on a "
             "local or mounted directory only; write there and copy the result to object storage"
         )
-    files = _list(paths)
-    if not files:
-        raise ConfigError("no log files under " + ", ".join(str(p) for p in paths))
+    plan = plan if plan is not None else plan_inputs(paths)
     with tempfile.TemporaryDirectory(prefix="zerotls-spark-links-") as tmp:
-        return _ingest(session, files, out, Path(tmp), started)
+        return _ingest(session, plan, out, Path(tmp), started)
 
 
 def _ingest(
-    session: SparkSession, files: list[Path], out: Path, links: Path, started: float
+    session: SparkSession, plan: Plan, out: Path, links: Path, started: float
 ) -> SparkIngestReport:
     conns: list[DataFrame] = []
     ssls: list[DataFrame] = []
     rejects: list[DataFrame] = []
     counted: list[DataFrame] = []
-    seen: list[tuple[Path, Header]] = []
-    for path in files:
-        header = _sniff(path)
-        if header.fmt not in (Format.ZEEK_CONN, Format.ZEEK_SSL):
-            raise ConfigError(
-                f"{path}: a {header.fmt} file; the Spark ingest reads Zeek conn.log and "
-                "ssl.log (TSV or JSON, plain or .gz). Read the others with `zerotls monitor "
-                "ingest` into a store, then `zerotls monitor export DIR`, the same layout"
-            )
-        seen.append((path, header))
+    for path, header in plan:
         parsed, bad, lines = _parse(session, path, header, links, numbered=False)
         if bad.limit(1).count():  # bad lines: read the file again, numbered, for them
             bad = _parse(session, path, header, links, numbered=True)[1]
@@ -167,7 +187,7 @@ def _ingest(
     return SparkIngestReport(
         files=tuple(
             SparkFile(str(p), str(h.fmt), counts.get(str(p), 0), bad_by_file.get(str(p), 0))
-            for p, h in seen
+            for p, h in plan
         ),
         added=added,
         events=total,
