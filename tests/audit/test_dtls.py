@@ -133,3 +133,23 @@ def test_silence_on_udp_is_one_clear_error(capsys: pytest.CaptureFixture[str]) -
     assert "no DTLS answer from 127.0.0.1" in err.out + err.err
     with pytest.raises(Exception, match="no STARTTLS"):
         Target.parse("dtls://h:1", starttls="smtp")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_hostile_flights_never_break_the_reassembler(seed: int) -> None:
+    """Random and truncated handshake fragments: parsed or ignored, never an exception."""
+    import random
+
+    from zerotls.audit.dtls import Flight, _reassemble
+
+    rng = random.Random(seed)
+    for _ in range(2000):
+        n = rng.randint(0, 80)
+        payload = bytes(rng.getrandbits(8) for _ in range(n))
+        if rng.random() < 0.5 and n >= 12:  # a plausible header with lying lengths
+            payload = bytes([2]) + rng.randint(0, 2**24 - 1).to_bytes(3, "big") + payload[4:]
+        flight = Flight()
+        _reassemble(payload, {}, flight)
+        for body in flight.messages.values():
+            assert len(body) <= 2**17
+        assert flight.cookie is None or len(flight.cookie) <= 255
