@@ -245,10 +245,16 @@ def _event(ts: float, source: str, target: str, **kw: Any) -> dict[str, Any]:
     return record
 
 
-def history(end: float, seed: int = 7) -> list[dict[str, Any]]:
+def history(now: float, seed: int = 7) -> list[dict[str, Any]]:
     """Two days of an egress tunnel's events from eight hosts, and three injected behaviours
-    in the last six hours: a beacon, an upload far above the host's usual, denied probing."""
+    in the last six hours: a beacon, an upload far above the host's usual, denied probing.
+
+    The scenario is the same whenever it runs: it ends at the last full hour before *now*,
+    and its working day is counted from that end (the last hour is 17:00 on the hosts'
+    clocks), not from the wall clock, so the hour-of-day baselines never shift under it.
+    """
     rng = random.Random(seed)  # noqa: S311 - a reproducible scenario, not a secret
+    end = now - now % _HOUR
     start = end - 48 * _HOUR
     hosts = [f"10.0.0.{i}" for i in range(10, 18)]
     events: list[dict[str, Any]] = []
@@ -263,7 +269,7 @@ def history(end: float, seed: int = 7) -> list[dict[str, Any]]:
         usual = rng.sample(_USUAL, 3)
         hour = start
         while hour < end:
-            local = int((hour % 86400) // 3600)
+            local = int(17 + (hour - end) // _HOUR) % 24
             busy = 8 <= local < 18
             for _ in range(rng.randint(6, 12) if busy else rng.randint(0, 1)):
                 # Client mode: bytes_in is what the host sent out through the tunnel.
@@ -281,8 +287,9 @@ def history(end: float, seed: int = 7) -> list[dict[str, Any]]:
     while t < end:  # a beacon: every 5 minutes, +-10 %, to a host nobody reached
         add(t, "10.0.0.13", "cdn-update.c2.example", bytes_in=420, bytes_out=380)
         t += 300 * rng.uniform(0.9, 1.1)
-    for i in range(30):  # far more than usual, to a new destination, in one hour
-        add(injected + 3600 + i * 100, "10.0.0.14", "files.transfer.example",
+    for at in sorted(rng.uniform(0, 3500) for _ in range(30)):
+        # Far more than usual, to a new destination, in one hour, at no particular rhythm.
+        add(injected + 3600 + at, "10.0.0.14", "files.transfer.example",
             bytes_in=4_000_000, bytes_out=3_000)  # fmt: skip
     for i in range(60):  # denied connections across destinations, in ten minutes
         add(injected + 2 * 3600 + i * 10, "10.0.0.15", f"10.0.{i % 6}.{i}",
