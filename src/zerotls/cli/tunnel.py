@@ -19,6 +19,10 @@ examples:
   zerotls tunnel server --listen 0.0.0.0:8443 --target 127.0.0.1:5432 \\
       --cert db.pem --key db.key --ca ca.pem --allow spiffe://prod.example/svc/web
 
+  # The same with the SVID and trust bundles from a SPIRE agent, rotated as it rotates them:
+  zerotls tunnel server --listen 0.0.0.0:8443 --target 127.0.0.1:5432 \\
+      --workload-api unix:///run/spire/sockets/agent.sock --allow spiffe://prod.example/svc/web
+
   --allow forms: spiffe://DOMAIN/PATH (with * for one segment, ** for the rest),
   dns:GLOB, pin:sha256/..., issuer:DN, any (any certificate from --ca). Without --allow
   nobody is allowed (default deny). The cleartext target must be on this machine unless
@@ -128,9 +132,10 @@ def accept_options(p: argparse.ArgumentParser, protocol: str, target_help: str) 
     """Server mode: where we accept, what we forward to, what we present, whom we allow."""
     p.add_argument("--listen", required=True, help=f"HOST:PORT to accept {protocol} on")
     p.add_argument("--target", required=True, help=target_help)
-    p.add_argument("--cert", required=True, type=Path, help="our certificate chain (PEM)")
-    p.add_argument("--key", required=True, type=Path, help="our private key")
-    p.add_argument("--ca", required=True, type=Path, help="CA bundle for client certificates")
+    p.add_argument("--cert", type=Path, help="our certificate chain (PEM)")
+    p.add_argument("--key", type=Path, help="our private key")
+    p.add_argument("--ca", type=Path, help="CA bundle for client certificates")
+    _workload_api_option(p)
     p.add_argument(
         "--allow",
         action="append",
@@ -158,6 +163,44 @@ def accept_options(p: argparse.ArgumentParser, protocol: str, target_help: str) 
     )
 
 
+def _workload_api_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--workload-api",
+        nargs="?",
+        const="env",
+        metavar="ADDR",
+        help="take our SVID and the trust bundles from a SPIFFE Workload API instead of "
+        "--cert/--key/--ca: unix:///run/spire/sockets/agent.sock, tcp://IP:PORT, or no value "
+        "for $SPIFFE_ENDPOINT_SOCKET; rotations apply to the next handshake",
+    )
+
+
+def identity_fields(args: argparse.Namespace, *, server: bool) -> dict[str, Any]:
+    """Our identity and trust from the command line: files, or a Workload API source.
+
+    Raises:
+        ConfigError: both or (for a server) neither were given.
+    """
+    if args.workload_api is None:
+        missing = [f"--{f}" for f in ("cert", "key", "ca") if getattr(args, f) is None]
+        if server and missing:
+            raise ConfigError(
+                f"missing {', '.join(missing)}: a server presents a certificate and checks "
+                "client certificates; give --cert, --key and --ca, or --workload-api ADDR"
+            )
+        return {"cert": args.cert, "key": args.key, "ca": args.ca}
+    given = [f"--{f}" for f in ("cert", "key", "ca") if getattr(args, f) is not None]
+    if given:
+        raise ConfigError(
+            f"--workload-api serves the certificate, key and trust bundles: drop "
+            f"{', '.join(given)} (or drop --workload-api to use files)"
+        )
+    from zerotls.spiffe import shared_source
+
+    address = None if args.workload_api == "env" else args.workload_api
+    return {"identity": shared_source(address)}
+
+
 def crl_sources(values: list[str], state: Path | None = None) -> dict[str, Any]:
     """``--crl`` values as config fields: files go to ``crls``, URLs to ``crl_urls``."""
     urls = tuple(v for v in values if v.startswith(("http://", "https://")))
@@ -172,6 +215,7 @@ def dial_options(p: argparse.ArgumentParser, protocol: str) -> None:
     p.add_argument("--cert", type=Path, help="our client certificate")
     p.add_argument("--key", type=Path, help="its key")
     p.add_argument("--ca", type=Path, help="CA bundle to trust (default: system store)")
+    _workload_api_option(p)
     p.add_argument("--expect", help="SPIFFE ID the remote must carry")
     p.add_argument("--name", help="DNS name the remote must prove (default: target host)")
     p.add_argument("--pin", action="append", default=[], help="SHA-256 SPKI pin (repeatable)")
@@ -230,9 +274,7 @@ def _audit(args: argparse.Namespace) -> str | None:
 
 def _server(args: argparse.Namespace) -> int:
     tls = ServerConfig(
-        cert=args.cert,
-        key=args.key,
-        ca=args.ca,
+        **identity_fields(args, server=True),
         **crl_sources(args.crl, args.crl_state),
         fetch_crls=args.fetch_crls,
         query_ocsp=args.query_ocsp,
@@ -280,9 +322,7 @@ def _client(args: argparse.Namespace) -> int:
     tls = ClientConfig(
         server_name=args.name or (None if args.expect else target.host),
         expect_identity=args.expect,
-        ca=args.ca,
-        cert=args.cert,
-        key=args.key,
+        **identity_fields(args, server=False),
         pins=frozenset(args.pin),
         ocsp=args.ocsp,
         alpn=tuple(args.alpn),

@@ -111,12 +111,10 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _server(args: argparse.Namespace) -> int:
-    from zerotls.cli.tunnel import crl_sources
+    from zerotls.cli.tunnel import crl_sources, identity_fields
 
     tls = ServerConfig(
-        cert=args.cert,
-        key=args.key,
-        ca=args.ca,
+        **identity_fields(args, server=True),
         **crl_sources(args.crl, args.crl_state),
         revocation=args.revocation,
     )
@@ -132,15 +130,14 @@ def _server(args: argparse.Namespace) -> int:
 
 
 def _client(args: argparse.Namespace) -> int:
+    from zerotls.cli.tunnel import identity_fields
     from zerotls.tunnel.config import Target
 
     target = Target.parse(args.target)
     tls = ClientConfig(
         server_name=args.name or (None if args.expect else target.host),
         expect_identity=args.expect,
-        ca=args.ca,
-        cert=args.cert,
-        key=args.key,
+        **identity_fields(args, server=False),
         pins=frozenset(args.pin),
     )
     return _run(args, "client", tls, Policy())

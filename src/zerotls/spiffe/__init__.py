@@ -23,6 +23,7 @@ from zerotls.spiffe.source import (
     WorkloadAPIError,
     X509Context,
     parse_address,
+    shared_source,
     trust_domain_of,
 )
 
@@ -34,5 +35,6 @@ __all__ = [
     "X509Context",
     "X509SVID",
     "parse_address",
+    "shared_source",
     "trust_domain_of",
 ]

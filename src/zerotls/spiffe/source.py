@@ -41,7 +41,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-from zerotls.errors import ConfigError, ZeroTLSError
+from zerotls.errors import ConfigError, TransportError
 from zerotls.tls.identity import parse_spiffe_id
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "X509Context",
     "X509SVID",
     "parse_address",
+    "shared_source",
     "trust_domain_of",
 ]
 
@@ -62,8 +63,9 @@ BACKOFF_START: Final = 0.1
 BACKOFF_MAX: Final = 30.0
 
 
-class WorkloadAPIError(ZeroTLSError):
-    """The Workload API could not be reached, or what it sent cannot be used."""
+class WorkloadAPIError(TransportError):
+    """The Workload API could not be reached, or what it sent cannot be used (a runtime
+    failure: the command exits 3)."""
 
 
 class StaleSVIDError(WorkloadAPIError):
@@ -343,6 +345,16 @@ class WorkloadAPI:
             )
         return self
 
+    @property
+    def started(self) -> bool:
+        """:meth:`start` was called (and :meth:`close` was not)."""
+        return self._thread is not None and not self._stop.is_set()
+
+    @property
+    def socket_path(self) -> str | None:
+        """The agent's unix socket path (None for a tcp address)."""
+        return self._target[len("unix:") :] if self._target.startswith("unix:") else None
+
     def close(self) -> None:
         """Stop the stream (idempotent)."""
         self._stop.set()
@@ -506,3 +518,26 @@ class WorkloadAPI:
             "Workload API: SVID %s serial %x until %s (trust domains: %s)",
             svid.spiffe_id, svid.serial, svid.expires.isoformat(), ", ".join(sorted(ctx.bundles)),
         )  # fmt: skip
+
+
+_SHARED: dict[tuple[int, str], WorkloadAPI] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_source(address: str | None = None) -> WorkloadAPI:
+    """The one source of this process for the agent at ``address`` (None:
+    ``$SPIFFE_ENDPOINT_SOCKET``), not yet started.
+
+    Every listener and route of a tunnel that names the same agent shares one stream, and a
+    reloaded config gets the source that is already current. A forked child gets sources of
+    its own: a gRPC channel does not survive ``fork()``, so each process opens its stream.
+
+    Raises:
+        ConfigError: a bad address, or grpcio/protobuf missing.
+    """
+    key = (os.getpid(), parse_address(address))
+    with _SHARED_LOCK:
+        source = _SHARED.get(key)
+        if source is None or source._stop.is_set():
+            source = _SHARED[key] = WorkloadAPI(address)
+        return source

@@ -57,6 +57,9 @@ async def start_admin(tunnel: AdminSource, host: str, port: int) -> asyncio.Serv
             status, ctype, body = "405 Method Not Allowed", "text/plain", b"GET only\n"
         elif path == "/metrics":
             status, ctype = "200 OK", "text/plain; version=0.0.4"
+            refresh = getattr(tunnel, "refresh_gauges", None)
+            if refresh is not None:
+                refresh()
             body = tunnel.metrics.render(s["metrics"] for s in tunnel.peer_snapshots()).encode()
         elif path == "/healthz":
             ok = tunnel.accepting and bool(tunnel.servers)

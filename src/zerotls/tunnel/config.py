@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from zerotls._util import MAX_DURATION_SECONDS, parse_duration, parse_hostport, read_toml
 from zerotls.errors import ConfigError
@@ -239,15 +239,32 @@ class TunnelConfig:
             source=source,
         )
 
+    def identity_sources(self) -> list[Any]:
+        """The Workload API sources the listeners and routes use (each once)."""
+        found: dict[int, Any] = {}
+        for lst in self.listeners:
+            configs = [lst.tls, *(r.client_tls for r in lst.routes)]
+            for tls in configs:
+                source = getattr(tls, "identity", None)
+                if source is not None:
+                    found.setdefault(id(source), source)
+        return list(found.values())
+
     def describe(self) -> list[str]:
         """What this tunnel would do, one line per fact (for ``zerotls tunnel check``)."""
         lines = []
         for lst in self.listeners:
             if lst.mode == "server" and lst.tls is not None:
+                source = lst.tls.identity
+                trust, ours = (
+                    (f"trust bundles from the Workload API at {source.address}", "its SVID")
+                    if source is not None
+                    else (str(lst.tls.ca), str(lst.tls.cert))
+                )
                 lines.append(
                     f"listener {lst.name}: accept mTLS on {lst.listen} (TLS "
-                    f"{lst.tls.min_version.value}+, client certs from {lst.tls.ca}, presenting "
-                    f"{lst.tls.cert})"
+                    f"{lst.tls.min_version.value}+, client certs from {trust}, presenting "
+                    f"{ours})"
                 )
                 lines.append(f"  {_revocation_summary(lst.tls)}")
                 for route in lst.routes:
@@ -279,7 +296,13 @@ class TunnelConfig:
                     f"{route.target} expecting {expect}"
                     + (f" with {len(tls.pins)} pin(s)" if tls.pins else "")
                     + f", OCSP staple {tls.ocsp}"
-                    + (f", as {tls.cert}" if tls.cert else ", without a client certificate")
+                    + (
+                        f", as the SVID from the Workload API at {tls.identity.address}"
+                        if tls.identity is not None
+                        else f", as {tls.cert}"
+                        if tls.cert
+                        else ", without a client certificate"
+                    )
                 )
         limits = self.limits
         lines.append(
@@ -403,7 +426,7 @@ def _listener(data: Mapping[str, Any], base: Path) -> ListenerConfig:
         tls_data = data.get("tls")
         if not isinstance(tls_data, Mapping):
             raise ConfigError(f"listener {name!r}: server mode needs a [listener.tls] table")
-        tls = ServerConfig.from_dict(tls_data, base_dir=base)
+        tls = _tls(ServerConfig, tls_data, base, f"listener {name!r}")
     default_revocation = tls.revocation if tls is not None else "hard"
     routes = tuple(
         _route(item, base, mode, name, default_revocation)
@@ -460,7 +483,7 @@ def _route(
         tls_data = data.get("tls")
         if not isinstance(tls_data, Mapping):
             raise ConfigError(f"route {name!r}: client mode needs a [listener.route.tls] table")
-        client_tls = ClientConfig.from_dict(tls_data, base_dir=base)
+        client_tls = _tls(ClientConfig, tls_data, base, f"route {name!r}")
     return Route(
         name=name,
         target=Target.parse(target),
@@ -471,6 +494,34 @@ def _route(
         proxy_protocol=_flag(data.get("proxy_protocol", False), f"route {name!r}: proxy_protocol"),
         revocation=_revocation_mode(data.get("revocation", default_revocation), name),
     )
+
+
+_C = TypeVar("_C", ServerConfig, ClientConfig)
+
+
+def _tls(cls: type[_C], data: Mapping[str, Any], base: Path, where: str) -> _C:
+    """A ``tls`` table; ``workload_api = "unix:///..."`` (or ``true`` for
+    ``$SPIFFE_ENDPOINT_SOCKET``) takes the identity and trust bundles from the agent."""
+    values = dict(data)
+    address = values.pop("workload_api", None)
+    if address is None or address is False:
+        return cls.from_dict(values, base_dir=base)
+    if address is not True and not isinstance(address, str):
+        raise ConfigError(
+            f"{where}: workload_api must be an address such as "
+            f"'unix:///run/spire/sockets/agent.sock' (or true for $SPIFFE_ENDPOINT_SOCKET), "
+            f"not {address!r}"
+        )
+    given = sorted(k for k in ("cert", "key", "ca") if k in values)
+    if given:
+        raise ConfigError(
+            f"{where}: workload_api serves the certificate, key and trust bundles; drop "
+            f"{', '.join(given)} (or drop workload_api to use files)"
+        )
+    from zerotls.spiffe import shared_source
+
+    source = shared_source(None if address is True else address)
+    return cls.from_dict({**values, "identity": source}, base_dir=base)
 
 
 def _revocation_mode(value: Any, route: str) -> str:

@@ -51,18 +51,50 @@ class ListenerRuntime:
 
     @classmethod
     def build(cls, config: ListenerConfig) -> ListenerRuntime:
+        """Load and check everything the listener names; with a Workload API identity, start
+        its stream first (waiting for the first SVID)."""
         if config.mode == "server":
             assert config.tls is not None  # noqa: S101 - checked by TunnelConfig
+            start_identity(config.tls)
             ctx = TLSContext(config.tls)
             return cls(config, ctx, None, _expiry(ctx))
         contexts: dict[str, TLSContext] = {}
         not_after = None
         for route in config.routes:
             assert route.client_tls is not None  # noqa: S101
+            start_identity(route.client_tls)
             contexts[route.name] = TLSContext(route.client_tls)
             not_after = _expiry(contexts[route.name]) or not_after
         first = contexts[config.routes[0].name]
         return cls(config, first, contexts, not_after)
+
+    @property
+    def identity(self) -> Any:
+        """The Workload API source this listener presents, if any (else None)."""
+        tls = self.config.tls if self.config.mode == "server" else self.context.config
+        return getattr(tls, "identity", None)
+
+    def expires(self) -> float | None:
+        """When what we present now expires: the current SVID's expiry with an identity
+        source (it rotates), else the certificate file's."""
+        source = self.identity
+        if source is not None:
+            try:
+                return float(source.svid().expires.timestamp())
+            except ZeroTLSError:
+                return None  # stale: /status says why, from the source
+        return self.not_after
+
+
+def start_identity(tls: Any) -> None:
+    """Start the config's identity source, if it has one that is not running yet.
+
+    Raises:
+        WorkloadAPIError: no SVID came in time; the message says what happened.
+    """
+    source = getattr(tls, "identity", None)
+    if source is not None and not source.started:
+        source.start()
 
 
 def _expiry(ctx: TLSContext) -> float | None:
@@ -357,10 +389,13 @@ class Tunnel:
 
     def status(self) -> dict[str, Any]:
         """What ``/status`` shows: this worker, and the others from their snapshots."""
-        certs = {
-            name: (_iso(rt.not_after) if rt.not_after else None)
-            for name, rt in self.runtimes.items()
-        }
+        certs = {}
+        identities = {}
+        for name, rt in self.runtimes.items():
+            expires = rt.expires()
+            certs[name] = _iso(expires) if expires else None
+            if rt.identity is not None:
+                identities[name] = rt.identity.status()
         mine = self._worker_status()
         workers = [mine] + [snap["status"] for snap in self.peer_snapshots()]
         workers.sort(key=lambda w: int(w["worker"]))
@@ -372,6 +407,7 @@ class Tunnel:
             "accepting": self.accepting,
             "active_connections": sum(int(w["active_connections"]) for w in workers),
             "certificate_not_after": certs,
+            **({"workload_api": identities} if identities else {}),
             "listeners": {k: str(v) for k, v in self.addresses().items()},
             "workers": workers,
         }
@@ -394,10 +430,15 @@ class Tunnel:
         """The other workers' latest snapshots (none with a single worker)."""
         return self._share.others() if self._share is not None else []
 
-    def _publish_cert_metrics(self) -> None:
+    def refresh_gauges(self) -> None:
+        """Before /metrics is rendered: what changes without a reload (a rotated SVID)."""
         for name, rt in self.runtimes.items():
-            if rt.not_after is not None:
-                self.metrics.set("zerotls_certificate_not_after_seconds", name, value=rt.not_after)
+            expires = rt.expires()
+            if expires is not None:
+                self.metrics.set("zerotls_certificate_not_after_seconds", name, value=expires)
+
+    def _publish_cert_metrics(self) -> None:
+        self.refresh_gauges()
         self.metrics.set("zerotls_config_last_reload_timestamp_seconds", value=self.loaded_at)
 
     def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

@@ -10,6 +10,11 @@ that makes a long-running service lives here, shared by the TCP and the UDP tunn
   SIGINT stops accepting, drains open sessions up to the drain timeout, then aborts the rest;
 * SIGHUP (TCP) reloads the config and its files; the first worker serves the admin endpoints
   and adds up the others' figures (``tunnel/share.py``).
+
+With a Workload API identity (``--workload-api``) the contexts are built in each worker
+instead: a gRPC channel does not survive ``fork()``, so every worker opens its own stream to
+the agent and follows rotations itself (the cost: session tickets are per worker, so a
+client that comes back to another worker gets a full handshake).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zerotls.errors import ConfigError
+from zerotls.errors import ConfigError, ZeroTLSError
 from zerotls.tunnel.config import TunnelConfig
 
 if TYPE_CHECKING:
@@ -62,9 +67,14 @@ def serve_tunnel(
 
     raise_fd_limit()
     workers = worker_count(workers)
-    # Built once, before forking: a bad file fails here with its name, and every worker
-    # inherits the same TLS contexts (and session-ticket keys).
-    runtimes = {lst.name: ListenerRuntime.build(lst) for lst in config.listeners}
+    sources = config.identity_sources()
+    if workers == 1 or not sources:
+        # Built once, before forking: a bad file fails here with its name, and every worker
+        # inherits the same TLS contexts (and session-ticket keys).
+        runtimes = {lst.name: ListenerRuntime.build(lst) for lst in config.listeners}
+    else:
+        check_agents_reachable(sources)
+        runtimes = None  # each worker builds its own, with its own stream to the agent
     if workers == 1:
         return run_loop(loop, _serve_tcp(config, runtimes, reuse_port=False, worker=0, share=None))
     # Workers leave snapshots of their figures here for the admin worker to add up.
@@ -79,6 +89,21 @@ def serve_tunnel(
         )
     finally:
         shutil.rmtree(share, ignore_errors=True)
+
+
+def check_agents_reachable(sources: list[Any]) -> None:
+    """Before forking workers that each connect to the agent: its socket exists.
+
+    Raises:
+        ConfigError: a unix socket path that is not there, with what to check.
+    """
+    for source in sources:
+        path = source.socket_path
+        if path is not None and not Path(path).exists():
+            raise ConfigError(
+                f"no Workload API agent at {source.address}: {path} does not exist; is the "
+                "agent running, and is its socket mounted into this container or host?"
+            )
 
 
 def fork_workers(
@@ -99,6 +124,14 @@ def fork_workers(
             code = 1
             try:  # a worker must never fall back into the parent's code
                 code = run_one(index)
+            except KeyboardInterrupt:
+                code = 130
+            except ZeroTLSError as exc:  # what a single process would have said
+                print(f"zerotls: worker {index}: {exc}", file=sys.stderr, flush=True)
+                code = 2 if isinstance(exc, ConfigError) else 3
+            except BaseException:  # never a silent exit
+                logging.getLogger("zerotls.tunnel").exception("worker %d failed", index)
+                code = 1
             finally:
                 os._exit(code)
         children.append(pid)
@@ -119,7 +152,7 @@ def fork_workers(
 
 async def _serve_tcp(
     config: TunnelConfig,
-    runtimes: dict[str, Any],
+    runtimes: dict[str, Any] | None,
     *,
     reuse_port: bool,
     worker: int,
@@ -204,15 +237,30 @@ def serve_udp_tunnel(
     workers = worker_count(workers)
     if workers > 1 and config.listen.port == 0:
         raise ConfigError("--workers above 1 needs a fixed --listen port (they share it)")
-    # Built once, before forking: a bad file fails here with its name, and workers inherit it.
-    context: TLSContext = TLSContext(config.tls, datagram=True)
+    from zerotls.tunnel.runtime import start_identity
+
+    source = getattr(config.tls, "identity", None)
+    context: TLSContext | None = None
+    if source is not None and workers > 1:
+        check_agents_reachable([source])  # each worker opens its own stream (see above)
+    else:
+        # Built once, before forking: a bad file fails here with its name, and workers
+        # inherit it.
+        start_identity(config.tls)
+        context = TLSContext(config.tls, datagram=True)
     share_dir = Path(tempfile.mkdtemp(prefix="zerotls-dtls-workers-")) if workers > 1 else None
 
     async def main(worker: int) -> int:
         # The first worker serves the admin endpoints, adding up the others' figures.
         worker_config = config if worker == 0 else replace(config, admin=None)
         share = WorkerShare(share_dir, worker) if share_dir is not None else None
-        tunnel = UDPTunnel(worker_config, share=share, context=context)
+        if context is None:
+            start_identity(config.tls)
+        tunnel = UDPTunnel(
+            worker_config,
+            share=share,
+            context=context or TLSContext(config.tls, datagram=True),
+        )
         await tunnel.start(reuse_port=workers > 1)
         host, port = tunnel.address
         if worker == 0:
