@@ -1,6 +1,10 @@
 """A SPIFFE Workload API server for the tests: the official gRPC service and messages over a
 unix socket, serving X.509-SVIDs minted with zerotls.pki, rotating them on demand.
 
+JWT-SVIDs are minted and checked with PyJWT (an implementation that is not zerotls's): an
+ES256 key per agent (``jwt_key``, rotated by ``rotate_jwt_key``), published as a JWK set by
+``FetchJWTBundles`` with any federated trust domain's keys.
+
 It is an agent in everything the protocol shows: the method paths and message field
 numbers of workload.proto, the ``workload.spiffe.io: true`` security header (a call without
 it is refused with INVALID_ARGUMENT, as SPIRE's agent does), a first response at once and a
@@ -10,7 +14,9 @@ new one on every change, streams that end when the server stops.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
+import time
 from collections.abc import Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -18,7 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import jwt
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from google.protobuf import struct_pb2
 
 from zerotls.pki import CA, IssuedCert
 from zerotls.spiffe._proto import SERVICE, messages
@@ -52,6 +61,11 @@ class Agent:
     identity: Identity
     federated: dict[str, CA] = field(default_factory=dict)
     calls_without_header: int = 0
+    jwt_ttl: float = 300.0
+    jwt_key: Any = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
+    jwt_kid: str = "k1"
+    federated_jwt: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Trust domain -> {kid: public key} published with ours."""
     _server: Any = None
     _changed: threading.Condition = field(default_factory=threading.Condition)
     _generation: int = 0
@@ -67,6 +81,21 @@ class Agent:
                     self._fetch,
                     request_deserializer=types["X509SVIDRequest"].FromString,
                     response_serializer=types["X509SVIDResponse"].SerializeToString,
+                ),
+                "FetchJWTSVID": grpc.unary_unary_rpc_method_handler(
+                    self._fetch_jwt,
+                    request_deserializer=types["JWTSVIDRequest"].FromString,
+                    response_serializer=types["JWTSVIDResponse"].SerializeToString,
+                ),
+                "FetchJWTBundles": grpc.unary_stream_rpc_method_handler(
+                    self._fetch_jwt_bundles,
+                    request_deserializer=types["JWTBundlesRequest"].FromString,
+                    response_serializer=types["JWTBundlesResponse"].SerializeToString,
+                ),
+                "ValidateJWTSVID": grpc.unary_unary_rpc_method_handler(
+                    self._validate_jwt,
+                    request_deserializer=types["ValidateJWTSVIDRequest"].FromString,
+                    response_serializer=types["ValidateJWTSVIDResponse"].SerializeToString,
                 ),
             },
         )
@@ -131,3 +160,91 @@ class Agent:
                 seen = self._generation
                 response = self.response()
             yield response
+
+    # -- JWT-SVIDs -------------------------------------------------------------------
+
+    @property
+    def trust_domain(self) -> str:
+        return self.identity.spiffe_id.split("/")[2]
+
+    def rotate_jwt_key(self, kid: str) -> None:
+        with self._changed:
+            self.jwt_key = ec.generate_private_key(ec.SECP256R1())
+            self.jwt_kid = kid
+            self._generation += 1
+            self._changed.notify_all()
+
+    def mint_jwt(self, audience: list[str], *, ttl: float | None = None, **claims: Any) -> str:
+        now = time.time()
+        payload = {
+            "sub": self.identity.spiffe_id,
+            "aud": audience,
+            "exp": int(now + (self.jwt_ttl if ttl is None else ttl)),
+            "iat": int(now),
+        } | claims
+        return jwt.encode(
+            payload, self.jwt_key, algorithm="ES256", headers={"kid": self.jwt_kid, "typ": "JWT"}
+        )
+
+    def jwks(self) -> dict[str, bytes]:
+        def jwk(kid: str, key: Any) -> dict[str, Any]:
+            d = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key))
+            return d | {"kid": kid, "use": "jwt-svid"}
+
+        out = {
+            f"spiffe://{self.trust_domain}": json.dumps(
+                {"keys": [jwk(self.jwt_kid, self.jwt_key.public_key())]}
+            ).encode()
+        }
+        for domain, keys in self.federated_jwt.items():
+            out[f"spiffe://{domain}"] = json.dumps(
+                {"keys": [jwk(kid, key) for kid, key in keys.items()]}
+            ).encode()
+        return out
+
+    def _header(self, context: grpc.ServicerContext) -> None:
+        if ("workload.spiffe.io", "true") not in tuple(context.invocation_metadata()):
+            self.calls_without_header += 1
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "security header missing from request")
+
+    def _fetch_jwt(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._header(context)
+        if not request.audience:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "audience must be specified")
+        if request.spiffe_id and request.spiffe_id != self.identity.spiffe_id:
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, "no identity issued")
+        types = messages()
+        token = self.mint_jwt(list(request.audience))
+        return types["JWTSVIDResponse"](
+            svids=[types["JWTSVID"](spiffe_id=self.identity.spiffe_id, svid=token)]
+        )
+
+    def _fetch_jwt_bundles(self, _request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        self._header(context)
+        seen = -1
+        while context.is_active() and self._server is not None:
+            with self._changed:
+                if seen == self._generation:
+                    self._changed.wait(0.2)
+                    continue
+                seen = self._generation
+                bundles = self.jwks()
+            yield messages()["JWTBundlesResponse"](bundles=bundles)
+
+    def _validate_jwt(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._header(context)
+        try:
+            kid = jwt.get_unverified_header(request.svid).get("kid")
+            keys = {self.jwt_kid: self.jwt_key.public_key()}
+            for more in self.federated_jwt.values():
+                keys |= more
+            if kid not in keys:
+                raise jwt.InvalidTokenError(f"key {kid!r} not found")
+            claims = jwt.decode(
+                request.svid, keys[kid], algorithms=["ES256"], audience=request.audience
+            )
+        except jwt.InvalidTokenError as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"unable to validate token: {exc}")
+        struct = struct_pb2.Struct()
+        struct.update(claims)
+        return messages()["ValidateJWTSVIDResponse"](spiffe_id=claims["sub"], claims=struct)

@@ -11,10 +11,14 @@ current one (and every trust domain's bundle) and is the ``identity`` of a zerot
     config = ServerConfig(identity=source, allowed_identities={"spiffe://example.org/web"})
 
 Handshakes use the SVID current when they start; a peer is verified by the bundle of the
-trust domain its own SPIFFE ID names (federation), and refused when there is none. See
-docs/spiffe.md.
+trust domain its own SPIFFE ID names (federation), and refused when there is none.
+
+For what leaves the TLS channel, ``source.fetch_jwt_svid(audience)`` gets a JWT-SVID and
+``source.validate_jwt_svid(token, audience)`` checks one a peer sent (:mod:`zerotls.spiffe.jwt`).
+See docs/spiffe.md.
 """
 
+from zerotls.spiffe.jwt import JWTSVID, JWTBundle, JWTSVIDError, validate_jwt_svid
 from zerotls.spiffe.source import (
     ENDPOINT_ENV,
     X509SVID,
@@ -29,6 +33,9 @@ from zerotls.spiffe.source import (
 
 __all__ = [
     "ENDPOINT_ENV",
+    "JWTSVID",
+    "JWTBundle",
+    "JWTSVIDError",
     "StaleSVIDError",
     "WorkloadAPI",
     "WorkloadAPIError",
@@ -37,4 +44,5 @@ __all__ = [
     "parse_address",
     "shared_source",
     "trust_domain_of",
+    "validate_jwt_svid",
 ]

@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -42,7 +42,17 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from zerotls.errors import ConfigError, TransportError
+from zerotls.spiffe._proto import (
+    FETCH_JWT_BUNDLES,
+    FETCH_JWT_SVID,
+    FETCH_X509_SVID,
+    METADATA,
+    VALIDATE_JWT_SVID,
+)
 from zerotls.tls.identity import parse_spiffe_id
+
+if TYPE_CHECKING:
+    from zerotls.spiffe.jwt import JWTSVID, JWTBundle
 
 __all__ = [
     "ENDPOINT_ENV",
@@ -318,6 +328,7 @@ class WorkloadAPI:
         self.last_error: str | None = None
         """What went wrong last (the stream's end, a refused update), for status pages."""
         self.disconnected_since: float | None = None
+        self._jwt_bundles: dict[str, JWTBundle] = {}
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -454,12 +465,144 @@ class WorkloadAPI:
             }
         return out
 
+    # -- JWT-SVIDs (unary calls, each on a channel of its own) ---------------------------
+
+    def _unary_call(self, method: str, request: Any, response_type: Any, timeout: float) -> Any:
+        import grpc
+
+        with grpc.insecure_channel(self._target) as channel:
+            call = channel.unary_unary(
+                method,
+                request_serializer=type(request).SerializeToString,
+                response_deserializer=response_type.FromString,
+            )
+            try:
+                return call(request, metadata=METADATA, timeout=timeout)
+            except grpc.RpcError as exc:
+                code = exc.code() if hasattr(exc, "code") else None
+                details = exc.details() if hasattr(exc, "details") else str(exc)
+                if code == grpc.StatusCode.INVALID_ARGUMENT and method == VALIDATE_JWT_SVID:
+                    from zerotls.spiffe.jwt import JWTSVIDError
+
+                    raise JWTSVIDError(f"the agent refused the JWT-SVID: {details}") from None
+                name = code.name if code is not None else "UNKNOWN"
+                raise WorkloadAPIError(
+                    f"the Workload API at {self.address} did not answer {method.rsplit('/', 1)[1]}"
+                    f" ({name}: {details}); is the agent running, and is this workload "
+                    "registered with it?"
+                ) from None
+
+    def fetch_jwt_svid(
+        self, audience: str, *more: str, spiffe_id: str | None = None, timeout: float = 5.0
+    ) -> JWTSVID:
+        """A JWT-SVID for ``audience`` (and ``more`` audiences) from the agent
+        (``FetchJWTSVID``): for a message or request that leaves the TLS channel.
+
+        Raises:
+            WorkloadAPIError: the agent did not answer or gave nothing usable.
+        """
+        from zerotls.spiffe._proto import messages
+        from zerotls.spiffe.jwt import JWTSVIDError, read_jwt_svid
+
+        types = messages()
+        wanted = spiffe_id or self.spiffe_id
+        request = types["JWTSVIDRequest"](audience=[audience, *more], spiffe_id=wanted or "")
+        response = self._unary_call(FETCH_JWT_SVID, request, types["JWTSVIDResponse"], timeout)
+        if not response.svids:
+            raise WorkloadAPIError(f"the Workload API at {self.address} sent no JWT-SVID")
+        entry = response.svids[0]
+        try:
+            svid = read_jwt_svid(entry.svid, audience=audience, now=self._clock(), hint=entry.hint)
+        except JWTSVIDError as exc:
+            raise WorkloadAPIError(f"the agent's JWT-SVID cannot be used: {exc}") from None
+        if svid.spiffe_id != entry.spiffe_id:
+            raise WorkloadAPIError(
+                f"the agent's JWT-SVID says sub {svid.spiffe_id} but was sent as {entry.spiffe_id}"
+            )
+        return svid
+
+    def jwt_bundles(self, timeout: float = 5.0) -> dict[str, JWTBundle]:
+        """Every trust domain's JWT signing keys, as the agent has them now
+        (``FetchJWTBundles``), for :func:`zerotls.spiffe.jwt.validate_jwt_svid`.
+
+        Raises:
+            WorkloadAPIError: no answer in ``timeout`` seconds.
+        """
+        import grpc
+
+        from zerotls.spiffe._proto import messages
+        from zerotls.spiffe.jwt import parse_jwks
+
+        types = messages()
+        with grpc.insecure_channel(self._target) as channel:
+            call = channel.unary_stream(
+                FETCH_JWT_BUNDLES,
+                request_serializer=types["JWTBundlesRequest"].SerializeToString,
+                response_deserializer=types["JWTBundlesResponse"].FromString,
+            )(types["JWTBundlesRequest"](), metadata=METADATA, timeout=timeout)
+            try:
+                first = next(iter(call))
+            except (grpc.RpcError, StopIteration) as exc:
+                details = exc.details() if isinstance(exc, grpc.RpcError) else "stream ended"
+                raise WorkloadAPIError(
+                    f"no JWT bundles from the Workload API at {self.address} ({details})"
+                ) from None
+            finally:
+                call.cancel()
+        out: dict[str, JWTBundle] = {}
+        for name, data in first.bundles.items():
+            domain = trust_domain_of(name) or name.lower()
+            out[domain] = parse_jwks(data, domain)
+        return out
+
+    def validate_jwt_svid(
+        self, token: str, audience: str, *, local: bool = True, timeout: float = 5.0
+    ) -> JWTSVID:
+        """Check a JWT-SVID a peer sent us: against the agent's JWT bundles here (``local``,
+        the default: the keys are fetched once and again only for a key ID not seen), or by
+        the agent itself (``ValidateJWTSVID``).
+
+        Raises:
+            JWTSVIDError: the token is refused; the message says why.
+            WorkloadAPIError: the agent did not answer.
+        """
+        from zerotls.spiffe.jwt import (
+            JWTSVIDError,
+            UnknownJWTKeyError,
+            read_jwt_svid,
+            validate_jwt_svid,
+        )
+
+        if not local:
+            from zerotls.spiffe._proto import messages
+
+            types = messages()
+            request = types["ValidateJWTSVIDRequest"](audience=audience, svid=token)
+            answer = self._unary_call(
+                VALIDATE_JWT_SVID, request, types["ValidateJWTSVIDResponse"], timeout
+            )
+            claimed = read_jwt_svid(token, audience=audience, now=self._clock())
+            if answer.spiffe_id != claimed.spiffe_id:
+                raise JWTSVIDError(
+                    f"the agent validated {answer.spiffe_id}, but the token says "
+                    f"{claimed.spiffe_id}"
+                )
+            return claimed
+        bundles = self._jwt_bundles or self.jwt_bundles(timeout)
+        try:
+            result = validate_jwt_svid(token, audience, bundles, now=self._clock())
+        except UnknownJWTKeyError:
+            bundles = self.jwt_bundles(timeout)  # the agent may have rotated or federated
+            result = validate_jwt_svid(token, audience, bundles, now=self._clock())
+        self._jwt_bundles = bundles
+        return result
+
     # -- the stream ----------------------------------------------------------------------
 
     def _run(self) -> None:
         import grpc
 
-        from zerotls.spiffe._proto import FETCH_X509_SVID, METADATA, messages
+        from zerotls.spiffe._proto import messages
 
         types = messages()
         delay = BACKOFF_START
