@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from zerotls._util import parse_hostport
 from zerotls.errors import ConnectionBroken
@@ -20,6 +21,8 @@ examples:
       --cert me.pem --key me.key --pin sha256/AbC...=
   echo ping | zerotls connect 127.0.0.1:8443 --name localhost --ca ca.pem --send -
   zerotls connect api:443 --ocsp require --crl ca.crl    # a revoked server is refused
+  zerotls connect db:5433 --expect spiffe://prod.example/svc/db \\
+      --workload-api unix:///run/spire/sockets/agent.sock   # as the SVID the agent serves
   zerotls connect 127.0.0.1:8853 --dtls --name localhost --ca ca.pem --cert me.pem \
       --key me.key --send ping                            # a DTLS service, one datagram
 
@@ -46,6 +49,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--ca", type=Path, help="CA bundle to trust (default: system store)")
     p.add_argument("--cert", type=Path, help="our certificate (for mutual TLS)")
     p.add_argument("--key", type=Path, help="our private key")
+    p.add_argument(
+        "--workload-api",
+        nargs="?",
+        const="env",
+        metavar="ADDR",
+        help="our SVID and the trust bundles from a SPIFFE Workload API instead of "
+        "--cert/--key/--ca (unix:///..., tcp://IP:PORT, or no value for "
+        "$SPIFFE_ENDPOINT_SOCKET)",
+    )
     p.add_argument("--pin", action="append", default=[], help="SHA-256 SPKI pin (repeatable)")
     p.add_argument("--crl", action="append", default=[], type=Path, help="CRL file")
     p.add_argument(
@@ -74,14 +86,32 @@ EXIT_TRUNCATED = 4
 
 
 def _connect(args: argparse.Namespace) -> int:
+    from zerotls.cli.tunnel import identity_fields, start_source
+
     host, port = parse_hostport(args.address)
     name = args.name or (None if args.expect else host)
+    fields = identity_fields(args, server=False)
+    source = start_source(fields)
+    try:
+        return _connect_with(args, host=host, port=port, name=name, fields=fields, source=source)
+    finally:
+        if source is not None:
+            source.close()
+
+
+def _connect_with(
+    args: argparse.Namespace,
+    *,
+    host: str,
+    port: int,
+    name: str | None,
+    fields: dict[str, Any],
+    source: Any,
+) -> int:
     config = ClientConfig(
         server_name=name,
         expect_identity=args.expect,
-        ca=args.ca,
-        cert=args.cert,
-        key=args.key,
+        **fields,
         pins=frozenset(args.pin),
         crls=tuple(args.crl),
         ocsp=args.ocsp,
@@ -118,6 +148,8 @@ def _connect(args: argparse.Namespace) -> int:
             "revocation": tls.revocation,
             "identity": ident.to_dict() if ident else None,
         }
+        if source is not None:
+            result["workload_api"] = source.status()
     if args.json:
         if reply is not None:
             result["reply"] = reply.decode("utf-8", "replace")
@@ -136,6 +168,12 @@ def _connect(args: argparse.Namespace) -> int:
         print(f"  pin:      sha256/{ident.spki_pin}")
     if tls.revocation is not None:
         print(f"  revocation: {tls.revocation}")
+    if source is not None:
+        ours = source.status()
+        print(
+            f"  as:       {ours['spiffe_id']} (SVID serial {ours['serial']} from "
+            f"{ours['address']}, valid to {ours['expires']})"
+        )
     if reply is not None:
         sys.stdout.write(reply.decode("utf-8", "replace"))
         sys.stdout.flush()

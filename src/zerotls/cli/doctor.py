@@ -27,6 +27,7 @@ examples:
   zerotls doctor --verbose            # every check, including the ones that pass
   zerotls doctor --json | jq '.checks[] | select(.status == "unsafe")'
   zerotls doctor --pip-audit          # also run pip-audit (queries PyPI/OSV: network)
+  zerotls doctor --workload-api       # also what the SPIFFE agent at $SPIFFE_ENDPOINT_SOCKET serves
 
 Details and the advisory table: docs/doctor.md"""
 
@@ -52,12 +53,35 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="also run pip-audit on this environment, when installed (needs the network)",
     )
+    parser.add_argument(
+        "--workload-api",
+        nargs="?",
+        const="env",
+        metavar="ADDR",
+        help="also ask a SPIFFE Workload API what it serves (unix:///..., tcp://IP:PORT, or "
+        "no value for $SPIFFE_ENDPOINT_SOCKET): the SVID, its expiry, the trust domains",
+    )
     parser.set_defaults(func=_doctor)
+
+
+def _agent(address: str) -> dict[str, object]:
+    from zerotls.spiffe import WorkloadAPI, WorkloadAPIError
+
+    source = WorkloadAPI(None if address == "env" else address, timeout=5)
+    try:
+        source.start()
+    except WorkloadAPIError as exc:
+        return {"address": source.address, "error": str(exc)}
+    try:
+        return source.status()
+    finally:
+        source.close()
 
 
 def _doctor(args: argparse.Namespace) -> int:
     from zerotls.doctor import run_doctor
 
-    report = run_doctor(pip_audit=args.pip_audit)
+    agent = _agent(args.workload_api) if args.workload_api else None
+    report = run_doctor(pip_audit=args.pip_audit, workload_api=agent)
     sys.stdout.write(report.to_json() if args.json else report.to_text(verbose=args.verbose))
     return report.exit_code

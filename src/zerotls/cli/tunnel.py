@@ -201,6 +201,15 @@ def identity_fields(args: argparse.Namespace, *, server: bool) -> dict[str, Any]
     return {"identity": shared_source(address)}
 
 
+def start_source(fields: dict[str, Any]) -> Any:
+    """Start the Workload API source among ``fields`` (from :func:`identity_fields`), if any,
+    for a command that runs once; the caller closes it."""
+    source = fields.get("identity")
+    if source is not None:
+        source.start()
+    return source
+
+
 def crl_sources(values: list[str], state: Path | None = None) -> dict[str, Any]:
     """``--crl`` values as config fields: files go to ``crls``, URLs to ``crl_urls``."""
     urls = tuple(v for v in values if v.startswith(("http://", "https://")))

@@ -167,12 +167,18 @@ class DoctorReport:
         return "\n".join(lines) + "\n"
 
 
-def run_doctor(*, pip_audit: bool = False, now: dt.datetime | None = None) -> DoctorReport:
+def run_doctor(
+    *,
+    pip_audit: bool = False,
+    now: dt.datetime | None = None,
+    workload_api: dict[str, Any] | None = None,
+) -> DoctorReport:
     """Probe this process's TLS runtime and judge it.
 
     Args:
         pip_audit: also run pip-audit on this environment (network; several seconds).
         now: the time to judge against (default: the system clock, which is also checked).
+        workload_api: what a SPIFFE agent serves (see :class:`DoctorFacts`), to judge too.
 
     Raises:
         ConfigError: ``pip_audit`` is requested but pip-audit is not installed, or fails to
@@ -195,6 +201,7 @@ def run_doctor(*, pip_audit: bool = False, now: dt.datetime | None = None) -> Do
         packages=installed_packages(),
         pip_audit_command=command,
         pip_audit=run_pip_audit(command) if pip_audit and command else None,
+        workload_api=workload_api,
     )
     python = f"{platform.python_version()} ({sys.executable})"
     return DoctorReport(facts, build_checks(facts), python, __version__)

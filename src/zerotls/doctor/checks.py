@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 from zerotls.doctor.advisories import (
     ADVISORIES,
@@ -74,6 +75,9 @@ class DoctorFacts:
     packages: tuple[PackageInfo, ...]
     pip_audit_command: tuple[str, ...] | None = None
     pip_audit: PipAuditResult | None = None
+    workload_api: dict[str, Any] | None = None
+    """What a SPIFFE Workload API agent serves (``WorkloadAPI.status()``, or ``address`` and
+    ``error`` when it could not be reached); None when not asked."""
 
 
 def _advisory_status(advisory: Advisory) -> Status:
@@ -417,4 +421,38 @@ def build_checks(facts: DoctorFacts, *, today: dt.date | None = None) -> tuple[C
             )
         )
     checks.append(_pip_audit_check(facts))
+    if facts.workload_api is not None:
+        checks.append(_workload_api_check(facts.workload_api, facts.clock.now))
     return tuple(checks)
+
+
+_SVID_LOW = dt.timedelta(minutes=5)
+
+
+def _workload_api_check(agent: dict[str, Any], now: dt.datetime) -> Check:
+    """What the agent serves: reachable, the SVID, how long it has left."""
+    where = agent.get("address") or "$SPIFFE_ENDPOINT_SOCKET"
+    if agent.get("error") or "spiffe_id" not in agent:
+        return Check(
+            "workload_api",
+            Status.WARN,
+            f"no SVID from the Workload API at {where}",
+            str(agent.get("error") or agent.get("last_error") or "nothing received"),
+            "check that the agent runs, that its socket is mounted here, and that this "
+            "workload is registered (SPIRE: `spire-server entry show`)",
+        )
+    expires = dt.datetime.fromisoformat(str(agent["expires"]))
+    left = expires - now
+    domains = ", ".join(agent.get("trust_domains") or ()) or "none"
+    detail = (
+        f"SVID {agent['spiffe_id']} serial {agent['serial']}, valid to "
+        f"{expires:%Y-%m-%d %H:%M:%S}Z ({max(left.total_seconds(), 0) / 60:.0f} min left); "
+        f"bundles for {domains}"
+    )
+    if left <= dt.timedelta(0):
+        return Check("workload_api", Status.UNSAFE, f"the agent at {where} serves an expired "
+                     "SVID", detail, "check the agent: it should have rotated it")  # fmt: skip
+    if left < _SVID_LOW:
+        return Check("workload_api", Status.WARN, f"the SVID from {where} expires in under "
+                     "5 minutes", detail, "check that the agent rotates SVIDs")  # fmt: skip
+    return Check("workload_api", Status.OK, f"the Workload API at {where} serves an SVID", detail)
