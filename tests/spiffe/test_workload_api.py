@@ -294,3 +294,51 @@ def test_grpc_credentials_follow_the_workload_api(agents: dict[str, Agent]) -> N
             assert call() == b"ok 1"  # the next handshake: the rotated SVID
         finally:
             srv.stop(grace=0).wait()
+
+
+def test_to_ssl_context_takes_the_source(agents: dict[str, Agent], cas: dict[str, CA]) -> None:
+    """A stdlib ssl server and client from Workload API sources, talking to each other over
+    a real socket: the SVIDs are presented, the trust domain's bundle verifies them."""
+    import socket
+    import threading
+
+    from zerotls.tls.stdlib import check_peer, to_ssl_context
+
+    with _source(agents["server"]) as server, _source(agents["client"]) as client:
+        client_cfg, server_cfg = _configs(server, client)
+        sctx = to_ssl_context(server_cfg, allow_post_handshake_checks=True)
+        cctx = to_ssl_context(client_cfg, allow_post_handshake_checks=True)
+        assert sctx.zerotls_identity_version == server.version  # type: ignore[attr-defined]
+        listener = socket.create_server(("127.0.0.1", 0))
+        seen: list[str] = []
+
+        def accept() -> None:
+            conn, _ = listener.accept()
+            with sctx.wrap_socket(conn, server_side=True) as tls:
+                seen.append(check_peer(tls, server_cfg).spiffe_id or "")
+                tls.sendall(tls.recv(5))
+
+        thread = threading.Thread(target=accept, daemon=True)
+        thread.start()
+        with (
+            socket.create_connection(listener.getsockname()) as raw,
+            cctx.wrap_socket(raw, server_hostname=None) as tls,
+        ):
+            peer = check_peer(tls, client_cfg)
+            assert tls.version() == "TLSv1.3"
+            tls.sendall(b"hello")
+            assert tls.recv(5) == b"hello"
+        thread.join(5)
+        listener.close()
+        assert peer.spiffe_id == f"spiffe://{A}/db" and seen == [f"spiffe://{A}/web"]
+        # Peers from two trust domains cannot be kept apart by the stdlib: refused.
+        two = ServerConfig(
+            identity=server,
+            allowed_identities={f"spiffe://{A}/web", f"spiffe://{B}/web"},
+        )
+        with pytest.raises(ConfigError, match="2 trust domains"):
+            to_ssl_context(two, allow_post_handshake_checks=True)
+        # And a trust domain the agent has no bundle for.
+        other = ClientConfig(identity=client, expect_identity=f"spiffe://{B}/db")
+        with pytest.raises(ConfigError, match="no bundle for trust domain b.example"):
+            to_ssl_context(other, allow_post_handshake_checks=True)

@@ -12,19 +12,30 @@ Limits of the stdlib (documented, not hidden):
   ``allow_post_handshake_checks=True`` and then calls :func:`check_peer` on every connection
   before sending anything (the ``ssl`` module's connection is already established by then);
 * no OCSP stapling, and the key-exchange groups are the stdlib OpenSSL's defaults;
-* it uses the system OpenSSL (``ssl.OPENSSL_VERSION``), not the one zerotls's engine uses.
+* it uses the system OpenSSL (``ssl.OPENSSL_VERSION``), not the one zerotls's engine uses;
+* with an identity source (``identity=WorkloadAPI(...)``) the context holds the SVID and
+  bundles current when it was made and does not follow rotations: make a new one when
+  ``source.version`` moves past ``ctx.zerotls_identity_version``, and before
+  ``ctx.zerotls_not_after`` (the SVID's expiry). The stdlib keeps one pool of trust anchors, so
+  it cannot tell trust domains apart: only the bundle of the one trust domain the config names
+  (``expect_identity``, ``allowed_identities``, else our own) is loaded, and a config that
+  names several is refused.
 """
 
 from __future__ import annotations
 
+import os
 import ssl
+import tempfile
+from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from zerotls.errors import ConfigError, VerificationError
 from zerotls.tls._verify import has_leaf_rules, judge_leaf
 from zerotls.tls.config import TLS12_CIPHERS, ClientConfig, ServerConfig, TLSVersion
-from zerotls.tls.identity import Identity, spki_pin
+from zerotls.tls.identity import Identity, parse_spiffe_id, spki_pin
 
 __all__ = ["check_peer", "to_ssl_context"]
 
@@ -65,12 +76,15 @@ def to_ssl_context(
     ctx.set_ciphers(TLS12_CIPHERS)  # the 1.2 floor: ECDHE + AEAD only
     ctx.verify_mode = ssl.CERT_REQUIRED  # always verify the peer's chain
     try:
-        if config.cert is not None:
-            ctx.load_cert_chain(str(config.cert), str(config.key))
-        if config.ca is not None:
-            ctx.load_verify_locations(cafile=str(config.ca))
+        if config.identity is not None:
+            _load_source(ctx, config)  # the SVID and its trust domain's bundle
         else:
-            ctx.load_default_certs(ssl.Purpose.SERVER_AUTH)
+            if config.cert is not None:
+                ctx.load_cert_chain(str(config.cert), str(config.key))
+            if config.ca is not None:
+                ctx.load_verify_locations(cafile=str(config.ca))
+            else:
+                ctx.load_default_certs(ssl.Purpose.SERVER_AUTH)
         for crl in config.crls:
             ctx.load_verify_locations(cafile=str(crl))
     except (OSError, ssl.SSLError) as exc:
@@ -89,6 +103,56 @@ def to_ssl_context(
     if config.alpn:
         ctx.set_alpn_protocols(list(config.alpn))
     return ctx
+
+
+def _trust_domain_named(config: ClientConfig | ServerConfig, own: str) -> str:
+    """The one trust domain whose bundle the stdlib context may trust."""
+    ids = (
+        [config.expect_identity] if isinstance(config, ClientConfig) and config.expect_identity
+        else sorted(config.allowed_identities) if isinstance(config, ServerConfig)
+        else []
+    )  # fmt: skip
+    domains = {parse_spiffe_id(i).trust_domain for i in ids if i}
+    if len(domains) > 1:
+        raise ConfigError(
+            f"this config names peers from {len(domains)} trust domains "
+            f"({', '.join(sorted(domains))}); the stdlib ssl module keeps one pool of trust "
+            "anchors and cannot keep a CA of one domain from vouching for another's IDs. Use "
+            "zerotls's own connections (or zerotls.httpx), which check each peer against its "
+            "own trust domain's bundle"
+        )
+    return domains.pop() if domains else own
+
+
+def _load_source(ctx: ssl.SSLContext, config: ClientConfig | ServerConfig) -> None:
+    """The identity source's current SVID, and the bundle of the trust domain named."""
+    source: Any = config.identity
+    version = source.version
+    current = source.context()  # raises for an expired SVID: never a context with it
+    svid = source.svid()
+    domain = _trust_domain_named(config, svid.trust_domain)
+    bundle = current.bundles.get(domain)
+    if not bundle:
+        raise ConfigError(
+            f"the Workload API has no bundle for trust domain {domain} "
+            f"(bundles: {', '.join(sorted(current.bundles)) or 'none'})"
+        )
+    pem = serialization.Encoding.PEM
+    key = svid.key.private_bytes(
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    # load_cert_chain reads files only: a private directory, removed as soon as it is read.
+    with tempfile.TemporaryDirectory(prefix="zerotls-svid-") as folder:
+        path = os.path.join(folder, "svid.pem")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(b"".join(c.public_bytes(pem) for c in svid.chain) + key)
+        ctx.load_cert_chain(path)
+    ctx.load_verify_locations(
+        cadata=b"".join(ca.public_bytes(serialization.Encoding.DER) for ca in bundle)
+    )
+    ctx.zerotls_identity_version = version  # type: ignore[attr-defined]
+    ctx.zerotls_not_after = svid.expires.timestamp()  # type: ignore[attr-defined]
 
 
 def check_peer(
