@@ -186,3 +186,38 @@ tls = {{ workload_api = "{agents["client"].address}", expect_identity = "{SERVER
     check = _tunnel("check", "--config", str(bad))
     _, err = check.communicate(timeout=30)
     assert check.returncode == 2 and "drop cert" in err.decode(), err.decode()
+
+
+def test_the_dtls_tunnel_takes_its_identity_from_the_agent(agents: dict[str, Agent]) -> None:
+    """`tunnel dtls-server --workload-api` on two workers, and `connect --dtls
+    --workload-api` through it to a UDP echo: both ends present the agents' SVIDs."""
+    from tests.tunnel.test_udp import echo_in_thread
+
+    port = free_port()
+    with echo_in_thread() as (_, echo_port):
+        proc = _tunnel(
+            "dtls-server", "--listen", f"127.0.0.1:{port}", "--target", f"127.0.0.1:{echo_port}",
+            "--workload-api", agents["server"].address, "--allow", CLIENT_ID, "--workers", "2",
+        )  # fmt: skip
+        try:
+            assert proc.stderr is not None
+            assert b"DTLS tunnel (server)" in proc.stderr.readline()
+            result = subprocess.run(
+                [sys.executable, "-m", "zerotls", "connect", f"127.0.0.1:{port}", "--dtls",
+                 "--expect", SERVER_ID, "--workload-api", agents["client"].address,
+                 "--send", "ping", "--json"],
+                capture_output=True, text=True, timeout=60, check=False,
+            )  # fmt: skip
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["reply"] == "echo:ping"
+    assert answer["identity"]["spiffe_id"] == SERVER_ID
+    issued = agents["server"].identity.issued
+    assert issued is not None
+    assert answer["identity"]["serial_number"] == f"{issued.cert.serial_number:x}"
+    events = [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
+    assert [e["spiffe_id"] for e in events] == [CLIENT_ID], events
+    assert b"Traceback" not in err
