@@ -163,6 +163,20 @@ def test_random_traffic_to_one_host_is_not_a_beacon() -> None:
     assert detectors.beacons(f["beacon"], f["pairs"], WINDOW, SETTINGS).alerts == []
 
 
+def test_steady_traffic_with_gaps_as_wide_as_the_interval_is_not_a_beacon() -> None:
+    # All day, every hour, the same size: but the gaps vary as much as the interval (an
+    # hourly job that drifts anywhere in the hour). Its twin with 30 % jitter is a beacon.
+    rng = random.Random(5)
+    for spread, expected in ((1.0, 0), (0.3, 1)):
+        times, t = [], WINDOW_START + 100
+        while t < END - 60:
+            times.append(t)
+            t += 3000 * (1 + rng.uniform(-spread, spread))
+        f = features(background() + beacon_rows(times))
+        found = detectors.beacons(f["beacon"], f["pairs"], WINDOW, SETTINGS).alerts
+        assert len(found) == expected, (spread, [a.evidence for a in found])
+
+
 def test_periodic_traffic_every_host_sends_is_discounted() -> None:
     rows = background()
     for i, ident in enumerate(TEAM):
@@ -241,6 +255,19 @@ def test_burst_of_denials_is_probing() -> None:
         4,
     )
     assert alert.evidence["ports"] == 3
+
+
+def test_the_same_burst_from_outside_weighs_half() -> None:
+    inside = probe_rows(30)
+    outside = [dict(r, identity="45.33.32.156") for r in probe_rows(30)]
+    outside = [dict(r, ts=float(r["ts"]) + 3 * HOUR) for r in outside]  # type: ignore[arg-type]
+    f = features(background() + inside + outside)
+    alerts = {a.identity: a for a in detectors.probing(f["failures"], WINDOW, SETTINGS).alerts}
+    ours, theirs = alerts["spiffe://corp.example/ci/runner"], alerts["45.33.32.156"]
+    assert theirs.rank == pytest.approx(ours.rank * detectors.OUTSIDE_WEIGHT)
+    assert "comes from outside" in theirs.why and "outside" not in ours.why
+    assert detectors.is_outside("45.33.32.156") and not detectors.is_outside("10.1.2.3")
+    assert not detectors.is_outside("spiffe://corp.example/ci/runner")
 
 
 def test_a_few_denials_are_not_probing() -> None:

@@ -10,6 +10,7 @@ suppressions, and orders everything by the combined severity.
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -19,6 +20,7 @@ from zerotls.errors import ConfigError
 from zerotls.monitor import detectors
 from zerotls.monitor.alerts import Alert, Plot, combine, incidents
 from zerotls.monitor.allowlist import Allowlist
+from zerotls.monitor.detectors._common import _fmt_bytes
 from zerotls.monitor.features import Settings, Window
 
 __all__ = ["DEFAULT_BASELINE", "DEFAULT_SINCE", "Result", "default_window", "detect"]
@@ -256,23 +258,39 @@ def _enrich(store: EventSource, alert: Alert, window: Window) -> Alert:
         summary += f", mostly to {top[0]['destination']}"
         if alert.detector != "volume-spike":
             return replace(alert, evidence=evidence, summary=summary)
-        # Bytes to a destination that many identities use (a call service, the file share)
-        # are less alarming than bytes to one nobody here knows: the rank is weighted by how
-        # rare the main destination is (halved at most, for one every identity uses).
-        reached = store.rows(
-            "SELECT count(DISTINCT identity) FROM events WHERE dst_host = ? AND ts >= ? "
-            "AND ts < ? AND identity <> ?",
-            [top[0]["destination"], window.base, window.start, alert.identity],
+        # Bytes to a destination where others send as much (a call service, the file share)
+        # are less alarming than bytes nobody here has ever sent there: the rank is weighted
+        # by the most any other identity sent to it in one baseline hour, and by how many
+        # reach it. Far above that, how popular the destination is no longer matters.
+        dst = top[0]["destination"]
+        hours = max(1.0, math.ceil((alert.end - alert.start) / 3600.0))
+        per_hour = top[0]["bytes_out"] / hours
+        peers = store.rows(
+            "SELECT count(DISTINCT identity), max(b) FROM (SELECT identity, "
+            "floor(ts / 3600) AS h, sum(bytes_out) AS b FROM events WHERE dst_host = ? "
+            "AND ts >= ? AND ts < ? AND identity <> ? GROUP BY identity, h)",
+            [dst, window.base, window.start, alert.identity],
         )
-        others = int(reached[0][0]) if reached else 0
-        factor = 0.5 + 0.5 * detectors.popularity_factor(others + 1)
-        where = (
-            "a destination no other identity reached in the baseline"
-            if others == 0
-            else f"a destination {others} other identit{'y' if others == 1 else 'ies'} reached "
-            "in the baseline"
-        )
+        others = int(peers[0][0] or 0) if peers else 0
+        most = float(peers[0][1] or 0.0) if peers else 0.0
+        if others == 0:
+            factor, where = 1.0, "a destination no other identity reached in the baseline"
+        elif most * 2.0 >= per_hour:
+            factor = 0.5 * detectors.popularity_factor(others + 1)
+            where = (
+                f"a destination {others} other identit{'y' if others == 1 else 'ies'} reached in "
+                f"the baseline, one of them with {_fmt_bytes(most)} in an hour, so this much "
+                "is not new there"
+            )
+        else:
+            factor = 1.0
+            where = (
+                f"a destination {others} other identit{'y' if others == 1 else 'ies'} reached in "
+                f"the baseline, but never with more than {_fmt_bytes(most)} in an hour: "
+                f"{per_hour / max(most, 1.0):.0f}x that"
+            )
         evidence["identities_reaching_top_destination"] = others
+        evidence["most_bytes_out_per_hour_to_it_by_others"] = most
         return replace(
             alert,
             evidence=evidence,

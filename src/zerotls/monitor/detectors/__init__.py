@@ -30,8 +30,10 @@ it is known for:
 from __future__ import annotations
 
 from zerotls.monitor.detectors._common import HOUR as HOUR
+from zerotls.monitor.detectors._common import OUTSIDE_WEIGHT as OUTSIDE_WEIGHT
 from zerotls.monitor.detectors._common import Scored
 from zerotls.monitor.detectors._common import is_local_broadcast as is_local_broadcast
+from zerotls.monitor.detectors._common import is_outside as is_outside
 from zerotls.monitor.detectors._common import popularity_factor as popularity_factor
 from zerotls.monitor.detectors.beacon import beacon_scores as beacon_scores
 from zerotls.monitor.detectors.beacon import beacons, bowley_skew

@@ -53,6 +53,21 @@ def is_local_broadcast(destination: str | None) -> bool:
     return addr.is_multicast or destination == "255.255.255.255"
 
 
+def is_outside(identity: str | None) -> bool:
+    """An identity that is a public IP address: a connection from the internet (inbound),
+    not one of ours. SPIFFE IDs, host names and private addresses are inside."""
+    try:
+        addr = ipaddress.ip_address(identity or "")
+    except ValueError:
+        return False
+    return addr.is_global
+
+
+OUTSIDE_WEIGHT = 0.5
+"""How much a burst of failures from the internet weighs against the same burst from inside:
+every exposed host is scanned all day, while a scan from one of ours means it is taken."""
+
+
 def _rows(table: Table) -> list[dict[str, Any]]:
     return list(table.to_pylist()) if table is not None else []
 

@@ -70,7 +70,15 @@ def new_destinations(pairs: Table, window: Window, settings: Settings) -> Scored
     # new site by chance are not a pattern, four hosts fetching from one never-seen host are.
     new = ~in_base & (p.n_window > 0)
     reach_new = np.bincount(p.dst[new], minlength=n_dst)
-    weight = np.where(stability[p.identity] >= 0.5, 1.0, 0.5)
+    # With a short history the habit is also read from the window itself: an identity that
+    # meets ten never-seen destinations today is browsing, and one more of them is no news
+    # (with a week of history the baseline's own estimate takes over).
+    certainty_of = np.minimum(1.0, days / 7.0)
+    new_today = np.maximum(np.bincount(p.identity[new], minlength=n_identities), 1)
+    stability = certainty_of * stability + (1.0 - certainty_of) * np.minimum(
+        stability, 1.0 / new_today.astype(np.float64)
+    )
+    weight = np.where(stability[p.identity] >= 0.5, 1.0, 1.0 / 3.0)
     spread_by = np.bincount(p.dst[new], weights=weight[new], minlength=n_dst)
     candidates = np.flatnonzero(new & judged[p.identity])
     k = np.maximum(spread_by[p.dst[candidates]], 1.0)

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any
 
 from zerotls.monitor.alerts import Alert, Plot
-from zerotls.monitor.detectors._common import Scored, Table, _finish, _rows, _runs
+from zerotls.monitor.detectors._common import (
+    OUTSIDE_WEIGHT,
+    Scored,
+    Table,
+    _finish,
+    _rows,
+    _runs,
+    is_outside,
+)
 from zerotls.monitor.features import Settings, Window
 
 __all__ = ["probing"]
@@ -22,7 +31,9 @@ def probing(failures: Table, window: Window, settings: Settings) -> Scored:
 
     A ten-minute slot is flagged when its failures reach ``probe_min_failures`` and three
     times the identity's 99th percentile of failures per slot in the baseline (slots without
-    failures count as zero). Consecutive flagged slots make one alert.
+    failures count as zero). Consecutive flagged slots make one alert. A burst from outside
+    (an identity that is a public address) weighs half: the internet scans every exposed
+    host, while the same burst from one of ours means that host is in someone's hands.
     """
     import numpy as np
 
@@ -36,6 +47,7 @@ def probing(failures: Table, window: Window, settings: Settings) -> Scored:
     alerts: list[Alert] = []
     population: list[float] = []
     for identity, items in by_identity.items():
+        weight = OUTSIDE_WEIGHT if is_outside(identity) else 1.0  # for the why
         base_counts = np.zeros(base_slots)
         base_items = [r for r in items if r["slot"] < start_slot]
         for j, r in enumerate(base_items[:base_slots]):
@@ -81,7 +93,14 @@ def probing(failures: Table, window: Window, settings: Settings) -> Scored:
                     f"{len(run) * 10} min ({kinds}) to {hosts} host(s) on {ports} port(s)",
                     why=f"in the baseline it fails at most {p99:.0f} time(s) per ten minutes "
                     "(99th percentile); a burst of refusals across hosts or ports is how "
-                    "scanning and credential or identity probing look",
+                    "scanning and credential or identity probing look"
+                    + (
+                        "; it comes from outside (a public address), where scanning of "
+                        "every exposed host is constant, so it weighs less than the same "
+                        "burst from inside"
+                        if weight < 1.0
+                        else ""
+                    ),
                     evidence={
                         "failed": int(total),
                         "denied": int(denied),
@@ -103,4 +122,10 @@ def probing(failures: Table, window: Window, settings: Settings) -> Scored:
                     ),
                 )
             )
-    return _finish(alerts, population)
+    scored = _finish(alerts, population)
+    # Ranked among all bursts, then weighed: from outside, the same burst counts for less.
+    return Scored(
+        [replace(a, rank=a.rank * OUTSIDE_WEIGHT) if is_outside(a.identity) else a
+         for a in scored.alerts],
+        scored.candidates,
+    )  # fmt: skip
