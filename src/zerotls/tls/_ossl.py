@@ -80,6 +80,11 @@ def out_bio(conn: SSL.Connection) -> Any:
     return conn._from_ssl
 
 
+def in_bio(conn: SSL.Connection) -> Any:
+    """The memory BIO OpenSSL reads records from (what the network brought)."""
+    return conn._into_ssl
+
+
 def address(ptr: Any) -> int:
     """A C pointer as an integer (the key of per-connection state found from a callback)."""
     return int(_ffi.cast("uintptr_t", ptr))
@@ -91,6 +96,16 @@ def address(ptr: Any) -> int:
 def disable_partial_writes(ctx: SSL.Context) -> None:
     """Clear ``SSL_MODE_ENABLE_PARTIAL_WRITE``, which pyOpenSSL turns on."""
     _lib.SSL_CTX_clear_mode(ctx._context, _lib.SSL_MODE_ENABLE_PARTIAL_WRITE)
+
+
+SSL_MODE_NO_AUTO_CHAIN = 0x00000008
+"""From ``openssl/ssl.h`` (stable since 1.0.2; cryptography's bindings do not name it)."""
+
+
+def disable_auto_chain(ctx: SSL.Context) -> None:
+    """Set ``SSL_MODE_NO_AUTO_CHAIN``: send the chain we give, and do not build one from the
+    trust store on every handshake (OpenSSL otherwise verifies our own leaf each time)."""
+    _lib.SSL_CTX_set_mode(ctx._context, SSL_MODE_NO_AUTO_CHAIN)
 
 
 def set_groups(ctx: SSL.Context, groups: str) -> bool:

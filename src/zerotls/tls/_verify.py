@@ -146,6 +146,7 @@ class PeerCheck:
         "checker",
         "config",
         "failure",
+        "identity",
         "issuer",
         "leaf_checks",
         "leaf_rules",
@@ -181,6 +182,8 @@ class PeerCheck:
         """Judges the peer's revocation status from CRLs/OCSP (None: not configured)."""
         self.issuer: x509.Certificate | None = None
         """The leaf's issuer, recorded by the verify callback when ``checker`` needs it."""
+        self.identity: Identity | None = None
+        """The verified leaf's identity, once judged (the handshake's result reuses it)."""
         self.seen_pins: set[str] = set()
         self.failure: ZeroTLSError | None = None
         self.revocation: str | None = None
@@ -268,6 +271,7 @@ class PeerCheck:
 
     def check_leaf(self, leaf: x509.Certificate) -> bool:
         """Judge the verified leaf: revocation, the config's rules, then the authorizer."""
+        identity = self.identity = identity_of(leaf)
         if self.checker is not None:
             try:
                 self.verdict = self.checker.check(leaf, self.issuer)
@@ -276,7 +280,6 @@ class PeerCheck:
                 self.failure = exc
                 return False
         if self.leaf_rules:
-            identity = identity_of(leaf)
             refusal = judge_leaf(identity, self.config, self.seen_pins)
             if refusal is None and self.trust_bundles is not None:
                 refusal = judge_trust_domain(identity, self.anchor, self.trust_bundles)
@@ -284,7 +287,7 @@ class PeerCheck:
                 self.failure = refusal
                 return False
         if self.authorize is not None:
-            refusal = self.authorize(identity_of(leaf))
+            refusal = self.authorize(identity)
             if refusal is not None:
                 self.failure = refusal
                 return False

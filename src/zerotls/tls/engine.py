@@ -197,6 +197,7 @@ class TLSConnection:
         # The C pointers the hot paths use, fetched once (fixed for the connection's life).
         self._ssl_ptr = _ossl.ssl_ptr(conn)
         self._out_bio = _ossl.out_bio(conn)
+        self._in_bio = _ossl.in_bio(conn)
         # OpenSSL's chain verification would read the system clock; it reads ours instead, so
         # the chain, the staple and the CRLs are all judged at the same moment.
         _ossl.set_verify_time(conn, context.wall_clock())
@@ -482,12 +483,17 @@ class TLSConnection:
 
     def _completed(self) -> HandshakeCompleted:
         ssl = self._conn
-        peer = ssl.get_peer_certificate(as_cryptography=True)
+        # The identity the verify callback (or the resumption re-check) judged: converting
+        # the peer's certificate again would cost a parse and a hash per handshake.
+        identity = self._check.identity
+        if identity is None:
+            peer = ssl.get_peer_certificate(as_cryptography=True)
+            identity = identity_of(peer) if peer is not None else None
         alpn = ssl.get_alpn_proto_negotiated()
         resumed = _ossl.session_reused(ssl)
         version = ssl.get_protocol_version_name()
         return HandshakeCompleted(
-            identity=identity_of(peer) if peer is not None else None,
+            identity=identity,
             tls_version=version,
             cipher=ssl.get_cipher_name() or "",
             # An abbreviated TLS 1.2 handshake has no key exchange: no group to report.
@@ -513,13 +519,15 @@ class TLSConnection:
         while True:
             n = _lib.SSL_read(ssl, ptr + used, cap - used)
             if n > 0:
-                if self._record_per_event:
+                if self._record_per_event:  # datagrams: one event each, boundaries kept
                     events.append(DataReceived(bytes(view[:n])))
                     continue
                 used += n
                 if used == cap:
                     chunks.append(bytes(buf))
                     used = 0
+                if _lib.SSL_pending(ssl) <= 0 and _ossl.bio_pending(self._in_bio) <= 0:
+                    break  # nothing left to decrypt: skip the SSL_read that would say so
                 continue
             err = _lib.SSL_get_error(ssl, n)
             if err == _lib.SSL_ERROR_WANT_READ:

@@ -250,7 +250,10 @@ class Session:
         try:
             events = conn.receive_data(data)
         except ZeroTLSError as exc:
-            self._tls_failed(exc)
+            # The connection keeps the error: without its traceback (frames that point back
+            # at the connection) the session is freed by reference counting, not by the GC.
+            exc.__traceback__ = None
+            self._tls_failed(exc, peer_gone=not data)
             return
         for event in events:
             if isinstance(event, DataReceived):
@@ -365,15 +368,18 @@ class Session:
         self.identity_key = verdict.identity_key
         return verdict.error
 
-    def _tls_failed(self, exc: ZeroTLSError) -> None:
+    def _tls_failed(self, exc: ZeroTLSError, *, peer_gone: bool = False) -> None:
         ev = self.event
-        self._flush_tls()  # the alert: the peer learns why
+        conn = self.conn
+        if not (peer_gone and conn is not None and conn.handshake is not None):
+            # The alert: the peer learns why. Not after the handshake when the peer closed
+            # its side (a truncated stream): the connection is reset, nobody reads it.
+            self._flush_tls()
         # The peer's alert wins; else the one we sent (or "timeout"), unless one is recorded.
         ev.alert = alert_of(exc) if isinstance(exc, TLSAlert) else ev.alert or alert_of(exc)
         if isinstance(exc, RevocationError) and ev.revocation is None:
             ev.revocation = f"revoked ({exc.reason})" if exc.reason else "unknown, refused"
         ev.error = str(exc)
-        conn = self.conn
         if conn is not None and conn.handshake is None:
             ev.resumed = conn.resumed
             if ev.identity is None:  # refused on re-check: who it was matters most
