@@ -12,6 +12,7 @@ SAMPLE = r'''
 import socket
 import ssl
 import threading
+import time
 import urllib.request
 
 import pytest
@@ -104,13 +105,58 @@ def test_live_ocsp_says_revoked(zerotls_pki, zerotls_ocsp):
             headers={"Content-Type": "application/ocsp-request"})
         with urllib.request.urlopen(http, timeout=5) as reply:
             assert ocsp.load_der_ocsp_response(reply.read()).certificate_status is status
+
+
+def echo_backend():
+    """A cleartext echo service on 127.0.0.1 (the legacy service behind the tunnel)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def run():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    while data := conn.recv(4096):
+                        conn.sendall(data)
+                except ConnectionError:  # the tunnel resets what it aborts
+                    pass
+
+    threading.Thread(target=run, daemon=True).start()
+    return listener
+
+
+def test_a_tunnel_in_front_of_a_legacy_service(zerotls_pki, zerotls_tunnel):
+    backend = echo_backend()
+    tunnel = zerotls_tunnel(backend.getsockname()[1], allow=["svc/web"])
+    web = zerotls_pki.client("web", spiffe_id="svc/web")
+    assert fetch_echo(tunnel.port, zerotls_pki.client_ssl_context(web)) == b"ping"
+    other = zerotls_pki.client("batch", spiffe_id="svc/batch")
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        fetch_echo(tunnel.port, zerotls_pki.client_ssl_context(other))  # default deny
+    backend.close()
+    deadline = time.monotonic() + 5
+    while len(tunnel.events) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    decisions = sorted((e["spiffe_id"], e["decision"]) for e in tunnel.events)
+    assert decisions == [("spiffe://test.example/svc/batch", "deny"),
+                         ("spiffe://test.example/svc/web", "allow")]
+
+
+def fetch_echo(port, client_ctx):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with client_ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+            tls.sendall(b"ping")
+            return tls.recv(4)
 '''
 
 
 def test_the_plugin_in_a_project_that_does_not_use_zerotls(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_sample=SAMPLE)
     result = pytester.runpytest("-p", "zerotls", "-q", "-p", "no:randomly")
-    result.assert_outcomes(passed=6, failed=1)
+    result.assert_outcomes(passed=7, failed=1)
     # The one failure is the revoked certificate, and it says so.
     result.stdout.fnmatch_lines(["*test_revoked_server_with_crl_checking*"])
     assert "certificate revoked" in result.stdout.str()

@@ -13,6 +13,10 @@ Fixtures:
   ``server_ssl_context()`` / ``client_ssl_context()`` for the ``ssl`` module.
 - ``zerotls_ocsp`` (session): a live OCSP responder on 127.0.0.1 answering for
   ``zerotls_pki``'s certificates (``.url``); revocations show up at once.
+- ``zerotls_tunnel`` (function): a factory that puts a running zerotls tunnel (mTLS, default
+  deny) in front of a test backend: ``zerotls_tunnel(backend_port, allow=["svc/web"])``
+  returns a :class:`RunningTunnel` with ``port``, the ``server`` certificate it presents and
+  the ``events`` (audit records, as dicts) it wrote; stopped at the end of the test.
 
 Example::
 
@@ -36,7 +40,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["Issued", "TestPKI"]
+__all__ = ["Issued", "RunningTunnel", "TestPKI"]
 
 DEFAULT_TRUST_DOMAIN = "test.example"
 
@@ -214,3 +218,89 @@ def zerotls_ocsp(zerotls_pki: TestPKI) -> Iterator[LiveOCSP]:
     live = LiveOCSP(zerotls_pki)
     yield live
     live.close()
+
+
+class RunningTunnel:
+    """A zerotls tunnel in a thread of its own, accepting mTLS on 127.0.0.1:``port`` and
+    forwarding the connections its policy allows to a cleartext backend."""
+
+    def __init__(
+        self,
+        pki: TestPKI,
+        backend_port: int,
+        allow: Sequence[str],
+        *,
+        server: Issued | None = None,
+    ) -> None:
+        import asyncio
+
+        from zerotls.policy import Policy
+        from zerotls.tls.config import ServerConfig
+        from zerotls.tunnel import AuditLog, ListenerConfig, Route, Target, Tunnel, TunnelConfig
+
+        self.server = server or pki.server("tunnel", dns=("localhost",))
+        # Bare paths ("svc/web") are SPIFFE IDs of this PKI's trust domain; any other --allow
+        # form (spiffe://..., dns:..., pin:..., any) is taken as it is.
+        ids = [a if ":" in a or a == "any" else pki._spiffe(a) or a for a in allow]
+        route = Route(
+            name="backend",
+            target=Target(host="127.0.0.1", port=backend_port),
+            policy=Policy.allow_identities(ids),
+        )
+        config = TunnelConfig(
+            listeners=(
+                ListenerConfig(
+                    name="test",
+                    mode="server",
+                    listen=Target(host="127.0.0.1", port=0),
+                    tls=ServerConfig(cert=self.server.cert, key=self.server.key, ca=pki.ca_path),
+                    routes=(route,),
+                ),
+            ),
+        )
+        self.events: list[dict[str, Any]] = []
+        """The audit records written so far (one per connection, when it closes)."""
+        audit = AuditLog(None)
+        audit.listeners.append(lambda _event, line: self.events.append(_json_line(line)))
+        self._loop = asyncio.new_event_loop()
+        self._tunnel = Tunnel(config, audit=audit)
+        self._loop.run_until_complete(self._tunnel.start())
+        self.port: int = next(iter(self._tunnel.addresses().values()))[1]
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="zerotls-test-tunnel", daemon=True
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop accepting, close every connection, end the thread (idempotent)."""
+        if not self._thread.is_alive():
+            return
+        self._loop.call_soon_threadsafe(self._tunnel.close)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+
+def _json_line(line: str) -> dict[str, Any]:
+    import json
+
+    value = json.loads(line)
+    return value if isinstance(value, dict) else {"record": value}
+
+
+@pytest.fixture
+def zerotls_tunnel(zerotls_pki: TestPKI) -> Iterator[Any]:
+    """A factory for running tunnels in front of test backends (see :class:`RunningTunnel`):
+    ``zerotls_tunnel(backend_port, allow=["svc/web"])``."""
+    made: list[RunningTunnel] = []
+
+    def start(
+        backend_port: int, allow: Sequence[str] = (), *, server: Issued | None = None
+    ) -> RunningTunnel:
+        tunnel = RunningTunnel(zerotls_pki, backend_port, allow, server=server)
+        made.append(tunnel)
+        return tunnel
+
+    yield start
+    for tunnel in made:
+        tunnel.close()
