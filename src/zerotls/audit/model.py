@@ -399,6 +399,25 @@ class FallbackResult:
 
 
 @dataclass(frozen=True, slots=True)
+class SimulatedClient:
+    """One simulated client: whether it connects, and what it would negotiate."""
+
+    name: str
+    connects: bool
+    version: str | None = None
+    suite: str | None = None
+    group: str | None = None
+    detail: str = ""
+    """Why it is refused, or how it got in (after a HelloRetryRequest)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSimulationResult:
+    clients: tuple[SimulatedClient, ...]
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class HeartbleedResult:
     vulnerable: bool | None
     heartbeat_extension: bool = False

@@ -20,6 +20,7 @@ from zerotls.audit.model import (
     SCHEMA_VERSION,
     CertificateResult,
     ClientAuthResult,
+    ClientSimulationResult,
     CompressionResult,
     DTLSCookieResult,
     FallbackResult,
@@ -157,6 +158,16 @@ def _lines(report: TargetReport) -> list[tuple[str, str]]:
     if isinstance(hsts, HSTSResult):
         other.append(f"HSTS                    {hsts.header or (hsts.error or 'absent')}")
     out += [("Other checks", line) for line in other]
+    sims = r.get("clients")
+    if isinstance(sims, ClientSimulationResult):
+        for sim in sims.clients:
+            got = (
+                " ".join(x for x in (sim.version, sim.suite, sim.group) if x)
+                + (f" ({sim.detail})" if sim.detail else "")
+                if sim.connects
+                else f"refused: {sim.detail}"
+            )
+            out.append(("Client simulations", f"{sim.name}: {got}"))
     return out
 
 

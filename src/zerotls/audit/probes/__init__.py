@@ -3,6 +3,7 @@
 from zerotls.audit.probes import (
     certificate,
     client_auth,
+    clients,
     compression,
     fallback,
     groups,
@@ -27,6 +28,7 @@ ORDER = (
     heartbleed.HeartbleedProbe.name,
     resumption.ResumptionProbe.name,
     hsts.HSTSProbe.name,
+    clients.ClientsProbe.name,
 )
 """Probe names in the order reports show them."""
 

@@ -1,0 +1,69 @@
+"""Client simulations against real servers: openssl s_server TLS 1.3 only (the older
+generations refused), a legacy TLS 1.0-1.2 server (they connect, and a TLS 1.3 client falls
+back to 1.2), and zerotls's own server (the post-quantum client gets the hybrid group)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from tests.audit.conftest import Certs, audit
+from tests.conftest import PKI
+from tests.peers.legacy import Server
+from zerotls.audit.model import ClientSimulationResult, SimulatedClient
+from zerotls.audit.probes.clients import CLIENTS
+from zerotls.audit.reports import render_text
+from zerotls.tls.sync import TLSSocket, serve
+
+pytestmark = pytest.mark.peers
+
+
+def _sims(result: object) -> list[SimulatedClient]:
+    assert isinstance(result, ClientSimulationResult) and result.error is None, result
+    assert [s.name for s in result.clients] == [c.name for c in CLIENTS]
+    return list(result.clients)
+
+
+def test_a_tls13_only_server_refuses_the_older_generations(
+    tls13_only: Server, certs: Certs
+) -> None:
+    report = audit(tls13_only, certs.ca, probes=("clients",))
+    tls10, cbc12, aead12, tls13, hybrid = _sims(report.results["clients"])
+    for old in (tls10, cbc12, aead12):
+        assert not old.connects and "alert" in old.detail, old
+    assert tls13.connects and tls13.version == "TLS 1.3" and tls13.group == "x25519", tls13
+    assert tls13.suite is not None and tls13.suite.startswith("TLS_AES_")
+    assert hybrid.connects and hybrid.group == "x25519"  # OpenSSL 3.0 has no hybrid
+    text = render_text([report])
+    assert "Client simulations" in text and "refused: alert" in text
+
+
+def test_a_legacy_server_lets_them_in_and_a_tls13_client_falls_back(
+    legacy_tls10: Server, certs: Certs
+) -> None:
+    report = audit(legacy_tls10, certs.ca, probes=("clients",))
+    tls10, cbc12, aead12, tls13, _ = _sims(report.results["clients"])
+    assert tls10.connects and tls10.version == "TLS 1.0", tls10
+    assert cbc12.connects and cbc12.version == "TLS 1.2" and "CBC" in (cbc12.suite or "")
+    assert aead12.connects and aead12.version == "TLS 1.2"
+    assert tls13.connects and tls13.version == "TLS 1.2", tls13  # the server stops at 1.2
+
+
+def test_the_post_quantum_client_gets_the_hybrid_from_zerotls(pki: PKI) -> None:
+    def handler(tls: TLSSocket) -> None:
+        tls.close()
+
+    server = serve(handler, "127.0.0.1", 0, pki.server_config(require_client_cert=False))
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        report = audit(f"127.0.0.1:{server.port}", pki.ca_path, probes=("clients",))
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    *_, tls13, hybrid = _sims(report.results["clients"])
+    assert tls13.connects and tls13.version == "TLS 1.3"
+    assert hybrid.connects and hybrid.group == "X25519MLKEM768", hybrid
+    assert "HelloRetryRequest" in hybrid.detail
