@@ -189,6 +189,55 @@ def test_spark_ingest_then_spark_detect_gives_the_duckdb_alerts(spark: Any, tmp_
     assert _summary(on_spark) == _summary(duck)
 
 
+def _audit_log(path: Path) -> Path:
+    """The demo's tunnel history plus the shapes a real audit log has: client mode, IPv6
+    sources, a denial, a failed handshake, and four bad lines among them."""
+    import datetime as dt
+    import json
+
+    from zerotls.cli.demo_more import history
+
+    now = dt.datetime(2026, 1, 2, 18, tzinfo=dt.UTC).timestamp()
+    events = history(now)
+    events[5] = {**events[5], "mode": "client", "target": "db.internal:5432", "sni": None}
+    events[6] = {**events[6], "source": "[2001:db8::7]:51000"}
+    events[7] = {**events[7], "close_reason": "handshake_failed", "decision": None,
+                 "alert": "unknown_ca", "tls_version": None}  # fmt: skip
+    lines = [json.dumps(e) for e in events]
+    lines[10] = "not json at all"
+    lines[20] = json.dumps({**events[20], "bytes_in": "many"})
+    lines[30] = json.dumps({k: v for k, v in events[30].items() if k != "conn_id"})
+    lines[40] = json.dumps({**events[40], "time": "yesterday"})
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_spark_reads_the_audit_log_as_the_duckdb_path_does(spark: Any, tmp_path: Path) -> None:
+    from zerotls.monitor.spark import SparkEvents
+    from zerotls.monitor.spark_ingest import spark_ingest
+    from zerotls.monitor.store import Store
+
+    log = _audit_log(tmp_path / "audit.jsonl")
+    report = spark_ingest([log], tmp_path / "events", spark)
+    with Store() as store:
+        duck = store.ingest([log])
+        store.export_parquet(tmp_path / "duck")
+        duck_alerts = detect(store, default_window(store, since_seconds=12 * 3600))
+    assert _events(tmp_path / "events") == _events(tmp_path / "duck")
+    assert report.added == duck.added and report.rejected == 4
+    spark_lines = sorted((r["line"], r["error"]) for r in report.rejects)
+    duck_lines = sorted((r.line, r.error) for f in duck.files for r in f.rejects)
+    assert [n for n, _ in spark_lines] == [n for n, _ in duck_lines] == [11, 21, 31, 41]
+    assert "conn_id is missing" in dict(spark_lines)[31]
+    assert "not an RFC 3339 time" in dict(spark_lines)[41]
+    events = SparkEvents(tmp_path / "events", spark)
+    on_spark = detect(events, default_window(events, since_seconds=12 * 3600))
+    assert duck_alerts.alerts, "the history must raise alerts, or the comparison proves nothing"
+    assert _summary(on_spark) == _summary(duck_alerts)
+    again = spark_ingest([log], tmp_path / "events", spark)
+    assert again.added == 0  # the same keys: nothing twice
+
+
 def test_spark_ingest_says_what_it_cannot_read(
     spark: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -198,8 +247,13 @@ def test_spark_ingest_says_what_it_cannot_read(
     from zerotls.monitor.spark_ingest import spark_ingest
 
     audit = write(tmp_path / "audit.jsonl", '{"v":1,"conn_id":"ab","decision":"allow"}\n')
-    with pytest.raises(ConfigError, match="the Spark ingest reads Zeek conn.log and ssl.log"):
-        spark_ingest([audit], tmp_path / "events", spark)
+    eve = write(
+        tmp_path / "eve.json",
+        '{"timestamp":"2026-01-01T00:00:00.000000+0000","event_type":"flow","src_ip":"10.0.0.1",'
+        '"src_port":1,"dest_ip":"10.0.0.2","dest_port":443,"proto":"TCP","flow":{}}\n',
+    )
+    with pytest.raises(ConfigError, match="reads Zeek conn.log and ssl.log .* audit log"):
+        spark_ingest([eve], tmp_path / "events", spark)
     with pytest.raises(ConfigError, match="no such file or directory"):
         spark_ingest([tmp_path / "missing"], tmp_path / "events", spark)
     assert main(["monitor", "ingest", "--engine", "spark", str(audit)]) == 2

@@ -1,4 +1,5 @@
-"""Ingest on Apache Spark: Zeek logs straight from a log lake into the Parquet event layout.
+"""Ingest on Apache Spark: Zeek logs and the tunnel's audit logs straight from a log lake into
+the Parquet event layout.
 
 ``zerotls monitor ingest --engine spark PATH... --to DIR`` reads Zeek ``conn.log`` and
 ``ssl.log`` (TSV with its ``#fields`` header, or JSON Lines; plain or ``.gz``, which Spark's
@@ -22,9 +23,11 @@ text) and counted, never dropped silently and never fatal. Connections are joine
 Idempotent: events keep the DuckDB path's stable keys (``zeek:UID``). A day partition that
 already holds events is read, merged with the new ones, de-duplicated on the key and
 replaced, so reading the same files again, or an overlapping set, adds nothing twice.
-Formats without a Spark reader (the tunnel's audit JSON, flow CSV, Suricata EVE) are
-refused with a message that says how to bring them in (``monitor ingest`` into a store,
-then ``monitor export DIR``).
+The tunnel's audit log (JSON Lines) is read the same way, with the DuckDB path's checks and
+its mapping SQL (:func:`~zerotls.monitor.readers.audit.zerotls_select`, written in what both
+dialects share); its events keep their keys (``zt:CONN_ID:TIME``). Formats without a Spark
+reader (flow CSV, Suricata EVE) are refused with a message that says how to bring them in
+(``monitor ingest`` into a store, then ``monitor export DIR``).
 """
 
 # ruff: noqa: S608
@@ -45,6 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from zerotls.errors import ConfigError
+from zerotls.monitor.readers.audit import _ZEROTLS_FIELDS, zerotls_select
 from zerotls.monitor.readers.formats import (
     ZEEK_CONN_REQUIRED,
     Format,
@@ -72,6 +76,8 @@ _CONN_TYPES: Final = {
     "resp_bytes": "BIGINT",
 }
 _SSL_FIELDS: Final = ("uid", "server_name", "version", "cipher", "established")
+_SPARK_TS: Final = "coalesce(try_cast({v} AS DOUBLE), unix_micros(try_to_timestamp({v})) / 1e6)"
+"""Epoch seconds from a number or an RFC 3339 time, in Spark SQL (DuckDB: readers/staging)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,11 +127,12 @@ def plan_inputs(paths: list[str | Path]) -> Plan:
     plan: Plan = []
     for path in files:
         header = _sniff(path)
-        if header.fmt not in (Format.ZEEK_CONN, Format.ZEEK_SSL):
+        if header.fmt not in (Format.ZEEK_CONN, Format.ZEEK_SSL, Format.ZEROTLS):
             raise ConfigError(
                 f"{path}: a {header.fmt} file; the Spark ingest reads Zeek conn.log and "
-                "ssl.log (TSV or JSON, plain or .gz). Read the others with `zerotls monitor "
-                "ingest` into a store, then `zerotls monitor export DIR`, the same layout"
+                "ssl.log (TSV or JSON, plain or .gz) and the zerotls audit log (JSON Lines). "
+                "Read the others with `zerotls monitor ingest` into a store, then `zerotls "
+                "monitor export DIR`, the same layout"
             )
         plan.append((path, header))
     return plan
@@ -161,16 +168,20 @@ def _ingest(
 ) -> SparkIngestReport:
     conns: list[DataFrame] = []
     ssls: list[DataFrame] = []
+    audits: list[DataFrame] = []
     rejects: list[DataFrame] = []
     counted: list[DataFrame] = []
     for path, header in plan:
-        parsed, bad, lines = _parse(session, path, header, links, numbered=False)
+        parse = _parse_audit if header.fmt is Format.ZEROTLS else _parse
+        parsed, bad, lines = parse(session, path, header, links, numbered=False)
         if bad.limit(1).count():  # bad lines: read the file again, numbered, for them
-            bad = _parse(session, path, header, links, numbered=True)[1]
-        (conns if header.fmt is Format.ZEEK_CONN else ssls).append(parsed)
+            bad = parse(session, path, header, links, numbered=True)[1]
+        {Format.ZEEK_CONN: conns, Format.ZEEK_SSL: ssls}.get(header.fmt, audits).append(parsed)
         rejects.append(bad)
         counted.append(lines)
-    events = _normalize(session, conns, ssls)
+    zeek = _normalize(session, conns, ssls) if conns or ssls else None
+    events = _union([f for f in (zeek, _union(audits)) if f is not None])
+    assert events is not None  # noqa: S101 - a plan holds at least one file
     bad_lines = _union(rejects)
     rejected = bad_lines.count() if bad_lines is not None else 0
     if bad_lines is not None and rejected:
@@ -308,8 +319,7 @@ def _parse(
         shape = "get_json_object(text, '$') IS NULL"
         shape_error = "'not a JSON object'"
     # Time: epoch seconds, or ISO 8601 in Zeek's JSON (use_json_iso8601).
-    ts_raw = raw["ts"]
-    ts = f"coalesce(try_cast({ts_raw} AS DOUBLE), unix_micros(try_to_timestamp({ts_raw})) / 1e6)"
+    ts = _SPARK_TS.format(v=raw["ts"])
     checks = [(shape, shape_error)]
     checks += [(f"({raw[r]}) IS NULL", f"'field {r} is missing'") for r in required if r in raw]
     checks.append((f"{ts} IS NULL", "'field ts is not a time'"))
@@ -367,6 +377,50 @@ def _parse(
             ]
         )
     good = session.sql(f"SELECT {cols} FROM {judged_view} WHERE error IS NULL", args=args)
+    lines = session.sql(f"SELECT :path AS file, count(*) AS lines FROM {source}", args=args)
+    return good, bad, lines
+
+
+def _parse_audit(
+    session: SparkSession, path: Path, _header: Header, links: Path, *, numbered: bool
+) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """(the events, the rejected lines, the count of records) of one zerotls audit log: the
+    same checks and the same mapping SQL as the DuckDB path (readers/audit.py)."""
+    view = f"zt_lines_{uuid.uuid4().hex}"
+    _lines(session, path, links, numbered=numbered).createOrReplaceTempView(view)
+    ddl = ", ".join(f"{_q(name)} STRING" for name in _ZEROTLS_FIELDS)
+    source = (
+        f"(SELECT line, text, from_json(text, {_lit(ddl)}) AS j FROM {view} "
+        "WHERE length(trim(text)) > 0)"
+    )
+    ts = _SPARK_TS.format(v="j.time")
+    checks = [
+        ("get_json_object(text, '$') IS NULL", "'not a JSON object'"),
+        ("j.conn_id IS NULL", "'field conn_id is missing'"),
+        (f"{ts} IS NULL", "'field time is missing or not an RFC 3339 time'"),
+        *(
+            (
+                f"j.{name} IS NOT NULL AND try_cast(j.{name} AS {kind}) IS NULL",
+                f"'field {name} is not a number'",
+            )
+            for name, kind in (("bytes_in", "BIGINT"), ("bytes_out", "BIGINT"),
+                               ("duration_ms", "DOUBLE"))
+        ),
+    ]  # fmt: skip
+    error = "CASE " + " ".join(f"WHEN {c} THEN {e}" for c, e in checks) + " END"
+    args = {"path": str(path)}
+    judged = f"zt_judged_{uuid.uuid4().hex}"
+    session.sql(f"SELECT line, text, {error} AS error, j FROM {source}").createOrReplaceTempView(
+        judged
+    )
+    bad = session.sql(
+        f"SELECT :path AS file, line, error, substring(text, 1, 500) AS text "
+        f"FROM {judged} WHERE error IS NOT NULL",
+        args=args,
+    )
+    ok = f"zt_ok_{uuid.uuid4().hex}"
+    session.sql(f"SELECT j FROM {judged} WHERE error IS NULL").createOrReplaceTempView(ok)
+    good = _typed(session.sql(zerotls_select(_SPARK_TS, ok)))
     lines = session.sql(f"SELECT :path AS file, count(*) AS lines FROM {source}", args=args)
     return good, bad, lines
 

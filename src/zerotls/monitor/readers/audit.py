@@ -37,15 +37,19 @@ _ZEROTLS_FIELDS: Final = (
 )
 
 
+# The SQL below is written in what DuckDB and Spark SQL share (instr, left, split_part,
+# try_cast, concat_ws), so the Spark ingest runs the same mapping (monitor/spark_ingest.py).
+
+
 def _one_colon(addr: str) -> str:
-    return f"(strpos({addr}, ':') > 0 AND strpos(substr({addr}, strpos({addr}, ':') + 1), ':') = 0)"
+    return f"(instr({addr}, ':') > 0 AND instr(substr({addr}, instr({addr}, ':') + 1), ':') = 0)"
 
 
 def _host_of(addr: str) -> str:
     """SQL: the host part of ``ip:port`` / ``[v6]:port`` (the value itself without a port).
     String functions, not regular expressions: this runs for every audit event."""
     return (
-        f"CASE WHEN starts_with({addr}, '[') THEN substr({addr}, 2, strpos({addr}, ']') - 2) "
+        f"CASE WHEN left({addr}, 1) = '[' THEN substr({addr}, 2, instr({addr}, ']') - 2) "
         f"WHEN {_one_colon(addr)} THEN split_part({addr}, ':', 1) ELSE {addr} END"
     )
 
@@ -53,7 +57,7 @@ def _host_of(addr: str) -> str:
 def _port_of(addr: str) -> str:
     """SQL: the port of ``ip:port`` / ``[v6]:port`` (NULL when there is none)."""
     return (
-        f"CASE WHEN starts_with({addr}, '[') "
+        f"CASE WHEN left({addr}, 1) = '[' "
         f"THEN try_cast(split_part({addr}, ']:', 2) AS INTEGER) "
         f"WHEN {_one_colon(addr)} THEN try_cast(split_part({addr}, ':', 2) AS INTEGER) END"
     )
@@ -75,10 +79,14 @@ _ZEROTLS_CHECKS: Final = " ".join(
 _SRC_HOST = _host_of("j.source")
 _TARGET_HOST = _host_of("j.target")
 
-_ZEROTLS_SELECT: Final = f"""
+
+def zerotls_select(ts_sql: str, source: str = "zt_ok") -> str:
+    """The mapping of audit events (a struct ``j`` per row of ``source``) to events;
+    ``ts_sql`` turns ``{v}`` (an RFC 3339 time) into epoch seconds in the engine's dialect."""
+    return f"""
 SELECT
   'zt:' || j.conn_id || ':' || j.time AS uid,
-  {_TS_SQL.format(v="j.time")} AS ts,
+  {ts_sql.format(v="j.time")} AS ts,
   'zerotls' AS source,
   CASE WHEN j.mode = 'client' THEN {_SRC_HOST}
        ELSE coalesce(nullif(j.identity, ''), nullif(j.spiffe_id, ''), {_SRC_HOST}) END
@@ -103,5 +111,8 @@ SELECT
        ELSE 'ok' END AS outcome,
   concat_ws(': ', j.close_reason, coalesce(CASE WHEN j.decision <> 'allow' THEN j.reason END,
             j.error, j.alert)) AS detail
-FROM zt_ok
+FROM {source}
 """
+
+
+_ZEROTLS_SELECT: Final = zerotls_select(_TS_SQL)

@@ -90,7 +90,9 @@ def _lines_table(chunk: bytes, first_line: int) -> tuple[Any, list[tuple[int, st
 
 
 # Zeek ts: epoch seconds, or ISO 8601 with LogAscii::json_timestamps = JSON::TS_ISO8601.
-_TS_SQL = "coalesce(try_cast({v} AS DOUBLE), epoch(try_cast({v} AS TIMESTAMPTZ)))"
+_TS_SQL = "coalesce(try_cast({v} AS DOUBLE), epoch_us(try_cast({v} AS TIMESTAMPTZ)) / 1e6)"
+"""Epoch seconds from a number or an RFC 3339 time (whole microseconds over 1e6: the same
+double Spark computes, so both engines give an event the same time)."""
 
 
 MAX_JSON_LINE: Final = 1024 * 1024
