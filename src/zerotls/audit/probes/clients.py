@@ -28,6 +28,9 @@ _CHACHA = [0xCCA9, 0xCCA8]  # ECDHE-ECDSA/RSA ChaCha20-Poly1305
 _CBC_ECDHE = [0xC009, 0xC013, 0xC00A, 0xC014]  # ECDHE-ECDSA/RSA AES-CBC-SHA
 _CBC_RSA = [0x002F, 0x0035, 0x000A]  # static RSA AES-CBC, 3DES
 _TLS13 = [0x1301, 0x1302, 0x1303]
+# What TLS 1.3 clients still offer for TLS 1.2 servers (Chrome's and OpenSSL's lists keep
+# ECDHE-CBC and static RSA AES at the end, for compatibility).
+_COMPAT = [0xC013, 0xC014, 0xC009, 0xC00A, 0x009C, 0x009D, 0x002F, 0x0035]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +65,13 @@ CLIENTS: tuple[ClientProfile, ...] = (
     ClientProfile(
         "TLS 1.3 (OpenSSL 1.1.1-3.4, curl, Go 1.13+, Java 11+, browsers 2019-2024)",
         (ProtocolVersion.TLSv1_3, ProtocolVersion.TLSv1_2),
-        (*_TLS13, *_GCM_ECDHE, *_CHACHA),
+        (*_TLS13, *_GCM_ECDHE, *_CHACHA, *_COMPAT),
         (_X25519, _P256, _P384),
     ),
     ClientProfile(
         "TLS 1.3 with the post-quantum hybrid (OpenSSL 3.5+, Chrome 131+, Firefox 132+)",
         (ProtocolVersion.TLSv1_3, ProtocolVersion.TLSv1_2),
-        (*_TLS13, *_GCM_ECDHE, *_CHACHA),
+        (*_TLS13, *_GCM_ECDHE, *_CHACHA, *_COMPAT),
         (_HYBRID, _X25519, _P256, _P384),
     ),
 )
