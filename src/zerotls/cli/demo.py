@@ -251,6 +251,7 @@ async def _tour(state: Path, out: _Out, reports: Path) -> int:
     print("  zerotls connect HOST:PORT --ca ca.pem --cert me.pem --key me.key")
     print("  zerotls tunnel server --listen 0.0.0.0:8443 --target 127.0.0.1:5432 \\")
     print("      --cert db.pem --key db.key --ca ca.pem --allow spiffe://DOMAIN/svc/web")
+    print("      (or --workload-api unix:///run/spire/sockets/agent.sock: SVIDs from SPIRE)")
     print("  zerotls audit tls HOST:PORT --html audit.html   # grade endpoints (dtls:// too)")
     print("  zerotls audit code src/                          # insecure TLS in Python code")
     print("  zerotls doctor                                   # this Python's TLS runtime")
