@@ -53,6 +53,46 @@ def test_new_rare_destination_fires_with_its_evidence() -> None:
     assert alert.plot is not None and alert.plot.observed == (("paste.evil.example", 1.0),)
 
 
+def test_infrastructure_meeting_one_more_internal_host_weighs_less() -> None:
+    # A monitoring server polls 60 hosts every day; today it starts polling a 61st (a new
+    # machine) and also opens one connection to an internet host nobody reaches.
+    poller = "10.0.9.9"
+    hosts = [f"10.0.1.{i}" for i in range(1, 61)]
+    rows = background() + [
+        event(T0 + d * DAY + 3 * HOUR + i, poller, h, dst_port=9182)
+        for d in range(14)
+        for i, h in enumerate(hosts)
+    ]
+    rows += [
+        event(WINDOW_START + 5 * HOUR, poller, "10.0.1.61", dst_port=9182),
+        event(WINDOW_START + 6 * HOUR, poller, "45.33.32.156", dst_port=443),
+    ]
+    scored = detectors.new_destinations(features(rows)["pairs"], WINDOW, SETTINGS)
+    found = {a.destination: a for a in scored.alerts if a.identity == poller}
+    assert "45.33.32.156" in found  # the internet host: judged in full
+    internal = found.get("10.0.1.61")
+    assert internal is None or internal.score < found["45.33.32.156"].score
+    if internal is not None:
+        assert "as monitoring and backups do" in internal.why
+
+
+def test_a_bare_outlier_finding_comes_after_every_other_finding() -> None:
+    def alert(detector: str, identity: str, severity: float, by: tuple[str, ...] = ()) -> Alert:
+        return Alert(detector=detector, identity=identity, destination=None, start=0.0, end=1.0,
+                     score=1.0, summary="", why="", severity=severity, corroborated_by=by)  # fmt: skip
+
+    from zerotls.monitor.alerts import findings
+
+    ordered = [
+        alert("outlier", "a", 0.9),
+        alert("outlier", "b", 0.8, ("volume-spike",)),
+        alert("new-destination", "c", 0.4),
+    ]
+    assert [(a.identity, a.detector) for a in findings(ordered)] == [
+        ("b", "outlier"), ("c", "new-destination"), ("a", "outlier"),
+    ]  # fmt: skip
+
+
 def test_destination_the_others_already_use_is_not_news() -> None:
     # svc0 never used the wiki, but four of its peers do every day.
     rows = background() + [

@@ -29,6 +29,7 @@ __all__ = [
     "Alert",
     "Plot",
     "combine",
+    "findings",
     "incidents",
     "level_of",
 ]
@@ -252,6 +253,15 @@ def incidents(ordered: Iterable[Alert], gap: float = INCIDENT_GAP) -> list[Alert
         )
     merged.sort(key=lambda t: (t[0], t[1]))
     return [a for _, _, a in merged]
+
+
+def findings(ordered: Iterable[Alert]) -> list[Alert]:
+    """The findings one by one (``detect(merge=False)``), with the incidents' rule: an
+    ``outlier`` finding no other detector corroborates comes after every other finding."""
+    items = list(ordered)
+    bare = [a for a in items if a.detector == "outlier" and not a.corroborated_by]
+    kept = {id(a) for a in bare}
+    return [a for a in items if id(a) not in kept] + bare
 
 
 def _order(alerts: Iterable[Alert]) -> list[Alert]:

@@ -18,7 +18,7 @@ from typing import Any, Final, Protocol
 
 from zerotls.errors import ConfigError
 from zerotls.monitor import detectors
-from zerotls.monitor.alerts import Alert, Plot, combine, incidents
+from zerotls.monitor.alerts import Alert, Plot, combine, findings, incidents
 from zerotls.monitor.allowlist import Allowlist
 from zerotls.monitor.detectors._common import _fmt_bytes
 from zerotls.monitor.features import Settings, Window
@@ -168,7 +168,7 @@ def detect(
     return Result(
         coverage=coverage,
         window=window,
-        alerts=incidents(active) if merge else active,
+        alerts=incidents(active) if merge else findings(active),
         suppressed=suppressed,
         allowlisted=allowlisted,
         candidates=candidates,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from zerotls.monitor.alerts import Alert, Plot
 from zerotls.monitor.detectors._common import (
     Scored,
@@ -28,6 +30,23 @@ logs is enough; the output says how much there was)."""
 NEW_DESTINATION_UPLOAD = 100_000_000
 """Bytes sent to a never-seen destination at which the upload alone makes it worth an alert
 (scaled: 30 MB to a destination nobody reached scores 0.3, the reporting threshold)."""
+
+
+POLLER_BREADTH = 50
+"""Baseline destinations from which an identity that reaches half the internal hosts is
+infrastructure (monitoring, backups, configuration management)."""
+
+SWEEPER_WEIGHT = 0.25
+"""What a new internal destination of such an identity weighs."""
+
+
+def _is_internal(name: str) -> bool:
+    """A private, loopback or link-local address (a host of ours, not the internet)."""
+    try:
+        addr = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return addr.is_private or addr.is_loopback or addr.is_link_local
 
 
 def new_destinations(pairs: Table, window: Window, settings: Settings) -> Scored:
@@ -93,6 +112,11 @@ def new_destinations(pairs: Table, window: Window, settings: Settings) -> Scored
     certainty = np.minimum(1.0, days[p.identity[candidates]] / 7.0)
     engagement = engagement + (1.0 - engagement) * certainty
     scores = rarity_all * np.maximum(stability[p.identity[candidates]] * engagement, spread_all)
+    # Infrastructure that reaches most of the network already (monitoring, backups,
+    # configuration management): one more internal host is its routine, not news.
+    breadth = np.bincount(p.identity[in_base], minlength=n_identities)
+    internal_ids = sum(1 for name in p.identities if _is_internal(name))
+    sweeping = breadth >= max(POLLER_BREADTH, 0.5 * internal_ids)
     ports = pairs.column("port").to_pylist()
     out_window = pairs.column("out_window").to_pylist()
     in_window = pairs.column("in_window").to_pylist()
@@ -109,7 +133,8 @@ def new_destinations(pairs: Table, window: Window, settings: Settings) -> Scored
         # how exfiltration to a fresh address looks, whatever the host's habits.
         upload = float(out_window[i] or 0)
         upload_score = float(rarity_c) * min(1.0, upload / NEW_DESTINATION_UPLOAD)
-        judged_score = max(float(score_c), upload_score)
+        routine = bool(sweeping[p.identity[i]]) and _is_internal(p.destinations[p.dst[i]])
+        judged_score = max(float(score_c) * (SWEEPER_WEIGHT if routine else 1.0), upload_score)
         population.append(judged_score)
         if judged_score < settings.new_destination_threshold:
             continue
@@ -145,6 +170,11 @@ def new_destinations(pairs: Table, window: Window, settings: Settings) -> Scored
         )
         if reach_new_d > 1:
             why += f"; {reach_new_d} identities reached it for the first time in this window"
+        if routine:
+            why += (
+                f"; it reaches {int(breadth[code])} hosts already, as monitoring and backups "
+                "do, so a new internal one weighs less"
+            )
         if upload_score >= settings.new_destination_threshold:
             why += f"; and it sent {_fmt_bytes(upload)} there, which is how exfiltration looks"
         alerts.append(
