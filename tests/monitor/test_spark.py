@@ -238,6 +238,47 @@ def test_spark_reads_the_audit_log_as_the_duckdb_path_does(spark: Any, tmp_path:
     assert again.added == 0  # the same keys: nothing twice
 
 
+def test_spark_reads_suricata_eve_as_the_duckdb_path_does(spark: Any, tmp_path: Path) -> None:
+    import json
+
+    from zerotls.monitor.spark_ingest import spark_ingest
+    from zerotls.monitor.store import Store
+
+    stamp = "2026-01-01T00:00:%02d.000000+0000"
+    records = [
+        {"timestamp": stamp % 1, "flow_id": 1001, "event_type": "tls", "src_ip": "10.0.0.7",
+         "dest_ip": "93.184.216.34", "proto": "TCP",
+         "tls": {"sni": "example.com", "version": "TLS 1.3"}},
+        {"timestamp": stamp % 2, "flow_id": 1002, "event_type": "dns", "src_ip": "10.0.0.7",
+         "dest_ip": "10.0.0.53", "proto": "UDP", "dns": {"rrname": "example.com"}},
+        {"timestamp": stamp % 9, "flow_id": 1001, "event_type": "flow", "src_ip": "10.0.0.7",
+         "src_port": 50000, "dest_ip": "93.184.216.34", "dest_port": 443, "proto": "TCP",
+         "flow": {"pkts_toserver": 12, "pkts_toclient": 14, "bytes_toserver": 2345,
+                  "bytes_toclient": 67890, "start": stamp % 1, "age": 7}},
+        {"timestamp": stamp % 9, "flow_id": 1004, "event_type": "flow", "src_ip": "10.0.0.7",
+         "src_port": 50001, "dest_ip": "203.0.113.5", "dest_port": 22, "proto": "TCP",
+         "flow": {"pkts_toserver": 1, "pkts_toclient": 0, "bytes_toserver": 74,
+                  "bytes_toclient": 0, "start": stamp % 4, "age": 0}},
+        {"timestamp": stamp % 9, "event_type": "flow", "src_ip": "10.0.0.7",
+         "dest_ip": "1.2.3.4", "proto": "TCP", "flow": {"start": stamp % 5}},  # no flow_id
+    ]  # fmt: skip
+    eve = tmp_path / "logs" / "eve.json"
+    eve.parent.mkdir()
+    eve.write_text("".join(json.dumps(r) + "\n" for r in records) + "not json\n")
+    report = spark_ingest([eve], tmp_path / "events", spark)
+    with Store() as store:
+        duck = store.ingest([eve])
+        store.export_parquet(tmp_path / "duck")
+    events = _events(tmp_path / "events")
+    assert events == _events(tmp_path / "duck")
+    assert len(events) == 2 and events[0][6] == "example.com"  # the tls event named it
+    assert (
+        sorted((r["line"], r["error"]) for r in report.rejects)
+        == sorted((r.line, r.error) for f in duck.files for r in f.rejects)
+        == [(5, "field flow_id is missing"), (6, "not a JSON object")]
+    )
+
+
 def test_spark_ingest_says_what_it_cannot_read(
     spark: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -247,13 +288,9 @@ def test_spark_ingest_says_what_it_cannot_read(
     from zerotls.monitor.spark_ingest import spark_ingest
 
     audit = write(tmp_path / "audit.jsonl", '{"v":1,"conn_id":"ab","decision":"allow"}\n')
-    eve = write(
-        tmp_path / "eve.json",
-        '{"timestamp":"2026-01-01T00:00:00.000000+0000","event_type":"flow","src_ip":"10.0.0.1",'
-        '"src_port":1,"dest_ip":"10.0.0.2","dest_port":443,"proto":"TCP","flow":{}}\n',
-    )
+    flows = write(tmp_path / "flows.csv", "ts,src_ip,dst_ip\n1767225600,10.0.0.1,10.0.0.2\n")
     with pytest.raises(ConfigError, match="reads Zeek conn.log and ssl.log .* audit log"):
-        spark_ingest([eve], tmp_path / "events", spark)
+        spark_ingest([flows], tmp_path / "events", spark)
     with pytest.raises(ConfigError, match="no such file or directory"):
         spark_ingest([tmp_path / "missing"], tmp_path / "events", spark)
     assert main(["monitor", "ingest", "--engine", "spark", str(audit)]) == 2

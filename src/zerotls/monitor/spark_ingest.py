@@ -25,9 +25,11 @@ already holds events is read, merged with the new ones, de-duplicated on the key
 replaced, so reading the same files again, or an overlapping set, adds nothing twice.
 The tunnel's audit log (JSON Lines) is read the same way, with the DuckDB path's checks and
 its mapping SQL (:func:`~zerotls.monitor.readers.audit.zerotls_select`, written in what both
-dialects share); its events keep their keys (``zt:CONN_ID:TIME``). Formats without a Spark
-reader (flow CSV, Suricata EVE) are refused with a message that says how to bring them in
-(``monitor ingest`` into a store, then ``monitor export DIR``).
+dialects share); its events keep their keys (``zt:CONN_ID:TIME``). Suricata EVE too: flows
+through the conn.log mapping, ``tls`` events joined by ``flow_id`` for the server name
+(:func:`~zerotls.monitor.readers.suricata.eve_select`). Flow CSV has no Spark reader; it is
+refused with a message that says how to bring it in (``monitor ingest`` into a store, then
+``monitor export DIR``).
 """
 
 # ruff: noqa: S608
@@ -55,6 +57,7 @@ from zerotls.monitor.readers.formats import (
     Header,
     sniff,
 )
+from zerotls.monitor.readers.suricata import _EVE_FIELDS, eve_checks, eve_select, eve_tls
 from zerotls.monitor.readers.zeek import _ZEEK_CONN_FIELDS as _CONN_FIELDS
 from zerotls.monitor.readers.zeek import _ZEEK_CONN_SELECT
 from zerotls.monitor.schema import EVENT_COLUMNS
@@ -76,6 +79,8 @@ _CONN_TYPES: Final = {
     "resp_bytes": "BIGINT",
 }
 _SSL_FIELDS: Final = ("uid", "server_name", "version", "cipher", "established")
+SPARK_JSON: Final = "get_json_object"
+"""Spark's name for DuckDB's json_extract_string (same arguments)."""
 _SPARK_TS: Final = "coalesce(try_cast({v} AS DOUBLE), unix_micros(try_to_timestamp({v})) / 1e6)"
 """Epoch seconds from a number or an RFC 3339 time, in Spark SQL (DuckDB: readers/staging)."""
 
@@ -110,6 +115,8 @@ class SparkIngestReport:
         return sum(f.lines for f in self.files)
 
 
+_SPARK_FORMATS: Final = (Format.ZEEK_CONN, Format.ZEEK_SSL, Format.ZEROTLS, Format.SURICATA_EVE)
+
 Plan = list[tuple[Path, Header]]
 """The input files, each with its sniffed header."""
 
@@ -127,12 +134,12 @@ def plan_inputs(paths: list[str | Path]) -> Plan:
     plan: Plan = []
     for path in files:
         header = _sniff(path)
-        if header.fmt not in (Format.ZEEK_CONN, Format.ZEEK_SSL, Format.ZEROTLS):
+        if header.fmt not in _SPARK_FORMATS:
             raise ConfigError(
                 f"{path}: a {header.fmt} file; the Spark ingest reads Zeek conn.log and "
-                "ssl.log (TSV or JSON, plain or .gz) and the zerotls audit log (JSON Lines). "
-                "Read the others with `zerotls monitor ingest` into a store, then `zerotls "
-                "monitor export DIR`, the same layout"
+                "ssl.log (TSV or JSON, plain or .gz), Suricata EVE and the zerotls audit log "
+                "(JSON Lines). Read the others with `zerotls monitor ingest` into a store, "
+                "then `zerotls monitor export DIR`, the same layout"
             )
         plan.append((path, header))
     return plan
@@ -169,17 +176,21 @@ def _ingest(
     conns: list[DataFrame] = []
     ssls: list[DataFrame] = []
     audits: list[DataFrame] = []
+    eves: list[DataFrame] = []
     rejects: list[DataFrame] = []
     counted: list[DataFrame] = []
     for path, header in plan:
-        parse = _parse_audit if header.fmt is Format.ZEROTLS else _parse
+        parse = {Format.ZEROTLS: _parse_audit, Format.SURICATA_EVE: _parse_eve}.get(
+            header.fmt, _parse
+        )
         parsed, bad, lines = parse(session, path, header, links, numbered=False)
         if bad.limit(1).count():  # bad lines: read the file again, numbered, for them
             bad = parse(session, path, header, links, numbered=True)[1]
-        {Format.ZEEK_CONN: conns, Format.ZEEK_SSL: ssls}.get(header.fmt, audits).append(parsed)
+        kinds = {Format.ZEEK_CONN: conns, Format.ZEEK_SSL: ssls, Format.SURICATA_EVE: eves}
+        kinds.get(header.fmt, audits).append(parsed)
         rejects.append(bad)
         counted.append(lines)
-    zeek = _normalize(session, conns, ssls) if conns or ssls else None
+    zeek = _normalize(session, conns, ssls, _union(eves)) if conns or ssls or eves else None
     events = _union([f for f in (zeek, _union(audits)) if f is not None])
     assert events is not None  # noqa: S101 - a plan holds at least one file
     bad_lines = _union(rejects)
@@ -381,33 +392,26 @@ def _parse(
     return good, bad, lines
 
 
-def _parse_audit(
-    session: SparkSession, path: Path, _header: Header, links: Path, *, numbered: bool
+def _parse_json(
+    session: SparkSession,
+    path: Path,
+    links: Path,
+    fields: tuple[str, ...],
+    checks: list[tuple[str, str]],
+    *,
+    numbered: bool,
 ) -> tuple[DataFrame, DataFrame, DataFrame]:
-    """(the events, the rejected lines, the count of records) of one zerotls audit log: the
-    same checks and the same mapping SQL as the DuckDB path (readers/audit.py)."""
+    """(the good records as a struct ``j`` per row, the rejected lines, the count of
+    records) of a JSON Lines file: every field read as text, then the format's checks."""
     view = f"zt_lines_{uuid.uuid4().hex}"
     _lines(session, path, links, numbered=numbered).createOrReplaceTempView(view)
-    ddl = ", ".join(f"{_q(name)} STRING" for name in _ZEROTLS_FIELDS)
+    ddl = ", ".join(f"{_q(name)} STRING" for name in fields)
     source = (
         f"(SELECT line, text, from_json(text, {_lit(ddl)}) AS j FROM {view} "
         "WHERE length(trim(text)) > 0)"
     )
-    ts = _SPARK_TS.format(v="j.time")
-    checks = [
-        ("get_json_object(text, '$') IS NULL", "'not a JSON object'"),
-        ("j.conn_id IS NULL", "'field conn_id is missing'"),
-        (f"{ts} IS NULL", "'field time is missing or not an RFC 3339 time'"),
-        *(
-            (
-                f"j.{name} IS NOT NULL AND try_cast(j.{name} AS {kind}) IS NULL",
-                f"'field {name} is not a number'",
-            )
-            for name, kind in (("bytes_in", "BIGINT"), ("bytes_out", "BIGINT"),
-                               ("duration_ms", "DOUBLE"))
-        ),
-    ]  # fmt: skip
-    error = "CASE " + " ".join(f"WHEN {c} THEN {e}" for c, e in checks) + " END"
+    every = [("get_json_object(text, '$') IS NULL", "not a JSON object"), *checks]
+    error = "CASE " + " ".join(f"WHEN {c} THEN {_lit(m)}" for c, m in every) + " END"
     args = {"path": str(path)}
     judged = f"zt_judged_{uuid.uuid4().hex}"
     session.sql(f"SELECT line, text, {error} AS error, j FROM {source}").createOrReplaceTempView(
@@ -418,11 +422,40 @@ def _parse_audit(
         f"FROM {judged} WHERE error IS NOT NULL",
         args=args,
     )
-    ok = f"zt_ok_{uuid.uuid4().hex}"
-    session.sql(f"SELECT j FROM {judged} WHERE error IS NULL").createOrReplaceTempView(ok)
-    good = _typed(session.sql(zerotls_select(_SPARK_TS, ok)))
+    good = session.sql(f"SELECT j FROM {judged} WHERE error IS NULL")
     lines = session.sql(f"SELECT :path AS file, count(*) AS lines FROM {source}", args=args)
     return good, bad, lines
+
+
+def _parse_audit(
+    session: SparkSession, path: Path, _header: Header, links: Path, *, numbered: bool
+) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """(the events, the rejected lines, the count of records) of one zerotls audit log: the
+    same checks and the same mapping SQL as the DuckDB path (readers/audit.py)."""
+    ts = _SPARK_TS.format(v="j.time")
+    checks = [
+        ("j.conn_id IS NULL", "field conn_id is missing"),
+        (f"{ts} IS NULL", "field time is missing or not an RFC 3339 time"),
+        *(
+            (f"j.{name} IS NOT NULL AND try_cast(j.{name} AS {kind}) IS NULL",
+             f"field {name} is not a number")
+            for name, kind in (("bytes_in", "BIGINT"), ("bytes_out", "BIGINT"),
+                               ("duration_ms", "DOUBLE"))
+        ),
+    ]  # fmt: skip
+    good, bad, lines = _parse_json(session, path, links, _ZEROTLS_FIELDS, checks, numbered=numbered)
+    ok = f"zt_ok_{uuid.uuid4().hex}"
+    good.createOrReplaceTempView(ok)
+    return _typed(session.sql(zerotls_select(_SPARK_TS, ok))), bad, lines
+
+
+def _parse_eve(
+    session: SparkSession, path: Path, _header: Header, links: Path, *, numbered: bool
+) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """(the records, as a struct ``j`` each, the rejected lines, the count) of one Suricata
+    EVE file; flows and TLS events are mapped once all files are read (see _normalize)."""
+    checks = eve_checks(_SPARK_TS, SPARK_JSON)
+    return _parse_json(session, path, links, _EVE_FIELDS, checks, numbered=numbered)
 
 
 def _union(frames: list[DataFrame]) -> DataFrame | None:
@@ -434,11 +467,22 @@ def _union(frames: list[DataFrame]) -> DataFrame | None:
     return out
 
 
-def _normalize(session: SparkSession, conns: list[DataFrame], ssls: list[DataFrame]) -> DataFrame:
+def _normalize(
+    session: SparkSession,
+    conns: list[DataFrame],
+    ssls: list[DataFrame],
+    eve: DataFrame | None = None,
+) -> DataFrame:
+    """Zeek connections and Suricata flows as events, each joined to the server names of
+    its TLS records (Zeek ssl.log by uid, EVE tls events by flow_id)."""
     from pyspark.sql.types import BooleanType, StringType, StructField, StructType
 
     conn = _union(conns)
-    if conn is None:
+    eve_view = f"zt_eve_{uuid.uuid4().hex}"
+    if eve is not None:
+        eve.createOrReplaceTempView(eve_view)
+        ssls = [*ssls, session.sql(eve_tls(SPARK_JSON, eve_view))]
+    if conn is None and eve is None:
         raise ConfigError(
             "no Zeek conn.log among the inputs: ssl.log records only add server names to "
             "connections, so give the conn.log files too"
@@ -457,11 +501,17 @@ def _normalize(session: SparkSession, conns: list[DataFrame], ssls: list[DataFra
                 ]
             ),
         )
-    raw_view = f"zt_conn_{uuid.uuid4().hex}"
-    conn.dropDuplicates(["uid"]).createOrReplaceTempView(raw_view)
     ssl.dropDuplicates(["uid"]).createOrReplaceTempView("zeek_ssl")
-    frame = session.sql(_ZEEK_CONN_SELECT.format(raw=raw_view))
-    return _typed(frame)
+    frames = []
+    if conn is not None:
+        raw_view = f"zt_conn_{uuid.uuid4().hex}"
+        conn.dropDuplicates(["uid"]).createOrReplaceTempView(raw_view)
+        frames.append(_typed(session.sql(_ZEEK_CONN_SELECT.format(raw=raw_view))))
+    if eve is not None:
+        frames.append(_typed(session.sql(eve_select(_SPARK_TS, SPARK_JSON, eve_view))))
+    out = _union(frames)
+    assert out is not None  # noqa: S101 - conn or eve is there (checked above)
+    return out
 
 
 def _typed(frame: DataFrame) -> DataFrame:

@@ -41,50 +41,64 @@ _EVE_FIELDS: Final = (
 )
 
 _FLOW = "j.event_type = 'flow'"
-_START = "json_extract_string(j.flow, '$.start')"
+
+# The SQL below is rendered for DuckDB (``json_extract_string``) or Spark
+# (``get_json_object``, same arguments): the Spark ingest runs the same mapping.
+DUCKDB_JSON: Final = "json_extract_string"
 
 
-def _flow_field(name: str, sql_type: str) -> str:
-    return f"try_cast(json_extract_string(j.flow, '$.{name}') AS {sql_type})"
+def _flow_field(name: str, sql_type: str, jx: str = DUCKDB_JSON) -> str:
+    return f"try_cast({jx}(j.flow, '$.{name}') AS {sql_type})"
 
 
-_EVE_CHECKS: Final = " ".join(
-    [
-        _check(f"{_FLOW} AND j.flow_id IS NULL", "field flow_id is missing"),
-        _check(f"{_FLOW} AND j.src_ip IS NULL", "field src_ip is missing"),
-        _check(f"{_FLOW} AND j.dest_ip IS NULL", "field dest_ip is missing"),
-        _check(
-            f"{_FLOW} AND {_TS_SQL.format(v=_START)} IS NULL "
-            f"AND {_TS_SQL.format(v='j.timestamp')} IS NULL",
+def eve_checks(ts_sql: str, jx: str = DUCKDB_JSON) -> list[tuple[str, str]]:
+    """(condition, message) of each bad-line check, first match wins."""
+    start = f"{jx}(j.flow, '$.start')"
+    return [
+        (f"{_FLOW} AND j.flow_id IS NULL", "field flow_id is missing"),
+        (f"{_FLOW} AND j.src_ip IS NULL", "field src_ip is missing"),
+        (f"{_FLOW} AND j.dest_ip IS NULL", "field dest_ip is missing"),
+        (
+            f"{_FLOW} AND {ts_sql.format(v=start)} IS NULL "
+            f"AND {ts_sql.format(v='j.timestamp')} IS NULL",
             "field flow.start (or timestamp) is missing or not a time",
         ),
-        _check("j.event_type = 'tls' AND j.flow_id IS NULL", "a tls event without its flow_id"),
+        ("j.event_type = 'tls' AND j.flow_id IS NULL", "a tls event without its flow_id"),
     ]
-)
 
-# A flow record as the Zeek conn.log columns the shared mapping reads. No packet from the
-# server means no answer (Zeek's S0); a TCP flow Suricata saw reset by the server before any
-# data counts as refused too.
-_EVE_RAW: Final = (
-    "(SELECT "
-    f"coalesce({_TS_SQL.format(v=_START)}, {_TS_SQL.format(v='j.timestamp')}) AS ts, "
-    "'eve-' || j.flow_id AS uid, j.src_ip AS orig_h, try_cast(j.src_port AS INTEGER) AS orig_p, "
-    "j.dest_ip AS resp_h, try_cast(j.dest_port AS INTEGER) AS resp_p, lower(j.proto) AS proto, "
-    f"coalesce({_flow_field('age', 'DOUBLE')}, 0) AS duration, "
-    f"{_flow_field('bytes_toserver', 'BIGINT')} AS orig_bytes, "
-    f"{_flow_field('bytes_toclient', 'BIGINT')} AS resp_bytes, "
-    f"CASE WHEN coalesce({_flow_field('pkts_toclient', 'BIGINT')}, 0) = 0 THEN 'S0' "
-    "ELSE 'SF' END AS conn_state "
-    f"FROM zt_ok WHERE {_FLOW})"
-)
 
-_EVE_SELECT: Final = _ZEEK_CONN_SELECT.format(raw=_EVE_RAW).replace(
-    "'zeek' AS source", "'suricata' AS source"
-)
+def eve_select(ts_sql: str, jx: str = DUCKDB_JSON, source: str = "zt_ok") -> str:
+    """The flow records of ``source`` (a struct ``j`` per row) as events, through the Zeek
+    conn.log mapping. No packet from the server means no answer (Zeek's S0)."""
+    start = f"{jx}(j.flow, '$.start')"
+    raw = (
+        "(SELECT "
+        f"coalesce({ts_sql.format(v=start)}, {ts_sql.format(v='j.timestamp')}) AS ts, "
+        "'eve-' || j.flow_id AS uid, j.src_ip AS orig_h, "
+        "try_cast(j.src_port AS INTEGER) AS orig_p, "
+        "j.dest_ip AS resp_h, try_cast(j.dest_port AS INTEGER) AS resp_p, "
+        "lower(j.proto) AS proto, "
+        f"coalesce({_flow_field('age', 'DOUBLE', jx)}, 0) AS duration, "
+        f"{_flow_field('bytes_toserver', 'BIGINT', jx)} AS orig_bytes, "
+        f"{_flow_field('bytes_toclient', 'BIGINT', jx)} AS resp_bytes, "
+        f"CASE WHEN coalesce({_flow_field('pkts_toclient', 'BIGINT', jx)}, 0) = 0 THEN 'S0' "
+        "ELSE 'SF' END AS conn_state "
+        f"FROM {source} WHERE {_FLOW})"
+    )
+    return _ZEEK_CONN_SELECT.format(raw=raw).replace("'zeek' AS source", "'suricata' AS source")
 
-# TLS events: the flow's server name and version, keyed as the flow's event will be.
-_EVE_TLS_INSERT: Final = (
-    "INSERT INTO staged_ssl SELECT 'eve-' || j.flow_id, json_extract_string(j.tls, '$.sni'), "
-    "replace(replace(json_extract_string(j.tls, '$.version'), 'TLS 1.', 'TLSv1'), '.', ''), "
-    "NULL, NULL FROM zt_ok WHERE j.event_type = 'tls' AND j.tls IS NOT NULL"
-)
+
+def eve_tls(jx: str = DUCKDB_JSON, source: str = "zt_ok") -> str:
+    """TLS events: the flow's server name and version, keyed as the flow's event will be
+    (the columns of a Zeek ssl.log record: uid, server_name, version, cipher, established)."""
+    return (
+        f"SELECT 'eve-' || j.flow_id AS uid, {jx}(j.tls, '$.sni') AS server_name, "
+        f"replace(replace({jx}(j.tls, '$.version'), 'TLS 1.', 'TLSv1'), '.', '') AS version, "
+        "CAST(NULL AS STRING) AS cipher, CAST(NULL AS BOOLEAN) AS established "
+        f"FROM {source} WHERE j.event_type = 'tls' AND j.tls IS NOT NULL"
+    )
+
+
+_EVE_CHECKS: Final = " ".join(_check(c, m) for c, m in eve_checks(_TS_SQL))
+_EVE_SELECT: Final = eve_select(_TS_SQL)
+_EVE_TLS_INSERT: Final = "INSERT INTO staged_ssl " + eve_tls()
