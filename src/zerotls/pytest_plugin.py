@@ -236,27 +236,18 @@ class RunningTunnel:
 
         from zerotls.policy import Policy
         from zerotls.tls.config import ServerConfig
-        from zerotls.tunnel import AuditLog, ListenerConfig, Route, Target, Tunnel, TunnelConfig
+        from zerotls.tunnel import AuditLog, Target, Tunnel, TunnelConfig
 
         self.server = server or pki.server("tunnel", dns=("localhost",))
         # Bare paths ("svc/web") are SPIFFE IDs of this PKI's trust domain; any other --allow
         # form (spiffe://..., dns:..., pin:..., any) is taken as it is.
         ids = [a if ":" in a or a == "any" else pki._spiffe(a) or a for a in allow]
-        route = Route(
-            name="backend",
-            target=Target(host="127.0.0.1", port=backend_port),
-            policy=Policy.allow_identities(ids),
-        )
-        config = TunnelConfig(
-            listeners=(
-                ListenerConfig(
-                    name="test",
-                    mode="server",
-                    listen=Target(host="127.0.0.1", port=0),
-                    tls=ServerConfig(cert=self.server.cert, key=self.server.key, ca=pki.ca_path),
-                    routes=(route,),
-                ),
-            ),
+        config = TunnelConfig.one_route(
+            ServerConfig(cert=self.server.cert, key=self.server.key, ca=pki.ca_path),
+            Target(host="127.0.0.1", port=backend_port),
+            Policy.allow_identities(ids),
+            name="test",
+            route="backend",
         )
         self.events: list[dict[str, Any]] = []
         """The audit records written so far (one per connection, when it closes)."""

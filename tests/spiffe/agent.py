@@ -74,29 +74,26 @@ class Agent:
         if self.identity.issued is None:
             self.identity.mint()
         types = messages()
+        streams, unary = grpc.unary_stream_rpc_method_handler, grpc.unary_unary_rpc_method_handler
+        methods = {  # name: (kind, implementation, request, response)
+            "FetchX509SVID": (streams, self._fetch, "X509SVIDRequest", "X509SVIDResponse"),
+            "FetchJWTSVID": (unary, self._fetch_jwt, "JWTSVIDRequest", "JWTSVIDResponse"),
+            "FetchJWTBundles": (
+                streams, self._fetch_jwt_bundles, "JWTBundlesRequest", "JWTBundlesResponse"
+            ),
+            "ValidateJWTSVID": (
+                unary, self._validate_jwt, "ValidateJWTSVIDRequest", "ValidateJWTSVIDResponse"
+            ),
+        }  # fmt: skip
         handler = grpc.method_handlers_generic_handler(
             SERVICE,
             {
-                "FetchX509SVID": grpc.unary_stream_rpc_method_handler(
-                    self._fetch,
-                    request_deserializer=types["X509SVIDRequest"].FromString,
-                    response_serializer=types["X509SVIDResponse"].SerializeToString,
-                ),
-                "FetchJWTSVID": grpc.unary_unary_rpc_method_handler(
-                    self._fetch_jwt,
-                    request_deserializer=types["JWTSVIDRequest"].FromString,
-                    response_serializer=types["JWTSVIDResponse"].SerializeToString,
-                ),
-                "FetchJWTBundles": grpc.unary_stream_rpc_method_handler(
-                    self._fetch_jwt_bundles,
-                    request_deserializer=types["JWTBundlesRequest"].FromString,
-                    response_serializer=types["JWTBundlesResponse"].SerializeToString,
-                ),
-                "ValidateJWTSVID": grpc.unary_unary_rpc_method_handler(
-                    self._validate_jwt,
-                    request_deserializer=types["ValidateJWTSVIDRequest"].FromString,
-                    response_serializer=types["ValidateJWTSVIDResponse"].SerializeToString,
-                ),
+                name: kind(
+                    impl,
+                    request_deserializer=types[req].FromString,
+                    response_serializer=types[resp].SerializeToString,
+                )
+                for name, (kind, impl, req, resp) in methods.items()
             },
         )
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))

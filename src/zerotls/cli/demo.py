@@ -321,7 +321,7 @@ async def _ocsp_tour(store: PKIStore, out: _Out) -> None:
 async def _tunnel_tour(store: PKIStore, state: Path, out: _Out) -> list[dict[str, Any]]:
     """Steps 11-12: the tunnel in front of a cleartext service, and its audit events."""
     from zerotls.policy import Policy
-    from zerotls.tunnel import AuditLog, ListenerConfig, Route, Target, Tunnel, TunnelConfig
+    from zerotls.tunnel import AuditLog, Target, Tunnel, TunnelConfig
 
     out.step(11, "A legacy cleartext service behind `zerotls tunnel server`")
 
@@ -339,23 +339,12 @@ async def _tunnel_tour(store: PKIStore, state: Path, out: _Out) -> list[dict[str
     events: list[dict[str, Any]] = []
     audit = AuditLog(None)
     audit.listeners.append(lambda _e, line: events.append(json.loads(line)))
-    route = Route(
-        name="legacy",
-        target=Target(host="127.0.0.1", port=service_port),
-        policy=Policy.allow_identities([f"spiffe://{TRUST_DOMAIN}/svc/web"]),
-    )
-    config = TunnelConfig(
-        listeners=(
-            ListenerConfig(
-                name="front",
-                mode="server",
-                listen=Target(host="127.0.0.1", port=0),
-                tls=ServerConfig(
-                    cert=store.cert_path("echo"), key=store.key_path("echo"), ca=store.ca_path
-                ),
-                routes=(route,),
-            ),
-        )
+    config = TunnelConfig.one_route(
+        ServerConfig(cert=store.cert_path("echo"), key=store.key_path("echo"), ca=store.ca_path),
+        Target(host="127.0.0.1", port=service_port),
+        Policy.allow_identities([f"spiffe://{TRUST_DOMAIN}/svc/web"]),
+        name="front",
+        route="legacy",
     )
     tunnel = Tunnel(config, audit=audit)
     await tunnel.start()

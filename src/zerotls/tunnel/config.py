@@ -211,6 +211,31 @@ class TunnelConfig:
                 )
 
     @classmethod
+    def one_route(
+        cls,
+        tls: ServerConfig,
+        target: Target,
+        policy: Policy,
+        *,
+        listen: Target | None = None,
+        name: str = "server",
+        route: str = "default",
+    ) -> TunnelConfig:
+        """The simplest server tunnel: one listener (loopback, any free port by default)
+        accepting mTLS with ``tls`` and forwarding to ``target`` whom ``policy`` allows."""
+        return cls(
+            listeners=(
+                ListenerConfig(
+                    name=name,
+                    mode="server",
+                    listen=listen or Target(host="127.0.0.1", port=0),
+                    tls=tls,
+                    routes=(Route(name=route, target=target, policy=policy),),
+                ),
+            )
+        )
+
+    @classmethod
     def from_toml(cls, path: str | Path) -> TunnelConfig:
         """Load and check a tunnel config file (see docs/tunnel.md for the format)."""
         path = Path(path)
