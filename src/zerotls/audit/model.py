@@ -191,6 +191,20 @@ class ScanOptions:
     """The time to judge validity at (None: the current time); injected by tests."""
 
     def __post_init__(self) -> None:
+        # What callers write besides the annotated types: a path as text, one pin as text
+        # (which must not become a set of its characters), pins as a list.
+        ca_file: Any = self.ca_file
+        if isinstance(ca_file, str):
+            object.__setattr__(self, "ca_file", Path(ca_file))
+        if self.ca_file is not None and not self.ca_file.is_file():
+            raise ConfigError(
+                f"ca_file {self.ca_file}: no such file; give a PEM bundle of the CAs to trust"
+            )
+        pins: Any = self.pins
+        if isinstance(pins, str):
+            object.__setattr__(self, "pins", frozenset([pins]))
+        elif not isinstance(pins, frozenset):
+            object.__setattr__(self, "pins", frozenset(pins))
         if self.timeout <= 0:
             raise ConfigError("timeout must be positive, e.g. 5 (seconds)")
         if self.per_host < 1 or self.concurrency < 1:
