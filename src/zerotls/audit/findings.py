@@ -16,6 +16,7 @@ from zerotls.audit.model import (
     DTLSCookieResult,
     FallbackResult,
     Finding,
+    GreaseResult,
     GroupsResult,
     HeartbleedResult,
     HSTSResult,
@@ -116,6 +117,9 @@ FIXES: dict[str, str] = {
     "OpenSSL `Options = -Compression`",
     "fallback.missing": "upgrade the TLS library (TLS_FALLBACK_SCSV, RFC 7507), and disable "
     "old protocol versions so no downgrade is possible",
+    "grease.intolerant": "upgrade the TLS library, or the load balancer or middlebox in front "
+    "of it: it must ignore cipher suites, groups, versions and extensions it does not know "
+    "(RFC 8701); clients that send GREASE (Chrome, Firefox) fail against it",
     "heartbleed": "upgrade OpenSSL (1.0.1g or later) now, then replace the private key and "
     "revoke the certificate: memory may have leaked",
     "resumption.none": "enable session resumption for faster reconnects: nginx "
@@ -178,6 +182,7 @@ RULES: dict[str, tuple[Severity, str]] = {
         "the server asks for a client certificate but lets clients in without one",
     ),
     "fallback.missing": (Severity.low, "no downgrade protection (TLS_FALLBACK_SCSV)"),
+    "grease.intolerant": (Severity.medium, "unknown TLS values are not ignored (GREASE)"),
     "heartbleed": (Severity.critical, "vulnerable to Heartbleed (CVE-2014-0160)"),
     "resumption.none": (Severity.info, "no session resumption"),
     "early_data.enabled": (Severity.low, "0-RTT early data is accepted (replayable)"),
@@ -273,6 +278,9 @@ def findings_for(target: Target, results: dict[str, Any]) -> tuple[Finding, ...]
     fallback = results.get("fallback")
     if isinstance(fallback, FallbackResult) and fallback.supported is False:
         out.add("fallback.missing", fallback.detail, "fallback")
+    grease = results.get("grease")
+    if isinstance(grease, GreaseResult) and grease.tolerant is False:
+        out.add("grease.intolerant", grease.detail, "grease")
     heartbleed = results.get("heartbleed")
     if isinstance(heartbleed, HeartbleedResult) and heartbleed.vulnerable:
         out.add(

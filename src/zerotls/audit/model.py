@@ -413,6 +413,14 @@ class FallbackResult:
 
 
 @dataclass(frozen=True, slots=True)
+class GreaseResult:
+    tolerant: bool | None
+    """The server ignores unknown values (RFC 8701); None when no handshake to compare."""
+    detail: str = ""
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SimulatedClient:
     """One simulated client: whether it connects, and what it would negotiate."""
 

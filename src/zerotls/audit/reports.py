@@ -24,6 +24,7 @@ from zerotls.audit.model import (
     CompressionResult,
     DTLSCookieResult,
     FallbackResult,
+    GreaseResult,
     GroupsResult,
     HeartbleedResult,
     HSTSResult,
@@ -143,6 +144,11 @@ def _lines(report: TargetReport) -> list[tuple[str, str]]:
     if isinstance(fallback, FallbackResult):
         other.append(
             f"TLS_FALLBACK_SCSV       {_yes(fallback.supported, 'supported', 'NOT supported')}"
+        )
+    grease = r.get("grease")
+    if isinstance(grease, GreaseResult):
+        other.append(
+            f"GREASE (RFC 8701)       {_yes(grease.tolerant, 'tolerated', 'NOT tolerated')}"
         )
     hb = r.get("heartbleed")
     if isinstance(hb, HeartbleedResult):
