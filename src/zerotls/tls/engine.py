@@ -467,14 +467,17 @@ class TLSConnection:
         if leaf is None:
             return
         check = self._check
-        check.seen_pins.add(identity_of(leaf).spki_pin)
-        chain = self._conn.get_peer_cert_chain(as_cryptography=True) or []
-        for cert in chain:
-            check.seen_pins.add(identity_of(cert).spki_pin)
-        if check.checker is not None:  # the CRL may have changed since the ticket was issued
-            check.issuer = next(
-                (c for c in [*chain, *self.context.anchors] if c.subject == leaf.issuer), None
-            )
+        # The chain is converted only when something reads it: pins on any of its keys, or
+        # the issuer a CRL or OCSP answer is checked against.
+        if check.config.pins or check.checker is not None:
+            chain = self._conn.get_peer_cert_chain(as_cryptography=True) or []
+            for cert in (leaf, *chain) if check.config.pins else ():
+                check.seen_pins.add(identity_of(cert).spki_pin)
+            if check.checker is not None:  # the CRL may have changed since the ticket
+                check.issuer = next(
+                    (c for c in [*chain, *self.context.anchors] if c.subject == leaf.issuer),
+                    None,
+                )
         if not check.check_leaf(leaf):
             self._fail(
                 check.failure
