@@ -57,3 +57,46 @@ def test_the_same_host_browsing_new_sites_is_not(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert new_destination_alerts(tmp_path, browsing(3), capsys) == []
+
+
+def _with_a_call(upload: int) -> list[dict[str, object]]:
+    """Ten days: 10.0.0.5 sends about 1 MB an hour to payroll; colleagues send 20 MB an
+    hour there and make 800 MB calls through calls.example. On the last day 10.0.0.5 makes
+    its first call, and in the same hours sends ``upload`` bytes an hour to payroll."""
+    from tests.monitor.helpers import DAY, WINDOW_START, event
+
+    rows: list[dict[str, object]] = []
+    peers = [f"10.0.0.{i}" for i in range(20, 26)]
+    for d in range(10):
+        base = WINDOW_START - (10 - d) * DAY
+        for h in range(9, 17):
+            t = base + h * HOUR
+            rows.append(event(t, "10.0.0.5", "payroll.example", bytes_out=1_000_000))
+            for i, peer in enumerate(peers):
+                rows.append(event(t + i, peer, "payroll.example", bytes_out=20_000_000))
+                if h == 11:
+                    rows.append(event(t + 60 + i, peer, "calls.example", bytes_out=800_000_000))
+    for h in range(9, 17):
+        t = WINDOW_START + h * HOUR
+        busy = h in (13, 14)
+        rows.append(event(t, "10.0.0.5", "payroll.example",
+                          bytes_out=upload if busy else 1_000_000))  # fmt: skip
+        if busy:
+            rows.append(event(t + 60, "10.0.0.5", "calls.example", bytes_out=800_000_000))
+    return rows
+
+
+@pytest.mark.parametrize(("upload", "stands"), [(30_000_000, True), (1_000_000, False)])
+def test_a_call_does_not_hide_the_upload_beside_it(upload: int, stands: bool) -> None:
+    from tests.monitor.helpers import WINDOW, store_with
+    from zerotls.monitor.engine import detect
+
+    with store_with(_with_a_call(upload)) as store:
+        result = detect(store, WINDOW, only=("volume-spike",), merge=False)
+    spikes = [a for a in result.alerts if a.identity == "10.0.0.5"]
+    assert spikes, "the call hours are a volume spike either way"
+    why = spikes[0].why
+    if stands:  # 30 MB an hour to payroll is 30x what it sends there itself
+        assert "besides it" in why and "payroll.example" in why, why
+    else:  # only the call, which colleagues make every day: weighed down
+        assert "so this much is not new there" in why, why

@@ -240,6 +240,11 @@ def _identities(hourly: Any) -> int:
     return len(set(hourly.column("identity").to_pylist()))
 
 
+VOLUME_REST_MIN: Final = 5_000_000
+"""Bytes an hour that must go elsewhere than to a usual destination before they stand on
+their own (the volume-spike detector's own floor)."""
+
+
 def _enrich(store: EventSource, alert: Alert, window: Window) -> Alert:
     """Add the evidence that needs the events again (only for alerts, so it stays cheap)."""
     if alert.detector in ("volume-spike", "outlier"):
@@ -262,20 +267,54 @@ def _enrich(store: EventSource, alert: Alert, window: Window) -> Alert:
         # are less alarming than bytes nobody here has ever sent there: the rank is weighted
         # by the most any other identity sent to it in one baseline hour, and by how many
         # reach it. Far above that, how popular the destination is no longer matters.
-        dst = top[0]["destination"]
         hours = max(1.0, math.ceil((alert.end - alert.start) / 3600.0))
+        names = [t["destination"] for t in top]
+        marks = ", ".join("?" for _ in names)
+        # S608: only placeholders are formatted in; the names are parameters.
+        # Per destination, in the baseline: how many others reached it, the most one of them
+        # sent there in an hour, and the most this identity itself did (None: never there).
+        seen: dict[str, tuple[int, float, float | None]] = {
+            str(r[0]): (int(r[1] or 0), float(r[2] or 0.0), None if r[3] is None else float(r[3]))
+            for r in store.rows(
+                "SELECT dst_host, count(DISTINCT CASE WHEN identity <> ? THEN identity END), "  # noqa: S608
+                "max(CASE WHEN identity <> ? THEN b END), max(CASE WHEN identity = ? THEN b END) "
+                "FROM (SELECT dst_host, identity, floor(ts / 3600) AS h, sum(bytes_out) AS b "
+                f"FROM events WHERE dst_host IN ({marks}) AND ts >= ? AND ts < ? "
+                "GROUP BY dst_host, identity, h) GROUP BY dst_host",
+                [*([alert.identity] * 3), *names, window.base, window.start],
+            )
+        }
+
+        def usual_there(t: dict[str, Any]) -> bool:
+            """This much an hour is not new there: against the identity's own history with
+            the destination when it has one, else against the others'."""
+            others, most, own = seen.get(t["destination"], (0, 0.0, None))
+            now = float(t["bytes_out"]) / hours
+            if own is not None:
+                return own * 2.0 >= now
+            return others > 0 and most * 2.0 >= now
+
+        dst = names[0]
+        others, most, _own = seen.get(dst, (0, 0.0, None))
         per_hour = top[0]["bytes_out"] / hours
-        peers = store.rows(
-            "SELECT count(DISTINCT identity), max(b) FROM (SELECT identity, "
-            "floor(ts / 3600) AS h, sum(bytes_out) AS b FROM events WHERE dst_host = ? "
-            "AND ts >= ? AND ts < ? AND identity <> ? GROUP BY identity, h)",
-            [dst, window.base, window.start, alert.identity],
-        )
-        others = int(peers[0][0] or 0) if peers else 0
-        most = float(peers[0][1] or 0.0) if peers else 0.0
+        # What is left once the bytes that are usual where they went are set aside: a call
+        # hour must not hide the upload beside it.
+        rest = [t for t in top if not usual_there(t)]
+        rest_per_hour = sum(t["bytes_out"] for t in rest) / hours
+        usual_hour = float(alert.evidence.get("baseline_median_bytes_out") or 0.0)
         if others == 0:
             factor, where = 1.0, "a destination no other identity reached in the baseline"
-        elif most * 2.0 >= per_hour:
+        elif (
+            usual_there(top[0]) and rest and rest_per_hour >= max(3.0 * usual_hour, VOLUME_REST_MIN)
+        ):
+            factor = 1.0
+            where = (
+                f"{dst}, where others send as much; but besides it "
+                f"{_fmt_bytes(rest_per_hour)} an hour went to "
+                f"{', '.join(t['destination'] for t in rest)}, "
+                f"{rest_per_hour / max(usual_hour, 1.0):.0f}x its usual hour"
+            )
+        elif usual_there(top[0]):
             factor = 0.5 * detectors.popularity_factor(others + 1)
             where = (
                 f"a destination {others} other identit{'y' if others == 1 else 'ies'} reached in "
@@ -291,6 +330,7 @@ def _enrich(store: EventSource, alert: Alert, window: Window) -> Alert:
             )
         evidence["identities_reaching_top_destination"] = others
         evidence["most_bytes_out_per_hour_to_it_by_others"] = most
+        evidence["bytes_out_per_hour_elsewhere"] = rest_per_hour
         return replace(
             alert,
             evidence=evidence,
