@@ -264,12 +264,24 @@ class RunningTunnel:
 
     def close(self) -> None:
         """Stop accepting, close every connection, end the thread (idempotent)."""
+        import asyncio
+
         if not self._thread.is_alive():
             return
-        self._loop.call_soon_threadsafe(self._tunnel.close)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
+
+        async def stop() -> None:
+            await self._tunnel.drain(1.0)  # open sessions get a second, then are aborted
+            self._tunnel.close()
+            for server in self._tunnel.servers:
+                await server.wait_closed()
+            await asyncio.sleep(0.1)  # let the closing transports finish before the loop ends
+
+        try:
+            asyncio.run_coroutine_threadsafe(stop(), self._loop).result(15)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+            self._loop.close()
 
 
 def _json_line(line: str) -> dict[str, Any]:
