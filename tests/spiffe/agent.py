@@ -17,7 +17,7 @@ import datetime as dt
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,9 +145,13 @@ class Agent:
         return out
 
     def _fetch(self, _request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        if ("workload.spiffe.io", "true") not in tuple(context.invocation_metadata()):
-            self.calls_without_header += 1
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "security header missing from request")
+        self._header(context)
+        yield from self._on_every_change(context, self.response)
+
+    def _on_every_change(
+        self, context: grpc.ServicerContext, make: Callable[[], Any]
+    ) -> Iterator[Any]:
+        """A stream's answers: one at once, and one more whenever something changes."""
         seen = -1
         while context.is_active() and self._server is not None:
             with self._changed:
@@ -155,7 +159,7 @@ class Agent:
                     self._changed.wait(0.2)
                     continue
                 seen = self._generation
-                response = self.response()
+                response = make()
             yield response
 
     # -- JWT-SVIDs -------------------------------------------------------------------
@@ -218,15 +222,9 @@ class Agent:
 
     def _fetch_jwt_bundles(self, _request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         self._header(context)
-        seen = -1
-        while context.is_active() and self._server is not None:
-            with self._changed:
-                if seen == self._generation:
-                    self._changed.wait(0.2)
-                    continue
-                seen = self._generation
-                bundles = self.jwks()
-            yield messages()["JWTBundlesResponse"](bundles=bundles)
+        yield from self._on_every_change(
+            context, lambda: messages()["JWTBundlesResponse"](bundles=self.jwks())
+        )
 
     def _validate_jwt(self, request: Any, context: grpc.ServicerContext) -> Any:
         self._header(context)
