@@ -207,3 +207,17 @@ BUNDLES = {A: JWTBundle(A, {"k": ec.generate_private_key(ec.SECP256R1()).public_
 def test_hostile_tokens_are_refused_never_raise_anything_else(token: str) -> None:
     with pytest.raises(JWTSVIDError):
         validate_jwt_svid(token, DB, BUNDLES)
+
+
+def test_a_key_the_agent_dropped_stops_vouching(agent: Agent) -> None:
+    from zerotls.spiffe.source import JWT_BUNDLES_MAX_AGE
+
+    offset = [0.0]
+    with WorkloadAPI(agent.address, timeout=5, clock=lambda: time.time() + offset[0]) as src:
+        old = src.fetch_jwt_svid(DB).token
+        assert src.validate_jwt_svid(old, DB).spiffe_id == WEB  # bundles fetched and kept
+        agent.rotate_jwt_key("k2")  # k1 is gone from the agent's bundle
+        assert src.validate_jwt_svid(old, DB).spiffe_id == WEB  # within the cache's age
+        offset[0] = JWT_BUNDLES_MAX_AGE + 1
+        with pytest.raises(JWTSVIDError, match="names key 'k1'"):
+            src.validate_jwt_svid(old, DB)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import math
 import os
 import threading
 import time
@@ -41,7 +42,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-from zerotls.errors import ConfigError, TransportError
+from zerotls.errors import ConfigError, TransportError, ZeroTLSError
 from zerotls.spiffe._proto import (
     FETCH_JWT_BUNDLES,
     FETCH_JWT_SVID,
@@ -71,6 +72,8 @@ log = logging.getLogger("zerotls.spiffe")
 ENDPOINT_ENV: Final = "SPIFFE_ENDPOINT_SOCKET"
 BACKOFF_START: Final = 0.1
 BACKOFF_MAX: Final = 30.0
+JWT_BUNDLES_MAX_AGE: Final = 30.0
+"""Seconds the JWT bundles fetched for local validation are reused."""
 
 
 class WorkloadAPIError(TransportError):
@@ -329,6 +332,8 @@ class WorkloadAPI:
         """What went wrong last (the stream's end, a refused update), for status pages."""
         self.disconnected_since: float | None = None
         self._jwt_bundles: dict[str, JWTBundle] = {}
+        self._jwt_bundles_at = -math.inf
+        """When (the clock's seconds) the cached JWT bundles were fetched."""
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -467,7 +472,17 @@ class WorkloadAPI:
 
     # -- JWT-SVIDs (unary calls, each on a channel of its own) ---------------------------
 
-    def _unary_call(self, method: str, request: Any, response_type: Any, timeout: float) -> Any:
+    def _unary_call(
+        self,
+        method: str,
+        request: Any,
+        response_type: Any,
+        timeout: float,
+        *,
+        refused: Callable[[str], ZeroTLSError] | None = None,
+    ) -> Any:
+        """One unary call; an agent's INVALID_ARGUMENT becomes ``refused(details)`` when
+        given (the agent judged what we sent), any other failure a WorkloadAPIError."""
         import grpc
 
         with grpc.insecure_channel(self._target) as channel:
@@ -481,10 +496,8 @@ class WorkloadAPI:
             except grpc.RpcError as exc:
                 code = exc.code() if hasattr(exc, "code") else None
                 details = exc.details() if hasattr(exc, "details") else str(exc)
-                if code == grpc.StatusCode.INVALID_ARGUMENT and method == VALIDATE_JWT_SVID:
-                    from zerotls.spiffe.jwt import JWTSVIDError
-
-                    raise JWTSVIDError(f"the agent refused the JWT-SVID: {details}") from None
+                if code == grpc.StatusCode.INVALID_ARGUMENT and refused is not None:
+                    raise refused(details) from None
                 name = code.name if code is not None else "UNKNOWN"
                 raise WorkloadAPIError(
                     f"the Workload API at {self.address} did not answer {method.rsplit('/', 1)[1]}"
@@ -579,7 +592,11 @@ class WorkloadAPI:
             types = messages()
             request = types["ValidateJWTSVIDRequest"](audience=audience, svid=token)
             answer = self._unary_call(
-                VALIDATE_JWT_SVID, request, types["ValidateJWTSVIDResponse"], timeout
+                VALIDATE_JWT_SVID,
+                request,
+                types["ValidateJWTSVIDResponse"],
+                timeout,
+                refused=lambda details: JWTSVIDError(f"the agent refused the JWT-SVID: {details}"),
             )
             claimed = read_jwt_svid(token, audience=audience, now=self._clock())
             if answer.spiffe_id != claimed.spiffe_id:
@@ -588,14 +605,22 @@ class WorkloadAPI:
                     f"{claimed.spiffe_id}"
                 )
             return claimed
-        bundles = self._jwt_bundles or self.jwt_bundles(timeout)
+        # Bundles are reused for JWT_BUNDLES_MAX_AGE at most: a key the agent has dropped (a
+        # compromised one rotated out) stops vouching within that time.
+        fresh = self._clock() - self._jwt_bundles_at < JWT_BUNDLES_MAX_AGE
+        bundles = self._jwt_bundles if fresh and self._jwt_bundles else self._fetch_bundles(timeout)
         try:
-            result = validate_jwt_svid(token, audience, bundles, now=self._clock())
+            return validate_jwt_svid(token, audience, bundles, now=self._clock())
         except UnknownJWTKeyError:
-            bundles = self.jwt_bundles(timeout)  # the agent may have rotated or federated
-            result = validate_jwt_svid(token, audience, bundles, now=self._clock())
-        self._jwt_bundles = bundles
-        return result
+            if not fresh:
+                raise  # just fetched: the key is not the agent's
+            bundles = self._fetch_bundles(timeout)  # the agent may have rotated or federated
+            return validate_jwt_svid(token, audience, bundles, now=self._clock())
+
+    def _fetch_bundles(self, timeout: float) -> dict[str, JWTBundle]:
+        bundles = self.jwt_bundles(timeout)
+        self._jwt_bundles, self._jwt_bundles_at = bundles, self._clock()
+        return bundles
 
     # -- the stream ----------------------------------------------------------------------
 

@@ -63,6 +63,16 @@ def is_outside(identity: str | None) -> bool:
     return addr.is_global
 
 
+def is_internal(name: str | None) -> bool:
+    """A private, loopback or link-local address: a host of ours, not the internet (host
+    names and SPIFFE IDs are neither this nor :func:`is_outside`)."""
+    try:
+        addr = ipaddress.ip_address(name or "")
+    except ValueError:
+        return False
+    return addr.is_private or addr.is_loopback or addr.is_link_local
+
+
 OUTSIDE_WEIGHT = 0.5
 """How much a burst of failures from the internet weighs against the same burst from inside:
 every exposed host is scanned all day, while a scan from one of ours means it is taken."""

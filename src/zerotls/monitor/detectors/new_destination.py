@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 from zerotls.monitor.alerts import Alert, Plot
 from zerotls.monitor.detectors._common import (
     Scored,
@@ -11,6 +9,7 @@ from zerotls.monitor.detectors._common import (
     _finish,
     _fmt_bytes,
     _Pairs,
+    is_internal,
     is_local_broadcast,
 )
 from zerotls.monitor.features import Settings, Window
@@ -38,15 +37,6 @@ infrastructure (monitoring, backups, configuration management)."""
 
 SWEEPER_WEIGHT = 0.25
 """What a new internal destination of such an identity weighs."""
-
-
-def _is_internal(name: str) -> bool:
-    """A private, loopback or link-local address (a host of ours, not the internet)."""
-    try:
-        addr = ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return addr.is_private or addr.is_loopback or addr.is_link_local
 
 
 def new_destinations(pairs: Table, window: Window, settings: Settings) -> Scored:
@@ -115,7 +105,7 @@ def new_destinations(pairs: Table, window: Window, settings: Settings) -> Scored
     # Infrastructure that reaches most of the network already (monitoring, backups,
     # configuration management): one more internal host is its routine, not news.
     breadth = np.bincount(p.identity[in_base], minlength=n_identities)
-    internal_ids = sum(1 for name in p.identities if _is_internal(name))
+    internal_ids = sum(1 for name in p.identities if is_internal(name))
     sweeping = breadth >= max(POLLER_BREADTH, 0.5 * internal_ids)
     ports = pairs.column("port").to_pylist()
     out_window = pairs.column("out_window").to_pylist()
@@ -133,7 +123,7 @@ def new_destinations(pairs: Table, window: Window, settings: Settings) -> Scored
         # how exfiltration to a fresh address looks, whatever the host's habits.
         upload = float(out_window[i] or 0)
         upload_score = float(rarity_c) * min(1.0, upload / NEW_DESTINATION_UPLOAD)
-        routine = bool(sweeping[p.identity[i]]) and _is_internal(p.destinations[p.dst[i]])
+        routine = bool(sweeping[p.identity[i]]) and is_internal(p.destinations[p.dst[i]])
         judged_score = max(float(score_c) * (SWEEPER_WEIGHT if routine else 1.0), upload_score)
         population.append(judged_score)
         if judged_score < settings.new_destination_threshold:
