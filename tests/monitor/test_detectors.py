@@ -120,6 +120,45 @@ def test_several_steady_hosts_meeting_the_same_unknown_host_is_spread() -> None:
     assert all(a.evidence["identities_new_to_it_in_window"] == 3 for a in alerts)
 
 
+def _long_tail_web(window_site: str, browsers: list[str]) -> list[dict[str, object]]:
+    """Eight browsers on top of the team: each day every one meets sites nobody reached
+    before, and a few never-seen sites reach three of them within the hour (the long tail
+    of the web). In the window, ``window_site`` is met by ``browsers``."""
+    rng = random.Random(7)
+    people = [f"10.0.2.{i}" for i in range(8)]
+    rows = background()
+    for d in range(14):
+        day = T0 + d * DAY
+        for i, person in enumerate(people):
+            for k in range(3):  # its own new sites
+                rows.append(event(day + (9 + k) * HOUR + i, person, f"own{d}-{i}-{k}.example"))
+        for k in range(3):  # shared new sites: three browsers each
+            for j, person in enumerate(rng.sample(people, 3)):
+                rows.append(event(day + (13 + k) * HOUR + 60 * j, person, f"hot{d}-{k}.example"))
+    rows += [
+        event(WINDOW_START + 10 * HOUR + 60 * j, b, window_site) for j, b in enumerate(browsers)
+    ]
+    return rows
+
+
+def test_a_spread_as_common_as_the_networks_long_tail_is_not_news() -> None:
+    # Three browsers meeting one never-seen site is what this network does three times a day.
+    people = [f"10.0.2.{i}" for i in range(3)]
+    rows = _long_tail_web("www.another-site.example", people)
+    alerts = detectors.new_destinations(features(rows)["pairs"], WINDOW, SETTINGS).alerts
+    assert [a for a in alerts if a.destination == "www.another-site.example"] == []
+
+
+def test_the_same_spread_among_steady_hosts_of_that_network_is() -> None:
+    # The twin: in the same network, three steady services meet one never-seen host.
+    rows = _long_tail_web("dl.spread.example", TEAM[:3])
+    scored = detectors.new_destinations(features(rows)["pairs"], WINDOW, SETTINGS)
+    hit = [a for a in scored.alerts if a.destination == "dl.spread.example"]
+    assert {a.identity for a in hit} == set(TEAM[:3])
+    assert all("never-seen destination(s) a day reach that many" in a.why for a in hit)
+    assert all(a.evidence["spreads_like_it_per_day"] > 1 for a in hit)
+
+
 # -------------------------------------------------------------------------- volume spike
 
 
@@ -149,6 +188,32 @@ def test_volume_spike_against_the_same_hour_fires() -> None:
     assert 1.5e6 < alert.evidence["baseline_median_bytes_out"] < 2.5e6
     assert scored.candidates == 24 and alert.rank == 1.0
     assert alert.plot is not None and alert.plot.observed[0][1] == 600_000_000
+
+
+def _upload_heavy(out_bytes: int) -> list[dict[str, object]]:
+    """volume_rows with one window hour sending ``out_bytes`` and receiving almost nothing."""
+    rows = [r for r in volume_rows(2_000_000) if r["ts"] != WINDOW_START + 14 * HOUR + 60]
+    rows.append(event(WINDOW_START + 14 * HOUR + 60, "10.0.0.5", "storage.saas.example",
+                      bytes_out=out_bytes, bytes_in=10_000))  # fmt: skip
+    return rows
+
+
+def test_an_hour_that_only_received_less_is_not_a_spike() -> None:
+    # The usual 2 MB out, but nothing downloaded: the out/in ratio alone is no leak.
+    scored = detectors.volume_spikes(features(_upload_heavy(2_000_000))["hourly"], WINDOW, SETTINGS)
+    assert scored.alerts == []
+
+
+def test_more_out_and_nothing_in_is_a_spike_by_both_measures() -> None:
+    # The twin: 5x the usual bytes out and nothing in: neither measure alone is extreme
+    # (z of bytes out about 2), together they are.
+    scored = detectors.volume_spikes(
+        features(_upload_heavy(10_000_000))["hourly"], WINDOW, SETTINGS
+    )
+    (alert,) = scored.alerts
+    z_out, z_ratio = alert.evidence["z_bytes_out"], alert.evidence["z_out_in_ratio"]
+    assert z_out < SETTINGS.volume_threshold <= alert.score
+    assert alert.score == pytest.approx((z_out * z_ratio) ** 0.5, rel=1e-3)
 
 
 def test_ordinary_hour_is_not_a_spike() -> None:

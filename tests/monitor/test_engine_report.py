@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -241,3 +242,28 @@ def test_incidents_merge_an_identitys_overlapping_findings_and_keep_outliers_las
     assert (lead.start, lead.end) == (T0, T0 + 2 * HOUR)
     assert [f.detector for f in lead.findings()] == ["new-destination", "volume-spike"]
     assert lead.to_dict()["related"][0]["detector"] == "volume-spike"
+
+
+def test_outliers_alone_and_explained_away_findings_are_noted_not_alerted() -> None:
+    from zerotls.monitor.alerts import stands_alone
+    from zerotls.monitor.engine import _noted_only
+    from zerotls.monitor.features import Settings
+
+    settings = Settings()
+    bare = _finding("outlier", "10.0.0.9", T0, T0 + HOUR, 0.8)
+    assert stands_alone(bare) and _noted_only(bare, settings)
+    # An outlier merged with a strong finding of another detector is an incident.
+    strong = replace(_finding("volume-spike", "10.0.0.9", T0, T0 + HOUR, 0.5), rank=0.99)
+    weak = replace(strong, rank=0.2)  # discounted: others send as much there
+    (with_strong,) = incidents([replace(bare, rank=1.0), strong])
+    (with_weak,) = incidents([replace(bare, rank=1.0), weak])
+    assert not stands_alone(with_strong) and not _noted_only(with_strong, settings)
+    assert stands_alone(with_weak)
+    # A finding its explanation discounted is noted below the floor, alerted above it;
+    # an undiscounted one is alerted whatever its severity (the detector's own threshold
+    # already judged it).
+    discounted = replace(strong, severity=0.1, evidence={"discount": 0.3})
+    assert _noted_only(discounted, settings)
+    assert not _noted_only(replace(discounted, severity=0.3), settings)
+    assert not _noted_only(replace(strong, severity=0.1), settings)
+    assert not _noted_only(discounted, Settings(alert_floor=0.0))

@@ -94,9 +94,13 @@ def test_a_call_does_not_hide_the_upload_beside_it(upload: int, stands: bool) ->
     with store_with(_with_a_call(upload)) as store:
         result = detect(store, WINDOW, only=("volume-spike",), merge=False)
     spikes = [a for a in result.alerts if a.identity == "10.0.0.5"]
-    assert spikes, "the call hours are a volume spike either way"
-    why = spikes[0].why
+    noted = [a for a in result.unusual if a.identity == "10.0.0.5"]
     if stands:  # 30 MB an hour to payroll is 30x what it sends there itself
+        assert spikes and not noted, "the upload beside the call is an alert"
+        why = spikes[0].why
         assert "besides it" in why and "payroll.example" in why, why
-    else:  # only the call, which colleagues make every day: weighed down
+    else:  # only the call, which colleagues make every day: weighed down to a note
+        assert noted and not spikes, "the call hours are noted, not alerted"
+        why = noted[0].why
         assert "so this much is not new there" in why, why
+        assert noted[0].severity < 0.25 and noted[0].evidence["discount"] < 1

@@ -283,7 +283,28 @@ def _add_detect_options(p: argparse.ArgumentParser) -> None:
         help="comma-separated detectors to run (new-destination, volume-spike, beacon, "
         "long-connection, probing, fan-out, legacy-tls, outlier)",
     )
+    p.add_argument(
+        "--alert-floor",
+        type=_severity,
+        default=0.25,
+        metavar="SEVERITY",
+        help="a finding its own explanation discounts (a volume spike to where others "
+        "send as much) is noted, not alerted, below this severity (0..1; default 0.25), as "
+        "are outliers no other detector corroborates",
+    )
     p.add_argument("--limit", type=int, metavar="N", help="show at most N alerts")
+
+
+def _severity(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a number: {text!r} (a severity from 0 to 1)"
+        ) from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is outside 0..1 (a severity, 0.25 by default)")
+    return value
 
 
 def _open_store(args: argparse.Namespace, *, must_exist: bool) -> Store:
@@ -376,7 +397,10 @@ def _judge(
     window = default_window(
         store, since=since_abs, until=until, since_seconds=since_rel, baseline_seconds=baseline
     )
-    return detect(store, window, allowlist=allowlist, only=only)
+    from zerotls.monitor.features import Settings
+
+    settings = Settings(alert_floor=args.alert_floor)
+    return detect(store, window, settings=settings, allowlist=allowlist, only=only)
 
 
 def _detect(args: argparse.Namespace) -> int:
@@ -404,7 +428,10 @@ def _report(args: argparse.Namespace) -> int:
         atomic_write(args.html, page.encode("utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot write {args.html}: {exc.strerror or exc}") from None
-    print(f"wrote {args.html}: {len(result.alerts)} alert(s), {len(result.suppressed)} suppressed")
+    print(
+        f"wrote {args.html}: {len(result.alerts)} alert(s), {len(result.unusual)} noted, "
+        f"{len(result.suppressed)} suppressed"
+    )
     return 0
 
 

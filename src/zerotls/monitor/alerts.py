@@ -32,6 +32,7 @@ __all__ = [
     "findings",
     "incidents",
     "level_of",
+    "stands_alone",
 ]
 
 DETECTOR_WEIGHTS: Final = {
@@ -48,6 +49,10 @@ DETECTOR_WEIGHTS: Final = {
 
 CORROBORATION: Final = 0.6
 """How much another detector's finding on the same identity adds (a fraction of its weight)."""
+
+CORROBORATING_RANK: Final = 0.5
+"""The rank a finding of another detector needs before it lifts a statistical outlier out of
+the unusual list: a volume spike discounted because others send as much there does not."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,26 +176,48 @@ def combine(alerts: Iterable[Alert]) -> list[Alert]:
         rank, then score (descending), then identity, so the order is reproducible.
     """
     items = list(alerts)
-    by_identity: dict[str, list[tuple[str, str | None, float]]] = {}
+    by_identity: dict[str, list[Alert]] = {}
     for a in items:
-        weighted = DETECTOR_WEIGHTS.get(a.detector, 0.5) * a.rank
-        by_identity.setdefault(a.identity, []).append((a.detector, a.destination, weighted))
+        by_identity.setdefault(a.identity, []).append(a)
     out = []
     for a in items:
         own = DETECTOR_WEIGHTS.get(a.detector, 0.5) * a.rank
         best: dict[str, float] = {}
-        for detector, destination, value in by_identity[a.identity]:
+        for other in by_identity[a.identity]:
             # Another detector corroborates when it is about the same destination, or about
-            # the identity as a whole (volume, probing, outliers have no destination).
-            if detector != a.detector and (
-                destination is None or a.destination is None or destination == a.destination
+            # the identity as a whole (volume, probing, outliers have no destination), at
+            # about the same time (within INCIDENT_GAP), and is not weak itself.
+            value = DETECTOR_WEIGHTS.get(other.detector, 0.5) * other.rank
+            if (
+                other.detector != a.detector
+                and other.rank >= CORROBORATING_RANK
+                and other.start <= a.end + INCIDENT_GAP
+                and other.end >= a.start - INCIDENT_GAP
+                and (
+                    other.destination is None
+                    or a.destination is None
+                    or other.destination == a.destination
+                )
             ):
-                best[detector] = max(best.get(detector, 0.0), value)
+                best[other.detector] = max(best.get(other.detector, 0.0), value)
         miss = 1.0 - own
         for value in best.values():
             miss *= 1.0 - CORROBORATION * value
         out.append(replace(a, severity=1.0 - miss, corroborated_by=tuple(sorted(best))))
     return _order(out)
+
+
+def stands_alone(alert: Alert) -> bool:
+    """Whether an incident (or one finding) rests on statistical outliers alone: it holds an
+    ``outlier`` finding and nothing else that corroborates it (no other finding with a rank
+    of at least ``CORROBORATING_RANK``; for a lone finding, no such detector on the same
+    identity). ``detect`` lists these as unusual, not as alerts."""
+    members = alert.findings()
+    if not any(a.detector == "outlier" for a in members):
+        return False
+    if not alert.related and alert.detector == "outlier":
+        return not alert.corroborated_by
+    return all(a.detector == "outlier" or a.rank < CORROBORATING_RANK for a in members)
 
 
 INCIDENT_GAP: Final = 3600.0
@@ -235,8 +262,7 @@ def incidents(ordered: Iterable[Alert], gap: float = INCIDENT_GAP) -> list[Alert
     for group in groups:
         group.sort(key=lambda a: position[id(a)])
         lead, rest = group[0], tuple(group[1:])
-        detectors = {a.detector for a in group}
-        tier = 1 if detectors == {"outlier"} else 0
+        tier = 1 if stands_alone(replace(lead, related=rest)) else 0
         merged.append(
             (
                 tier,
@@ -259,7 +285,7 @@ def findings(ordered: Iterable[Alert]) -> list[Alert]:
     """The findings one by one (``detect(merge=False)``), with the incidents' rule: an
     ``outlier`` finding no other detector corroborates comes after every other finding."""
     items = list(ordered)
-    bare = [a for a in items if a.detector == "outlier" and not a.corroborated_by]
+    bare = [a for a in items if stands_alone(a)]
     kept = {id(a) for a in bare}
     return [a for a in items if id(a) not in kept] + bare
 

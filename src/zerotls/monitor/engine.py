@@ -18,7 +18,7 @@ from typing import Any, Final, Protocol
 
 from zerotls.errors import ConfigError
 from zerotls.monitor import detectors
-from zerotls.monitor.alerts import Alert, Plot, combine, findings, incidents
+from zerotls.monitor.alerts import Alert, Plot, combine, findings, incidents, stands_alone
 from zerotls.monitor.allowlist import Allowlist
 from zerotls.monitor.detectors._common import _fmt_bytes
 from zerotls.monitor.features import Settings, Window
@@ -37,6 +37,10 @@ class Result:
     alerts: list[Alert]
     """Active alerts, most severe first."""
     suppressed: list[Alert] = field(default_factory=list)
+    unusual: list[Alert] = field(default_factory=list)
+    """Noted, not alerted: statistical outliers no other detector corroborates
+    (``stands_alone``: on their own they are mostly ordinary hours) and findings below
+    ``Settings.alert_floor``; kept for context and explanation, most severe first."""
     allowlisted: int = 0
     candidates: dict[str, int] = field(default_factory=dict)
     """How many candidates each detector judged (the populations ranks are taken in)."""
@@ -65,6 +69,7 @@ class Result:
             "allowlisted": self.allowlisted,
             "alerts": [a.to_dict() for a in self.alerts],
             "suppressed": [a.to_dict() for a in self.suppressed],
+            "unusual": [a.to_dict() for a in self.unusual],
         }
 
 
@@ -165,10 +170,12 @@ def detect(
     events = store.rows(
         "SELECT count(*) FROM events WHERE ts >= ? AND ts < ?", [window.base, window.end]
     )
+    listed = incidents(active) if merge else findings(active)
     return Result(
         coverage=coverage,
         window=window,
-        alerts=incidents(active) if merge else findings(active),
+        alerts=[a for a in listed if not _noted_only(a, settings)],
+        unusual=[a for a in listed if _noted_only(a, settings)],
         suppressed=suppressed,
         allowlisted=allowlisted,
         candidates=candidates,
@@ -176,6 +183,16 @@ def detect(
         seconds=time.perf_counter() - started,
         timings=timings,
     )
+
+
+def _noted_only(alert: Alert, settings: Settings) -> bool:
+    """Not an alert: resting on statistical outliers alone, or discounted by its own
+    explanation (``evidence["discount"]`` below 1: others send as much there) to a severity
+    below the alert floor."""
+    if stands_alone(alert):
+        return True
+    discounted = float(alert.evidence.get("discount", 1.0)) < 1.0
+    return discounted and alert.severity < settings.alert_floor
 
 
 _FULL_BASELINE_HOURS: Final = 7 * 24.0
@@ -240,6 +257,12 @@ def _identities(hourly: Any) -> int:
     return len(set(hourly.column("identity").to_pylist()))
 
 
+OWN_HISTORY_HOURS: Final = 3
+"""Baseline hours with a destination from which an identity's own history there is its
+measure (fewer: the others' is)."""
+USUAL_THERE_MIN_OTHERS: Final = 2
+"""Other identities that must have reached a destination in the baseline before what one of
+them sent there in an hour makes as much from this identity usual."""
 VOLUME_REST_MIN: Final = 5_000_000
 """Bytes an hour that must go elsewhere than to a usual destination before they stand on
 their own (the volume-spike detector's own floor)."""
@@ -273,41 +296,69 @@ def _enrich(store: EventSource, alert: Alert, window: Window) -> Alert:
         # S608: only placeholders are formatted in; the names are parameters.
         # Per destination, in the baseline: how many others reached it, the most one of them
         # sent there in an hour, and the most this identity itself did (None: never there).
+        # Per destination, in the baseline: how many others reached it, the most one of them
+        # sent there in an hour, and the most this identity itself did, which counts from
+        # OWN_HISTORY_HOURS hours there on (None: never or hardly there; one short call to a
+        # relay says little about what a call there sends).
         seen: dict[str, tuple[int, float, float | None]] = {
-            str(r[0]): (int(r[1] or 0), float(r[2] or 0.0), None if r[3] is None else float(r[3]))
+            str(r[0]): (
+                int(r[1] or 0),
+                float(r[2] or 0.0),
+                None if r[3] is None or int(r[4] or 0) < OWN_HISTORY_HOURS else float(r[3]),
+            )
             for r in store.rows(
                 "SELECT dst_host, count(DISTINCT CASE WHEN identity <> ? THEN identity END), "  # noqa: S608
-                "max(CASE WHEN identity <> ? THEN b END), max(CASE WHEN identity = ? THEN b END) "
+                "max(CASE WHEN identity <> ? THEN b END), max(CASE WHEN identity = ? THEN b END), "
+                "count(CASE WHEN identity = ? THEN 1 END) "
                 "FROM (SELECT dst_host, identity, floor(ts / 3600) AS h, sum(bytes_out) AS b "
                 f"FROM events WHERE dst_host IN ({marks}) AND ts >= ? AND ts < ? "
                 "GROUP BY dst_host, identity, h) GROUP BY dst_host",
-                [*([alert.identity] * 3), *names, window.base, window.start],
+                [*([alert.identity] * 4), *names, window.base, window.start],
             )
         }
 
+        # The busiest hour's share of the alert's bytes: a destination is judged by its
+        # peak hour, not by an average that a quiet second hour dilutes.
+        total = float(alert.evidence.get("bytes_out_total") or 0.0)
+        peak = float(alert.evidence.get("bytes_out") or 0.0)
+        peak_share = peak / total if total > 0 and peak > 0 else 1.0 / hours
+
         def usual_there(t: dict[str, Any]) -> bool:
             """This much an hour is not new there: against the identity's own history with
-            the destination when it has one, else against the others'."""
+            the destination when it has one (half as much in a baseline hour), else against
+            the others' (one of them did: a destination that takes this much, such as a call
+            relay where this one had made only a short call)."""
             others, most, own = seen.get(t["destination"], (0, 0.0, None))
-            now = float(t["bytes_out"]) / hours
+            now = float(t["bytes_out"]) * peak_share
             if own is not None:
                 return own * 2.0 >= now
-            return others > 0 and most * 2.0 >= now
+            return others >= USUAL_THERE_MIN_OTHERS and most * 2.0 >= now
 
         dst = names[0]
         others, most, _own = seen.get(dst, (0, 0.0, None))
-        per_hour = top[0]["bytes_out"] / hours
+        per_hour = top[0]["bytes_out"] * peak_share
         # What is left once the bytes that are usual where they went are set aside: a call
         # hour must not hide the upload beside it.
         rest = [t for t in top if not usual_there(t)]
-        rest_per_hour = sum(t["bytes_out"] for t in rest) / hours
+        rest_per_hour = sum(t["bytes_out"] for t in rest) * peak_share
         usual_hour = float(alert.evidence.get("baseline_median_bytes_out") or 0.0)
+
+        def beyond(t: dict[str, Any]) -> float:
+            """How far above what was sent there before (the identity's own busiest hour,
+            or any other's): as much counts a quarter, twice three quarters, four times in
+            full; a destination nobody reached counts in full."""
+            n_others, top_other, own = seen.get(t["destination"], (0, 0.0, None))
+            if n_others == 0 and own is None:
+                return 1.0
+            excess = float(t["bytes_out"]) * peak_share / max(top_other, own or 0.0, 1.0)
+            return min(1.0, max(0.25, 0.5 + 0.25 * math.log2(max(excess, 1e-9))))
+
         if others == 0:
             factor, where = 1.0, "a destination no other identity reached in the baseline"
         elif (
             usual_there(top[0]) and rest and rest_per_hour >= max(3.0 * usual_hour, VOLUME_REST_MIN)
         ):
-            factor = 1.0
+            factor = max(beyond(t) for t in rest)
             where = (
                 f"{dst}, where others send as much; but besides it "
                 f"{_fmt_bytes(rest_per_hour)} an hour went to "
@@ -322,12 +373,19 @@ def _enrich(store: EventSource, alert: Alert, window: Window) -> Alert:
                 "is not new there"
             )
         else:
-            factor = 1.0
+            factor = beyond(top[0])
             where = (
                 f"a destination {others} other identit{'y' if others == 1 else 'ies'} reached in "
-                f"the baseline, but never with more than {_fmt_bytes(most)} in an hour: "
-                f"{per_hour / max(most, 1.0):.0f}x that"
+                f"the baseline, "
+                + (
+                    f"but never with more than {_fmt_bytes(most)} in an hour: "
+                    f"{per_hour / max(most, 1.0):.0f}x that"
+                    if per_hour > most
+                    else f"one of them with {_fmt_bytes(most)} in an hour, more than this, "
+                    "though this identity never sent half as much there"
+                )
             )
+        evidence["discount"] = round(factor, 3)
         evidence["identities_reaching_top_destination"] = others
         evidence["most_bytes_out_per_hour_to_it_by_others"] = most
         evidence["bytes_out_per_hour_elsewhere"] = rest_per_hour

@@ -73,6 +73,11 @@ class Settings:
     three robust deviations from the group's median at that hour."""
     outlier_min_rows: int = 48
     """Identity groups with fewer baseline hours than this are pooled into one."""
+    alert_floor: float = 0.25
+    """Severity below which a finding that its own explanation discounted (a volume spike
+    to where others send as much) is noted, not alerted. Noted findings are in
+    ``Result.unusual``, with statistical outliers that no other detector corroborates;
+    0 alerts on every discounted finding."""
     fanout_admin_hosts: int = 5
     """New hosts (reached by nobody in the baseline) on a remote-administration port (SMB,
     WinRM, RDP, SSH ...) in one hour from which the fan-out detector reports."""

@@ -55,12 +55,17 @@ def _short(value: Any, key: str = "") -> str:
     return str(value)
 
 
+NOTED_IN_TEXT: Final = 5
+"""Noted (not alerted) findings the text shows; JSON and HTML have them all."""
+
+
 def render_text(result: Result, *, limit: int | None = None) -> str:
     """Alerts for a terminal: one block per alert (incident), most severe first."""
     w = result.window
     lines = [
         f"window {_utc(w.start)}Z .. {_utc(w.end)}Z, baseline from {_utc(w.base)}Z; "
         f"{result.events:,} events, {len(result.alerts)} alert(s), "
+        f"{len(result.unusual)} noted, "
         f"{len(result.suppressed)} suppressed, {result.allowlisted} allowlisted "
         f"({result.seconds:.1f} s)"
     ]
@@ -94,6 +99,17 @@ def render_text(result: Result, *, limit: int | None = None) -> str:
     if limit is not None and len(result.alerts) > limit:
         lines.append("")
         lines.append(f"... and {len(result.alerts) - limit} more (--limit, or --json for all)")
+    if result.unusual:
+        lines.append("")
+        lines.append(
+            f"noted, not alerted ({len(result.unusual)}): outliers no other detector "
+            "corroborates, discounted findings below the alert floor (--alert-floor; --json "
+            "lists all)"
+        )
+        for a in result.unusual[:NOTED_IN_TEXT]:
+            lines.append(f"  {a.detector} ({a.severity:.2f}): {a.summary}")
+        if len(result.unusual) > NOTED_IN_TEXT:
+            lines.append(f"  ... and {len(result.unusual) - NOTED_IN_TEXT} more")
     if result.suppressed:
         lines.append("")
         lines.append("suppressed:")
@@ -353,6 +369,7 @@ def render_html(
         f"<h1>{html.escape(title)}</h1>",
         f'<p class="meta">Window {_utc(w.start)}Z &ndash; {_utc(w.end)}Z against the baseline '
         f"from {_utc(w.base)}Z; {result.events:,} events; alerts: {summary}; "
+        f"{len(result.unusual)} noted; "
         f"{len(result.suppressed)} suppressed, {result.allowlisted} allowlisted. Grey: normal "
         "behaviour; red: this alert; shaded band: the normal range.</p>",
     ]
@@ -367,6 +384,13 @@ def render_html(
     if not alerts:
         body.append("<p>No alerts in this window.</p>")
     body.extend(_alert_html(a) for a in alerts)
+    if result.unusual:
+        body.append(
+            f"<details><summary>Noted, not alerted ({len(result.unusual)}): outliers no other "
+            "detector corroborates and discounted findings below the alert floor</summary>"
+        )
+        body.extend(_alert_html(a, "alert sup") for a in result.unusual)
+        body.append("</details>")
     if result.suppressed:
         body.append("<h2>Suppressed</h2>")
         body.extend(_alert_html(a, "alert sup") for a in result.suppressed)

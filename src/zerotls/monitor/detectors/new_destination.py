@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from zerotls.monitor.alerts import Alert, Plot
 from zerotls.monitor.detectors._common import (
     Scored,
@@ -37,6 +39,51 @@ infrastructure (monitoring, backups, configuration management)."""
 
 SWEEPER_WEIGHT = 0.25
 """What a new internal destination of such an identity weighs."""
+
+
+SPREAD_FALL_MAX = 0.5
+"""The most the spread rate may keep from one identity to the next when extrapolated."""
+
+SPREAD_DAY = 86400.0
+"""How long after a destination first appears the identities that meet it count as its
+spread, in the baseline as in the window."""
+
+
+def _spreads_per_day(p: _Pairs, window: Window, reach: Any) -> Any:
+    """For each count in ``reach``: how many destinations a day reached that many identities
+    in the baseline from nowhere (nobody had reached them before) within a day of appearing.
+
+    Where the web has a long tail, a few never-seen sites reach several browsers every day;
+    where the population shares a fixed set of services, that almost never happens. The
+    window's spread is judged against this network's own rate, not a constant. A short
+    baseline rarely holds the largest spreads, so beyond the largest one seen the rate is
+    extrapolated geometrically from how the counts fall between 2 and 3 identities.
+    """
+    import numpy as np
+
+    n_dst = len(p.destinations)
+    appeared = np.full(n_dst, np.inf)
+    np.minimum.at(appeared, p.dst, p.first_seen)
+    if not np.isfinite(appeared).any():
+        return np.zeros(len(reach))
+    learned = float(np.min(appeared)) + MIN_BASELINE
+    span = (window.start - learned) / SPREAD_DAY
+    fresh = (appeared >= learned) & (appeared < window.start)
+    if span <= 0 or not fresh.any():
+        return np.zeros(len(reach))
+    early = (
+        fresh[p.dst]
+        & (p.first_seen < window.start)
+        & (p.first_seen <= appeared[p.dst] + SPREAD_DAY)
+    )
+    sizes = np.bincount(p.dst[early], minlength=n_dst)[fresh]
+    top = int(sizes.max())
+    at_least = np.array([(sizes >= n).sum() for n in range(top + 2)], dtype=np.float64)
+    fall = min(at_least[3] / at_least[2], SPREAD_FALL_MAX) if top >= 3 else 0.0
+    n = np.asarray(reach, dtype=np.int64)
+    counted = at_least[np.minimum(n, top + 1)]
+    beyond = at_least[min(top, len(at_least) - 1)] * fall ** np.maximum(n - top, 0)
+    return np.where(n <= top, counted, beyond) / max(span, 0.5)
 
 
 def new_destinations(pairs: Table, window: Window, settings: Settings) -> Scored:
@@ -92,6 +139,8 @@ def new_destinations(pairs: Table, window: Window, settings: Settings) -> Scored
     candidates = np.flatnonzero(new & judged[p.identity])
     k = np.maximum(spread_by[p.dst[candidates]], 1.0)
     spread_all = (1.0 - 1.0 / k) * (1.0 - reach_new[p.dst[candidates]] / max(n_identities, 1))
+    spread_rate = _spreads_per_day(p, window, reach_new[p.dst[candidates]])
+    spread_all = spread_all / (1.0 + spread_rate)
     rarity_all = 1.0 / (1.0 + reach_base[p.dst[candidates]])
     # Stability learned from less than a week of history is a weak estimate (a host that
     # browsed little on its first afternoon looks stable), and then a single visit is weaker
@@ -112,8 +161,8 @@ def new_destinations(pairs: Table, window: Window, settings: Settings) -> Scored
     in_window = pairs.column("in_window").to_pylist()
     alerts: list[Alert] = []
     population: list[float] = []
-    for c, score_c, rarity_c, spread_c in zip(
-        candidates, scores, rarity_all, spread_all, strict=True
+    for c, score_c, rarity_c, spread_c, spread_rate_c in zip(
+        candidates, scores, rarity_all, spread_all, spread_rate, strict=True
     ):
         i = int(c)
         if is_local_broadcast(p.destinations[p.dst[i]]):
@@ -160,6 +209,11 @@ def new_destinations(pairs: Table, window: Window, settings: Settings) -> Scored
         )
         if reach_new_d > 1:
             why += f"; {reach_new_d} identities reached it for the first time in this window"
+            if spread_rate_c > 0:
+                why += (
+                    f" (here about {float(spread_rate_c):.1f} never-seen destination(s) a day "
+                    f"reach that many, so the spread weighs 1/{1.0 + float(spread_rate_c):.1f})"
+                )
         if routine:
             why += (
                 f"; it reaches {int(breadth[code])} hosts already, as monitoring and backups "
@@ -192,6 +246,7 @@ def new_destinations(pairs: Table, window: Window, settings: Settings) -> Scored
                     "rarity": round(rarity, 4),
                     "stability": round(stab, 4),
                     "spread": round(spread, 4),
+                    "spreads_like_it_per_day": round(float(spread_rate_c), 3),
                 },
                 plot=Plot(
                     kind="bars",

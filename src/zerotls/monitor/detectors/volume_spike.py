@@ -15,6 +15,9 @@ from zerotls.monitor.features import Settings, Window
 __all__ = ["volume_spikes"]
 
 WEEK_HOURS: Final = 168
+RATIO_NEEDS_Z_OUT: Final = 1.0
+"""The bytes out must be at least this far (robust z) above usual before the out/in ratio
+counts: an upload-heavy hour that sent no more than usual is a quiet download, not a leak."""
 EPOCH_WEEKDAY_OFFSET: Final = 72
 """1970-01-01 was a Thursday: adding 72 hours makes ``hour % 168`` count from Monday 00:00."""
 
@@ -49,7 +52,8 @@ def volume_spikes(hourly: Table, window: Window, settings: Settings) -> Scored:
     z = (x - median) / (1.4826 MAD), with the scale floored at 0.5 (a factor of about 1.6) so
     that a perfectly flat baseline does not make every wobble infinite. The out/in ratio is
     scored the same way: an upload-heavy hour from a download-heavy identity is what
-    exfiltration looks like.
+    exfiltration looks like, when it also sent more than usual (``RATIO_NEEDS_Z_OUT``); the
+    two then count as their geometric mean.
     """
     import numpy as np
 
@@ -90,7 +94,7 @@ def volume_spikes(hourly: Table, window: Window, settings: Settings) -> Scored:
                 np.concatenate(peer_out[peer_group]),
                 np.concatenate(peer_ratio[peer_group]),
             )
-        flagged: list[tuple[int, float, float, float, float, str, float]] = []
+        flagged: list[tuple[int, float, float, float, float, str, float, float]] = []
         for index in np.flatnonzero(~base_mask):
             i = int(index)
             h = int(hours[i])
@@ -118,15 +122,29 @@ def volume_spikes(hourly: Table, window: Window, settings: Settings) -> Scored:
             z_out = (log_out[i] - med) / max(1.4826 * mad, 0.5)
             rmed, rmad = _robust(base_ratio, q)
             z_ratio = (log_ratio[i] - rmed) / max(1.4826 * rmad, 0.5)
-            score = float(max(z_out, z_ratio if out[i] >= settings.volume_min_bytes else 0.0))
+            # The out/in ratio corroborates more bytes than usual; on its own (an hour that
+            # sent no more than usual, only received less) it is not a spike. Together they
+            # count as their geometric mean: both must be unusual for the pair to be.
+            ratio_counts = out[i] >= settings.volume_min_bytes and z_out >= RATIO_NEEDS_Z_OUT
+            both = math.sqrt(z_out * z_ratio) if ratio_counts and z_ratio > 0 else 0.0
+            score = float(max(z_out, both))
             population.append(score)
             if out[i] >= settings.volume_min_bytes and score >= settings.volume_threshold:
                 flagged.append(
-                    (h, float(out[i]), float(inn[i]), float(z_out), float(z_ratio), kind, med)
+                    (
+                        h,
+                        float(out[i]),
+                        float(inn[i]),
+                        float(z_out),
+                        float(z_ratio),
+                        kind,
+                        med,
+                        score,
+                    )
                 )
         # One alert per run of consecutive hours.
         for group in _runs(flagged):
-            peak = max(group, key=lambda g: max(g[3], g[4]))
+            peak = max(group, key=lambda g: g[7])
             h0, h1 = group[0][0], group[-1][0]
             total = sum(g[1] for g in group)
             med_bytes = float(np.expm1(peak[6]))
@@ -136,7 +154,7 @@ def volume_spikes(hourly: Table, window: Window, settings: Settings) -> Scored:
                 for j in range(lo, min(n, h1 - first_hour + 7))
             )
             observed = tuple((float(g[0] * HOUR), g[1]) for g in group)
-            z = max(peak[3], peak[4])
+            z = peak[7]
             ratio = (peak[1] + 1) / (peak[2] + 1)
             alerts.append(
                 Alert(
