@@ -197,3 +197,14 @@ def test_the_command_line_does_not_load_the_monitor_libraries() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("value", ["2", "-0.1", "nan", "high"])
+def test_an_alert_floor_outside_0_to_1_is_refused_with_the_range(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["monitor", "detect", "--alert-floor", value])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "--alert-floor" in err and ("0..1" in err or "0 to 1" in err), err

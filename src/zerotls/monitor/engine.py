@@ -171,11 +171,12 @@ def detect(
         "SELECT count(*) FROM events WHERE ts >= ? AND ts < ?", [window.base, window.end]
     )
     listed = incidents(active) if merge else findings(active)
+    noted = [_noted_only(a, settings) for a in listed]
     return Result(
         coverage=coverage,
         window=window,
-        alerts=[a for a in listed if not _noted_only(a, settings)],
-        unusual=[a for a in listed if _noted_only(a, settings)],
+        alerts=[a for a, n in zip(listed, noted, strict=True) if not n],
+        unusual=[a for a, n in zip(listed, noted, strict=True) if n],
         suppressed=suppressed,
         allowlisted=allowlisted,
         candidates=candidates,
@@ -294,8 +295,6 @@ def _enrich(store: EventSource, alert: Alert, window: Window) -> Alert:
         names = [t["destination"] for t in top]
         marks = ", ".join("?" for _ in names)
         # S608: only placeholders are formatted in; the names are parameters.
-        # Per destination, in the baseline: how many others reached it, the most one of them
-        # sent there in an hour, and the most this identity itself did (None: never there).
         # Per destination, in the baseline: how many others reached it, the most one of them
         # sent there in an hour, and the most this identity itself did, which counts from
         # OWN_HISTORY_HOURS hours there on (None: never or hardly there; one short call to a

@@ -82,7 +82,7 @@ def _spreads_per_day(p: _Pairs, window: Window, reach: Any) -> Any:
     fall = min(at_least[3] / at_least[2], SPREAD_FALL_MAX) if top >= 3 else 0.0
     n = np.asarray(reach, dtype=np.int64)
     counted = at_least[np.minimum(n, top + 1)]
-    beyond = at_least[min(top, len(at_least) - 1)] * fall ** np.maximum(n - top, 0)
+    beyond = at_least[top] * fall ** np.maximum(n - top, 0)
     return np.where(n <= top, counted, beyond) / max(span, 0.5)
 
 
