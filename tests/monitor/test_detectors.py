@@ -6,6 +6,7 @@ halves are exercised; the scenarios are small enough to read.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import replace
 
@@ -221,6 +222,98 @@ def test_ordinary_hour_is_not_a_spike() -> None:
         detectors.volume_spikes(features(volume_rows(2_100_000))["hourly"], WINDOW, SETTINGS).alerts
         == []
     )
+
+
+def _caller_and_payroll(
+    window_hours: dict[int, tuple[int, int]], dst: str = "payroll.saas.example"
+) -> list[dict[str, object]]:
+    """A workstation whose hourly total is noisy (video calls of about 300 MB each way to ever
+    new relays, most mornings) and which sends at most 2 MB an hour to its payroll
+    service; ``window_hours`` adds, per window hour, (bytes out, bytes in) sent to ``dst``."""
+    rng = random.Random(7)
+    ws = "10.1.2.3"
+    rows = []
+    for d in range(14):
+        for h in range(9, 17):
+            ts = T0 + d * DAY + h * HOUR + 60
+            rows.append(
+                event(
+                    ts,
+                    ws,
+                    "payroll.saas.example",
+                    bytes_out=int(rng.uniform(0.2, 2.0) * 1e6),
+                    bytes_in=300_000,
+                )
+            )
+        for h in (10, 11):  # calls most mornings, to ever new relays
+            if rng.random() < 0.8:
+                size = int(rng.uniform(200, 400) * 1e6)
+                relay = f"203.0.113.{2 * d + h - 9}"
+                rows.append(
+                    event(
+                        T0 + d * DAY + h * HOUR + 120,
+                        ws,
+                        relay,
+                        proto="udp",
+                        dst_port=3478,
+                        bytes_out=size,
+                        bytes_in=size,
+                    )
+                )
+    for h, (out, inn) in window_hours.items():
+        for k in range(10):
+            rows.append(
+                event(
+                    WINDOW_START + h * HOUR + 60 + 300 * k,
+                    ws,
+                    dst,
+                    bytes_out=out // 10,
+                    bytes_in=inn // 10,
+                )
+            )
+    return rows  # fmt: skip
+
+
+def test_sustained_upload_to_a_usual_destination_is_found_where_the_total_hides_it() -> None:
+    # Two hours of 25 MB each to payroll, more than 10x its most there: the identity's
+    # total does not show it (its calls make 300 MB hours usual); the pair does.
+    f = features(_caller_and_payroll({10: (25_000_000, 200_000), 11: (25_000_000, 200_000)}))
+    assert detectors.volume_spikes(f["hourly"], WINDOW, SETTINGS).alerts == []
+    (alert,) = detectors.destination_spikes(f["pair_hours"], WINDOW, SETTINGS).alerts
+    assert (alert.identity, alert.destination) == ("10.1.2.3", "payroll.saas.example")
+    assert (alert.start, alert.end) == (WINDOW_START + 10 * HOUR, WINDOW_START + 12 * HOUR)
+    assert alert.evidence["own_baseline_hours_there"] == 14 * 8
+    assert 1.5e6 < alert.evidence["own_most_bytes_out_per_hour_there"] <= 2e6
+    assert alert.score == pytest.approx(
+        math.log2(25e6 / alert.evidence["own_most_bytes_out_per_hour_there"]), rel=1e-3
+    )
+    assert "sustained upload" in alert.why
+
+
+@pytest.mark.parametrize(
+    ("window_hours", "dst"),
+    [
+        ({10: (50_000_000, 200_000)}, "payroll.saas.example"),  # one large file: one hour
+        ({10: (25_000_000, 25_000_000), 11: (25_000_000, 25_000_000)}, "payroll.saas.example"),
+        ({10: (25_000_000, 200_000), 12: (25_000_000, 200_000)}, "payroll.saas.example"),
+        ({10: (5_000_000, 100_000), 11: (5_000_000, 100_000)}, "payroll.saas.example"),
+    ],
+    ids=["one-hour", "as-much-in-as-out", "not-consecutive", "within-4x-its-most"],
+)
+def test_what_is_not_a_sustained_upload(window_hours: dict[int, tuple[int, int]], dst: str) -> None:
+    f = features(_caller_and_payroll(window_hours, dst))
+    assert detectors.destination_spikes(f["pair_hours"], WINDOW, SETTINGS).alerts == []
+
+
+def test_a_sustained_transfer_to_an_internal_host_is_not_egress() -> None:
+    rows = _caller_and_payroll({})
+    for d in range(14):
+        rows.append(event(T0 + d * DAY + 2 * HOUR, "10.1.2.3", "10.9.9.9", bytes_out=1_000_000))
+    for h in (10, 11):
+        rows.append(event(WINDOW_START + h * HOUR + 60, "10.1.2.3", "10.9.9.9",
+                          bytes_out=80_000_000, bytes_in=10_000))  # fmt: skip
+    f = features(rows)
+    assert detectors.destination_spikes(f["pair_hours"], WINDOW, SETTINGS).alerts == []
 
 
 # -------------------------------------------------------------------------- beacon

@@ -160,7 +160,7 @@ def test_feature_sql_runs_unchanged_over_the_parquet_export(tmp_path: Path) -> N
     """What Spark does: read the Parquet partitions as a table named events, run QUERIES."""
     import duckdb
 
-    settings = Settings()
+    settings = Settings(volume_min_bytes=1)  # so that pair_hours has rows here too
     with store_with(scenario()) as store:
         store.export_parquet(tmp_path / "pq")
         expected = {

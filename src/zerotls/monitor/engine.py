@@ -124,7 +124,10 @@ def detect(
     timings["features"] = time.perf_counter() - t
     runs: dict[str, Callable[[], detectors.Scored]] = {
         "new-destination": lambda: detectors.new_destinations(feats["pairs"], window, settings),
-        "volume-spike": lambda: detectors.volume_spikes(feats["hourly"], window, settings),
+        "volume-spike": lambda: _both(
+            detectors.volume_spikes(feats["hourly"], window, settings),
+            detectors.destination_spikes(feats["pair_hours"], window, settings),
+        ),
         "beacon": lambda: detectors.beacons(feats["beacon"], feats["pairs"], window, settings),
         "long-connection": lambda: detectors.long_connections(
             feats["long"], feats["durations"], feats["pairs"], settings
@@ -269,8 +272,53 @@ VOLUME_REST_MIN: Final = 5_000_000
 their own (the volume-spike detector's own floor)."""
 
 
+def _both(first: detectors.Scored, second: detectors.Scored) -> detectors.Scored:
+    """One detector's two kinds of finding (each ranked in its own population)."""
+    return detectors.Scored(first.alerts + second.alerts, first.candidates + second.candidates)
+
+
+def _beyond(excess: float) -> float:
+    """How far above what was sent to a destination before counts: as much a quarter, twice
+    three quarters, four times in full."""
+    return min(1.0, max(0.25, 0.5 + 0.25 * math.log2(max(excess, 1e-9))))
+
+
+def _enrich_sustained(store: EventSource, alert: Alert, window: Window) -> Alert:
+    """A sustained upload to one destination, weighed by what others send there: to a service
+    where other identities send as much in an hour it counts less (``_beyond``)."""
+    row = store.rows(
+        "SELECT count(DISTINCT identity), max(b) FROM (SELECT identity, floor(ts / 3600) AS h, "
+        "sum(bytes_out) AS b FROM events WHERE dst_host = ? AND identity <> ? AND ts >= ? "
+        "AND ts < ? AND outcome = 'ok' GROUP BY identity, h)",
+        [alert.destination, alert.identity, window.base, window.start],
+    )
+    others = int(row[0][0] or 0) if row else 0
+    most = float(row[0][1] or 0.0) if row else 0.0
+    weakest = float(alert.evidence.get("weakest_hour_over_own_most", 1.0)) * float(
+        alert.evidence.get("own_most_bytes_out_per_hour_there", 1.0)
+    )
+    if others < USUAL_THERE_MIN_OTHERS:
+        factor = 1.0
+        where = f"{'no' if others == 0 else 'one'} other identity reached it in the baseline"
+    else:
+        factor = _beyond(weakest / max(most, 1.0))
+        where = (
+            f"{others} other identities reached it in the baseline, the most one of them sent "
+            f"in an hour was {_fmt_bytes(most)}"
+        )
+    evidence = {
+        **alert.evidence,
+        "discount": round(factor, 3),
+        "identities_reaching_top_destination": others,
+        "most_bytes_out_per_hour_to_it_by_others": most,
+    }
+    return replace(alert, evidence=evidence, why=f"{alert.why}; {where}", rank=alert.rank * factor)
+
+
 def _enrich(store: EventSource, alert: Alert, window: Window) -> Alert:
     """Add the evidence that needs the events again (only for alerts, so it stays cheap)."""
+    if alert.detector == "volume-spike" and alert.destination is not None:
+        return _enrich_sustained(store, alert, window)
     if alert.detector in ("volume-spike", "outlier"):
         rows = store.rows(
             "SELECT dst_host, sum(bytes_out) AS b, count(*) AS n FROM events "
@@ -349,8 +397,7 @@ def _enrich(store: EventSource, alert: Alert, window: Window) -> Alert:
             n_others, top_other, own = seen.get(t["destination"], (0, 0.0, None))
             if n_others == 0 and own is None:
                 return 1.0
-            excess = float(t["bytes_out"]) * peak_share / max(top_other, own or 0.0, 1.0)
-            return min(1.0, max(0.25, 0.5 + 0.25 * math.log2(max(excess, 1e-9))))
+            return _beyond(float(t["bytes_out"]) * peak_share / max(top_other, own or 0.0, 1.0))
 
         if others == 0:
             factor, where = 1.0, "a destination no other identity reached in the baseline"

@@ -115,6 +115,7 @@ def render(
         "base": float(window.base),
         "beacon_min": int(settings.beacon_min_connections),
         "long_min": float(settings.long_connection_seconds),
+        "volume_min": float(settings.volume_min_bytes),
     }
     for name, value in values.items():
         if not math.isfinite(value):
@@ -170,6 +171,35 @@ SELECT identity, floor(ts / 3600) AS hour,
 FROM events
 WHERE ts >= $base AND ts < $end AND identity IS NOT NULL
 GROUP BY identity, floor(ts / 3600)
+""",
+    # Per (identity, destination, hour) in the window that sent at least volume_min there,
+    # with the identity's own baseline there: its hours there and its most in one of them.
+    # Only pairs with such an hour are looked up in the baseline, so the table stays small.
+    "pair_hours": """
+WITH big AS (
+  SELECT identity, dst_host AS dst, floor(ts / 3600) AS hour,
+         CAST(sum(bytes_out) AS DOUBLE) AS out_bytes, CAST(sum(bytes_in) AS DOUBLE) AS in_bytes,
+         count(*) AS conns
+  FROM events
+  WHERE ts >= $start AND ts < $end AND outcome = 'ok' AND identity IS NOT NULL
+    AND dst_host IS NOT NULL
+  GROUP BY identity, dst_host, floor(ts / 3600)
+  HAVING sum(bytes_out) >= $volume_min
+), own AS (
+  SELECT identity, dst, count(*) AS base_hours, CAST(max(b) AS DOUBLE) AS base_max
+  FROM (
+    SELECT e.identity, e.dst_host AS dst, floor(e.ts / 3600) AS hour, sum(e.bytes_out) AS b
+    FROM events e
+    JOIN (SELECT DISTINCT identity, dst FROM big) p
+      ON e.identity = p.identity AND e.dst_host = p.dst
+    WHERE e.ts >= $base AND e.ts < $start AND e.outcome = 'ok'
+    GROUP BY e.identity, e.dst_host, floor(e.ts / 3600)
+  ) b
+  GROUP BY identity, dst
+)
+SELECT big.identity, big.dst, big.hour, big.out_bytes, big.in_bytes, big.conns,
+       coalesce(own.base_hours, 0) AS base_hours, coalesce(own.base_max, 0) AS base_max
+FROM big LEFT JOIN own ON own.identity = big.identity AND own.dst = big.dst
 """,
     # Beaconing: gaps between a pair's connections and the sizes sent, in the window.
     "beacon": """

@@ -47,12 +47,13 @@ from zerotls.monitor.detectors.outlier import identity_group, outliers
 from zerotls.monitor.detectors.probing import probing
 from zerotls.monitor.detectors.volume_spike import EPOCH_WEEKDAY_OFFSET as EPOCH_WEEKDAY_OFFSET
 from zerotls.monitor.detectors.volume_spike import WEEK_HOURS as WEEK_HOURS
-from zerotls.monitor.detectors.volume_spike import volume_spikes
+from zerotls.monitor.detectors.volume_spike import destination_spikes, volume_spikes
 
 __all__ = [
     "Scored",
     "beacons",
     "bowley_skew",
+    "destination_spikes",
     "identity_group",
     "is_local_broadcast",
     "legacy_tls",

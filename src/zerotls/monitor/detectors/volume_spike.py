@@ -12,12 +12,25 @@ from zerotls.monitor.detectors._common import HOUR, Scored, Table, _finish, _fmt
 from zerotls.monitor.detectors.outlier import identity_group
 from zerotls.monitor.features import Settings, Window
 
-__all__ = ["volume_spikes"]
+__all__ = ["destination_spikes", "volume_spikes"]
 
 WEEK_HOURS: Final = 168
 RATIO_NEEDS_Z_OUT: Final = 1.0
 """The bytes out must be at least this far (robust z) above usual before the out/in ratio
 counts: an upload-heavy hour that sent no more than usual is a quiet download, not a leak."""
+DEST_SPIKE_FACTOR: Final = 4.0
+"""An hour to one destination counts towards a sustained upload there from this many times the
+most the identity sent there in any baseline hour."""
+DEST_SPIKE_MIN_HOURS: Final = 2
+"""Consecutive such hours that make a sustained upload: one large file is one hour."""
+DEST_SPIKE_MIN_OWN_HOURS: Final = 3
+"""Baseline hours with the destination the identity needs for its own measure there (below
+it, the destination is new to it: the new-destination detector's case)."""
+DEST_SPIKE_MIN_OUT_IN: Final = 2.0
+"""Bytes out per byte in over the run: an upload, not a call (calls send as much as they
+receive)."""
+NOTHING_BYTES: Final = 1000.0
+"""A usual hour below this is "next to nothing": a multiple of it would mean nothing."""
 EPOCH_WEEKDAY_OFFSET: Final = 72
 """1970-01-01 was a Thursday: adding 72 hours makes ``hour % 168`` count from Monday 00:00."""
 
@@ -167,9 +180,14 @@ def volume_spikes(hourly: Table, window: Window, settings: Settings) -> Scored:
                     summary=f"{identity} sent {_fmt_bytes(total)} in {len(group)} hour(s), "
                     f"{_fmt_bytes(peak[1])} in its busiest hour",
                     why=f"{_over(peak[5])} {peak[5]} {_subject(peak[5])} "
-                    "usually sends about"
-                    f" {_fmt_bytes(med_bytes)} an hour; "
-                    f"this is {peak[1] / max(med_bytes, 1):.0f}x that (robust z {peak[3]:.1f}), "
+                    + (
+                        f"usually sends about {_fmt_bytes(med_bytes)} an hour; this is "
+                        f"{peak[1] / med_bytes:.0f}x that"
+                        if med_bytes >= NOTHING_BYTES
+                        else f"usually sends next to nothing (under {_fmt_bytes(NOTHING_BYTES)}"
+                        ") an hour"
+                    )
+                    + f" (robust z {peak[3]:.1f}), "
                     f"with {ratio:.1f} bytes out per byte in (ratio z {peak[4]:.1f})",
                     evidence={
                         "hours": [float(g[0] * HOUR) for g in group],
@@ -193,6 +211,81 @@ def volume_spikes(hourly: Table, window: Window, settings: Settings) -> Scored:
                     ),
                 )
             )
+    return _finish(alerts, population)
+
+
+def destination_spikes(pair_hours: Table, window: Window, settings: Settings) -> Scored:
+    """Sustained uploads to one external destination, judged against the identity's own
+    history there.
+
+    The identity's hourly total hides them when it is noisy (calls of hundreds of MB an hour
+    dwarf 30 MB to the payroll service), and the destination is not new. What gives them away
+    is the pair itself: hour after hour (``DEST_SPIKE_MIN_HOURS`` consecutive), at least
+    ``DEST_SPIKE_FACTOR`` times the most the identity ever sent there in a baseline hour,
+    over the volume floor, and mostly one way (``DEST_SPIKE_MIN_OUT_IN``). A single large
+    upload is one hour, a call is as much in as out; neither counts. Internal destinations
+    (backups, file servers) are not egress and are left to the hourly volume.
+
+    The score is how many times (log2) the run's smallest hour exceeds that most, so that a
+    run is only as strong as its weakest hour; every pair with its own history is the
+    population it is ranked in.
+    """
+    from zerotls.monitor.detectors._common import is_internal
+
+    del window  # the table holds the window's hours only
+    by_pair: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in _rows(pair_hours):
+        if is_internal(r["dst"]) or int(r["base_hours"] or 0) < DEST_SPIKE_MIN_OWN_HOURS:
+            continue
+        by_pair[(r["identity"], r["dst"])].append(r)
+    alerts: list[Alert] = []
+    population: list[float] = []
+    for (identity, dst), items in by_pair.items():
+        most = max(float(items[0]["base_max"] or 0.0), 1.0)
+        floor = max(float(settings.volume_min_bytes), DEST_SPIKE_FACTOR * most)
+        over = [
+            (int(r["hour"]), float(r["out_bytes"]), float(r["in_bytes"]), int(r["conns"]))
+            for r in items
+            if float(r["out_bytes"]) >= floor
+        ]
+        best = 0.0
+        for run in _runs(over):
+            out = sum(g[1] for g in run)
+            inn = sum(g[2] for g in run)
+            if len(run) < DEST_SPIKE_MIN_HOURS or out < DEST_SPIKE_MIN_OUT_IN * inn:
+                continue
+            weakest = min(g[1] for g in run)
+            score = math.log2(weakest / most)
+            best = max(best, score)
+            h0, h1 = run[0][0], run[-1][0]
+            alerts.append(
+                Alert(
+                    detector="volume-spike",
+                    identity=identity,
+                    destination=dst,
+                    start=h0 * HOUR,
+                    end=(h1 + 1) * HOUR,
+                    score=score,
+                    summary=f"{identity} sent {_fmt_bytes(out)} to {dst} in {len(run)} "
+                    f"consecutive hours, at least {_fmt_bytes(weakest)} in each",
+                    why=f"its most to {dst} in one baseline hour was {_fmt_bytes(most)} (over "
+                    f"{int(items[0]['base_hours'])} hours there); every one of these hours sent "
+                    f"{weakest / most:.0f}x that or more, {out / max(inn, 1.0):.0f} bytes out "
+                    "per byte in: a sustained upload, not one large file",
+                    evidence={
+                        "hours": [float(g[0] * HOUR) for g in run],
+                        "bytes_out": max(g[1] for g in run),
+                        "bytes_in": inn,
+                        "bytes_out_total": out,
+                        "connections": sum(g[3] for g in run),
+                        "own_most_bytes_out_per_hour_there": most,
+                        "own_baseline_hours_there": int(items[0]["base_hours"]),
+                        "weakest_hour_over_own_most": round(weakest / most, 3),
+                        "baseline": "its own hours with this destination",
+                    },
+                )
+            )
+        population.append(best)
     return _finish(alerts, population)
 
 
