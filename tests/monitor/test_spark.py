@@ -279,6 +279,53 @@ def test_spark_reads_suricata_eve_as_the_duckdb_path_does(spark: Any, tmp_path: 
     )
 
 
+def test_spark_reads_flow_csv_as_the_duckdb_path_does(spark: Any, tmp_path: Path) -> None:
+    from tests.monitor.helpers import write
+    from zerotls.monitor.spark_ingest import spark_ingest
+    from zerotls.monitor.store import Store
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    epoch = write(
+        logs / "flows.csv",
+        "ts,src_ip,dst_ip,dst_port,proto,bytes_out,bytes_in,duration,tls_version,sni\n"
+        "1767225600.123456,10.0.0.1,93.1.1.1,443,TCP,1200,30000,2.5,TLS 1.2,api.example\n"
+        '1767225601,10.0.0.2,93.1.1.2,443,tcp,10,20,0.5,-,"name, with a comma"\n'
+        "1767225602,10.0.0.3,93.1.1.3,notaport,tcp,1,1,1,,\n"
+        "nan,10.0.0.4,93.1.1.4,443,tcp,1,1,1,,\n"
+        "1767225603,10.0.0.5,93.1.1.5,443,tcp,1,1,-1,,\n"
+        "1767225604,10.0.0.6,93.1.1.6,443\n"
+        "1767225605,10.0.0.7,93.1.1.7,53,udp,60,120,0.1,,\n",
+    )
+    iso = write(
+        logs / "nfdump.csv",
+        "ts,sa,da,sp,dp,pr,ibyt,obyt,td\n"
+        "2026-01-01 00:00:00,10.0.0.1,93.1.1.1,5000,443,TCP,1200,30000,2.5\n"
+        '2026-01-01T00:00:02.5Z,10.0.0.3,"93.1.1.3",5002,53,UDP,60,120,0.1\n',
+    )
+    report = spark_ingest([logs], tmp_path / "events", spark)
+    with Store() as store:
+        duck = store.ingest([epoch, iso])
+        store.export_parquet(tmp_path / "duck")
+    events = _events(tmp_path / "events")
+    assert events == _events(tmp_path / "duck")  # the same keys, times and fields
+    assert len(events) == 5 and report.added == 5
+    # The same bad lines (each engine words its own errors). The DuckDB path finds a time
+    # or duration that is not finite after parsing, where the line is no longer known (0).
+    spark_lines = sorted((Path(r["file"]).name, r["line"]) for r in report.rejects)
+    assert spark_lines == [("flows.csv", 4), ("flows.csv", 5), ("flows.csv", 6), ("flows.csv", 7)]
+    duck_lines = sorted(r.line for f in duck.files for r in f.rejects)
+    assert duck_lines == [0, 0, 4, 7]
+    assert {r["error"] for r in report.rejects} >= {
+        "field ts is not a finite time",
+        "field duration is not a finite, non-negative number",
+        "expected 10 fields, found 4",
+        "field dst_port is not a number",
+    }
+    again = spark_ingest([logs], tmp_path / "events", spark)
+    assert (again.added, again.events) == (0, 5)
+
+
 def test_spark_ingest_says_what_it_cannot_read(
     spark: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -288,9 +335,9 @@ def test_spark_ingest_says_what_it_cannot_read(
     from zerotls.monitor.spark_ingest import spark_ingest
 
     audit = write(tmp_path / "audit.jsonl", '{"v":1,"conn_id":"ab","decision":"allow"}\n')
-    flows = write(tmp_path / "flows.csv", "ts,src_ip,dst_ip\n1767225600,10.0.0.1,10.0.0.2\n")
+    parquet = write(tmp_path / "events.parquet", "PAR1 not really")
     with pytest.raises(ConfigError, match="reads Zeek conn.log and ssl.log .* audit log"):
-        spark_ingest([flows], tmp_path / "events", spark)
+        spark_ingest([parquet], tmp_path / "events", spark)
     with pytest.raises(ConfigError, match="no such file or directory"):
         spark_ingest([tmp_path / "missing"], tmp_path / "events", spark)
     assert main(["monitor", "ingest", "--engine", "spark", str(audit)]) == 2

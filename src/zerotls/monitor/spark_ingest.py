@@ -27,9 +27,10 @@ The tunnel's audit log (JSON Lines) is read the same way, with the DuckDB path's
 its mapping SQL (:func:`~zerotls.monitor.readers.audit.zerotls_select`, written in what both
 dialects share); its events keep their keys (``zt:CONN_ID:TIME``). Suricata EVE too: flows
 through the conn.log mapping, ``tls`` events joined by ``flow_id`` for the server name
-(:func:`~zerotls.monitor.readers.suricata.eve_select`). Flow CSV has no Spark reader; it is
-refused with a message that says how to bring it in (``monitor ingest`` into a store, then
-``monitor export DIR``).
+(:func:`~zerotls.monitor.readers.suricata.eve_select`). Flow CSV with the DuckDB path's types,
+null markers and quoting, and its mapping SQL
+(:func:`~zerotls.monitor.readers.flow_csv.csv_select`): its keys hash the start as whole
+microseconds, which both engines spell alike.
 """
 
 # ruff: noqa: S608
@@ -51,6 +52,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from zerotls.errors import ConfigError
 from zerotls.monitor.readers.audit import _ZEROTLS_FIELDS, zerotls_select
+from zerotls.monitor.readers.flow_csv import CSV_TYPES, csv_select
 from zerotls.monitor.readers.formats import (
     ZEEK_CONN_REQUIRED,
     Format,
@@ -115,7 +117,13 @@ class SparkIngestReport:
         return sum(f.lines for f in self.files)
 
 
-_SPARK_FORMATS: Final = (Format.ZEEK_CONN, Format.ZEEK_SSL, Format.ZEROTLS, Format.SURICATA_EVE)
+_SPARK_FORMATS: Final = (
+    Format.ZEEK_CONN,
+    Format.ZEEK_SSL,
+    Format.ZEROTLS,
+    Format.SURICATA_EVE,
+    Format.CSV,
+)
 
 Plan = list[tuple[Path, Header]]
 """The input files, each with its sniffed header."""
@@ -137,9 +145,9 @@ def plan_inputs(paths: list[str | Path]) -> Plan:
         if header.fmt not in _SPARK_FORMATS:
             raise ConfigError(
                 f"{path}: a {header.fmt} file; the Spark ingest reads Zeek conn.log and "
-                "ssl.log (TSV or JSON, plain or .gz), Suricata EVE and the zerotls audit log "
-                "(JSON Lines). Read the others with `zerotls monitor ingest` into a store, "
-                "then `zerotls monitor export DIR`, the same layout"
+                "ssl.log (TSV or JSON, plain or .gz), Suricata EVE, flow CSV and the zerotls "
+                "audit log (JSON Lines). Read the others with `zerotls monitor ingest` into a "
+                "store, then `zerotls monitor export DIR`, the same layout"
             )
         plan.append((path, header))
     return plan
@@ -180,9 +188,11 @@ def _ingest(
     rejects: list[DataFrame] = []
     counted: list[DataFrame] = []
     for path, header in plan:
-        parse = {Format.ZEROTLS: _parse_audit, Format.SURICATA_EVE: _parse_eve}.get(
-            header.fmt, _parse
-        )
+        parse = {
+            Format.ZEROTLS: _parse_audit,
+            Format.SURICATA_EVE: _parse_eve,
+            Format.CSV: _parse_csv,
+        }.get(header.fmt, _parse)
         parsed, bad, lines = parse(session, path, header, links, numbered=False)
         if bad.limit(1).count():  # bad lines: read the file again, numbered, for them
             bad = parse(session, path, header, links, numbered=True)[1]
@@ -456,6 +466,98 @@ def _parse_eve(
     EVE file; flows and TLS events are mapped once all files are read (see _normalize)."""
     checks = eve_checks(_SPARK_TS, SPARK_JSON)
     return _parse_json(session, path, links, _EVE_FIELDS, checks, numbered=numbered)
+
+
+def _first_line(path: Path) -> str:
+    """A file's first line (a CSV header row), as Spark's text reader gives it."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        line = f.readline()
+    return line.rstrip(b"\r\n").decode("utf-8", "replace")
+
+
+def _parse_csv(
+    session: SparkSession, path: Path, header: Header, links: Path, *, numbered: bool
+) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """(the events, the rejected lines, the count of records) of one flow CSV file: the
+    DuckDB path's column types, null markers (empty and ``-``) and quoting, and its mapping
+    SQL (:func:`~zerotls.monitor.readers.flow_csv.csv_select`)."""
+    view = f"zt_lines_{uuid.uuid4().hex}"
+    _lines(session, path, links, numbered=numbered).createOrReplaceTempView(view)
+    names: list[str] = []
+    for i, name in enumerate(header.fields):
+        names.append(name if name not in names else f"{name}_{i}")
+    ddl = ", ".join(f"{_q(n)} STRING" for n in names)
+    raw = {n: f"CASE WHEN c.{_q(n)} IN ('', '-') THEN NULL ELSE c.{_q(n)} END" for n in names}
+    # Fields are counted outside quotes (a quoted name may hold the separator).
+    count = "size(split(regexp_replace(text, :quoted, 'q'), :sep, -1))"
+    source = (
+        f"(SELECT line, text, {count} AS nf, "
+        f"from_csv(text, {_lit(ddl)}, map('sep', :delim, 'quote', '\"', 'escape', '\"')) AS c "
+        f"FROM {view} WHERE text <> :head AND length(trim(text)) > 0)"
+    )
+    ts_value = f"c.{_q('ts')}"  # ts is required by the header check (sniff)
+    if header.ts_kind == "epoch":
+        ts = f"try_cast({ts_value} AS DOUBLE)"
+    else:
+        ts = f"unix_micros(try_to_timestamp({ts_value})) / 1e6"
+    checks = [
+        (f"nf <> {len(names)}", f"concat('expected {len(names)} fields, found ', nf)"),
+        (f"{ts} IS NULL", "'field ts is missing or not a time'"),
+        # NaN compares above infinity in Spark: this is "not finite" (as the store checks).
+        (f"NOT (abs({ts}) < double('Infinity'))", "'field ts is not a finite time'"),
+    ]
+    if "duration" in names:
+        duration = f"try_cast({raw['duration']} AS DOUBLE)"
+        checks.append(
+            (
+                f"{duration} IS NOT NULL AND NOT ({duration} >= 0 "
+                f"AND {duration} < double('Infinity'))",
+                "'field duration is not a finite, non-negative number'",
+            )
+        )
+    for n in names:
+        kind = CSV_TYPES.get(n)
+        if kind is not None:
+            spark_kind = "INT" if kind == "INTEGER" else kind
+            what = "a decimal number" if kind == "DOUBLE" else "a number"
+            checks.append(
+                (
+                    f"({raw[n]}) IS NOT NULL AND try_cast({raw[n]} AS {spark_kind}) IS NULL",
+                    f"'field {n} is not {what}'",
+                )
+            )
+    error = "CASE " + " ".join(f"WHEN {c} THEN {e}" for c, e in checks) + " END"
+    args: dict[str, Any] = {
+        "path": str(path),
+        "quoted": '"(?:[^"]|"")*"',
+        "sep": re.escape(header.separator),
+        "delim": header.separator,
+        "head": _first_line(path),
+    }
+    judged = f"zt_judged_{uuid.uuid4().hex}"
+    session.sql(
+        f"SELECT line, text, {error} AS error, c FROM {source}", args=args
+    ).createOrReplaceTempView(judged)
+    bad = session.sql(
+        f"SELECT :path AS file, line, error, substring(text, 1, 500) AS text "
+        f"FROM {judged} WHERE error IS NOT NULL",
+        args={"path": str(path)},
+    )
+    typed_cols = [f"{ts} AS ts"]
+    for n in names:
+        if n == "ts":
+            continue
+        kind = CSV_TYPES.get(n)
+        spark_kind = {"INTEGER": "INT"}.get(kind or "", kind or "STRING")
+        typed_cols.append(f"CAST({raw[n]} AS {spark_kind}) AS {_q(n)}")
+    typed = f"zt_csv_{uuid.uuid4().hex}"
+    session.sql(
+        f"SELECT {', '.join(typed_cols)} FROM {judged} WHERE error IS NULL"
+    ).createOrReplaceTempView(typed)
+    select = csv_select(names, ts="r.ts", ref=lambda n: f"r.{_q(n)}", source=typed)
+    lines = session.sql(f"SELECT :path AS file, count(*) AS lines FROM {source}", args=args)
+    return _typed(session.sql(select)), bad, lines
 
 
 def _union(frames: list[DataFrame]) -> DataFrame | None:
