@@ -242,9 +242,10 @@ def sslv3(certs: Certs) -> Iterator[Server]:
 
 @pytest.fixture(scope="session")
 def raw_broken(certs: Certs) -> Iterator[Server]:
-    """SSLv2, compression, Heartbleed, no renegotiation_info, no fallback SCSV."""
+    """SSLv2, compression, Heartbleed, no renegotiation_info, no fallback SCSV, CCS
+    injection."""
     flags = ["--sslv2", "--compression", "--heartbeat", "vulnerable", "--no-ri",
-             "--no-fallback-scsv"]  # fmt: skip
+             "--no-fallback-scsv", "--ccs", "vulnerable"]  # fmt: skip
     with raw_server(certs.rsa.cert, flags=flags) as server:
         yield server
 
@@ -252,7 +253,7 @@ def raw_broken(certs: Certs) -> Iterator[Server]:
 @pytest.fixture(scope="session")
 def raw_fixed(certs: Certs) -> Iterator[Server]:
     """The same scripted server with every one of those fixed (heartbeat still offered)."""
-    with raw_server(certs.rsa.cert, flags=["--heartbeat", "fixed"]) as server:
+    with raw_server(certs.rsa.cert, flags=["--heartbeat", "fixed", "--ccs", "fixed"]) as server:
         yield server
 
 

@@ -10,6 +10,7 @@ import pytest
 from tests.audit.conftest import Certs, audit, https_server
 from tests.peers.legacy import Server, openssl_server
 from zerotls.audit.model import (
+    CCSInjectionResult,
     CertificateResult,
     FallbackResult,
     GroupsResult,
@@ -321,6 +322,25 @@ def test_heartbleed(broken: TargetReport, fixed: TargetReport, modern: TargetRep
     assert isinstance(safe, HeartbleedResult)
     assert safe.heartbeat_extension and safe.vulnerable is False
     assert "heartbleed" not in ids(fixed) | ids(modern)
+
+
+def test_ccs_injection(
+    broken: TargetReport, fixed: TargetReport, intermediate: TargetReport, modern: TargetReport
+) -> None:
+    vulnerable = broken.results["ccs"]
+    assert isinstance(vulnerable, CCSInjectionResult)
+    assert vulnerable.vulnerable is True and "bad_record_mac" in vulnerable.detail
+    assert caps(broken)["ccs_injection"] == "F"
+    (finding,) = [f for f in broken.findings if f.id == "ccs_injection"]
+    assert "CVE-2014-0224" in finding.title and "1.0.1h" in finding.fix
+    refused = fixed.results["ccs"]  # the scripted server's unexpected_message
+    assert isinstance(refused, CCSInjectionResult) and refused.vulnerable is False
+    assert "unexpected_message" in refused.detail
+    real = intermediate.results["ccs"]  # Debian's OpenSSL 3.0 (s_server, TLS 1.2 and 1.3)
+    assert isinstance(real, CCSInjectionResult) and real.vulnerable is False, real
+    tls13 = modern.results["ccs"]  # no TLS 1.2 at all: not applicable
+    assert isinstance(tls13, CCSInjectionResult) and tls13.vulnerable is False
+    assert "ccs_injection" not in ids(fixed) | ids(intermediate) | ids(modern)
 
 
 def test_resumption(intermediate: TargetReport, broken: TargetReport) -> None:

@@ -262,8 +262,20 @@ def _serve_raw_connection(sock: socket.socket, args: argparse.Namespace, cert: b
         + _handshake(14, b"")
     )
     sock.sendall(_record(22, version, flight))
+    early_ccs = 0
     while True:
         record = _recv_record(sock, buffer)
+        if record is not None and record[0] == 20 and args.ccs != "none":
+            # A ChangeCipherSpec before any key exchange: a fixed server refuses it; a
+            # vulnerable one (CVE-2014-0224) takes it and then cannot decrypt what follows.
+            early_ccs += 1
+            if args.ccs == "fixed":
+                sock.sendall(_record(21, version, b"\x02\x0a"))  # unexpected_message
+                return
+            if early_ccs == 2:
+                sock.sendall(_record(21, version, b"\x02\x14"))  # bad_record_mac
+                return
+            continue
         if record is None or record[0] != 24:
             return  # an alert, a key exchange we cannot answer, or the end
         payload = record[2]
@@ -319,6 +331,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     r.add_argument("--compression", action="store_true", help="accept DEFLATE")
     r.add_argument("--heartbeat", choices=("none", "fixed", "vulnerable"), default="none")
     r.add_argument("--no-ri", action="store_true", help="never send renegotiation_info")
+    r.add_argument("--ccs", choices=("none", "fixed", "vulnerable"), default="none",
+                   help="answer an early ChangeCipherSpec (CVE-2014-0224) as a fixed or a "
+                   "vulnerable server does; none: close")  # fmt: skip
     r.add_argument("--no-fallback-scsv", action="store_true", help="ignore TLS_FALLBACK_SCSV")
     args = parser.parse_args(argv)
     if args.kind == "tlslite":

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from zerotls.audit.model import (
+    CCSInjectionResult,
     CertificateResult,
     ClientAuthResult,
     CompressionResult,
@@ -120,6 +121,8 @@ FIXES: dict[str, str] = {
     "grease.intolerant": "upgrade the TLS library, or the load balancer or middlebox in front "
     "of it: it must ignore cipher suites, groups, versions and extensions it does not know "
     "(RFC 8701); clients that send GREASE (Chrome, Firefox) fail against it",
+    "ccs_injection": "upgrade OpenSSL (1.0.1h, 1.0.0m or 0.9.8za or later): an attacker in "
+    "the middle can read and change the traffic of this server's clients",
     "heartbleed": "upgrade OpenSSL (1.0.1g or later) now, then replace the private key and "
     "revoke the certificate: memory may have leaked",
     "resumption.none": "enable session resumption for faster reconnects: nginx "
@@ -184,6 +187,7 @@ RULES: dict[str, tuple[Severity, str]] = {
     "fallback.missing": (Severity.low, "no downgrade protection (TLS_FALLBACK_SCSV)"),
     "grease.intolerant": (Severity.medium, "unknown TLS values are not ignored (GREASE)"),
     "heartbleed": (Severity.critical, "vulnerable to Heartbleed (CVE-2014-0160)"),
+    "ccs_injection": (Severity.high, "vulnerable to CCS injection (CVE-2014-0224)"),
     "resumption.none": (Severity.info, "no session resumption"),
     "early_data.enabled": (Severity.low, "0-RTT early data is accepted (replayable)"),
     "hsts.missing": (Severity.low, "no HTTP Strict Transport Security"),
@@ -289,6 +293,9 @@ def findings_for(target: Target, results: dict[str, Any]) -> tuple[Finding, ...]
             "its memory (keys, passwords, session cookies may leak)",
             "heartbleed",
         )
+    ccs = results.get("ccs")
+    if isinstance(ccs, CCSInjectionResult) and ccs.vulnerable:
+        out.add("ccs_injection", ccs.detail, "ccs")
     resumption = results.get("resumption")
     if (
         isinstance(resumption, ResumptionResult)

@@ -12,8 +12,8 @@ Caps (finding id → ceiling):
 
 ======================================  =========
 SSLv2, export/NULL/anonymous suites,    F
-Heartbleed, DH < 1024, RSA < 1024,
-revoked certificate
+Heartbleed, CCS injection, DH < 1024,
+RSA < 1024, revoked certificate
 SSLv3, RC4, DES, 3DES (Sweet32), no     C
 TLS 1.2, compression, no secure
 renegotiation
@@ -53,6 +53,7 @@ CAPS: dict[str, str] = {
     "cipher.null": "F",
     "cipher.anon": "F",
     "heartbleed": "F",
+    "ccs_injection": "F",
     "kex.dh_insecure": "F",
     "ocsp.revoked": "F",
     "protocol.sslv3": "C",

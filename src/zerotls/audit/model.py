@@ -31,6 +31,7 @@ __all__ = [
     "GroupResult",
     "GroupsResult",
     "HSTSResult",
+    "CCSInjectionResult",
     "HeartbleedResult",
     "OCSPResult",
     "ProfileResult",
@@ -436,6 +437,14 @@ class SimulatedClient:
 @dataclass(frozen=True, slots=True)
 class ClientSimulationResult:
     clients: tuple[SimulatedClient, ...]
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CCSInjectionResult:
+    vulnerable: bool | None
+    """True: an early ChangeCipherSpec was taken (CVE-2014-0224); None: not known."""
+    detail: str = ""
     error: str | None = None
 
 

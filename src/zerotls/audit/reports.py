@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from zerotls.audit.findings import FIXES, RULES, days_text
 from zerotls.audit.model import (
     SCHEMA_VERSION,
+    CCSInjectionResult,
     CertificateResult,
     ClientAuthResult,
     ClientSimulationResult,
@@ -154,6 +155,11 @@ def _lines(report: TargetReport) -> list[tuple[str, str]]:
     if isinstance(hb, HeartbleedResult):
         other.append(
             f"Heartbleed              {_yes(hb.vulnerable, 'VULNERABLE', 'not vulnerable', 'unknown')}"  # noqa: E501
+        )
+    ccs = r.get("ccs")
+    if isinstance(ccs, CCSInjectionResult):
+        other.append(
+            f"CCS injection           {_yes(ccs.vulnerable, 'VULNERABLE', 'not vulnerable', 'unknown')}"  # noqa: E501
         )
     res = r.get("resumption")
     if isinstance(res, ResumptionResult):

@@ -1,6 +1,7 @@
 """Probe plugins. Importing this package fills :data:`REGISTRY`, in report order."""
 
 from zerotls.audit.probes import (
+    ccs_injection,
     certificate,
     client_auth,
     clients,
@@ -28,6 +29,7 @@ ORDER = (
     fallback.FallbackProbe.name,
     grease.GreaseProbe.name,
     heartbleed.HeartbleedProbe.name,
+    ccs_injection.CCSInjectionProbe.name,
     resumption.ResumptionProbe.name,
     hsts.HSTSProbe.name,
     clients.ClientsProbe.name,
