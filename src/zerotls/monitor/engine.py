@@ -294,9 +294,7 @@ def _enrich_sustained(store: EventSource, alert: Alert, window: Window) -> Alert
     )
     others = int(row[0][0] or 0) if row else 0
     most = float(row[0][1] or 0.0) if row else 0.0
-    weakest = float(alert.evidence.get("weakest_hour_over_own_most", 1.0)) * float(
-        alert.evidence.get("own_most_bytes_out_per_hour_there", 1.0)
-    )
+    weakest = float(alert.evidence["weakest_bytes_out"])
     if others < USUAL_THERE_MIN_OTHERS:
         factor = 1.0
         where = f"{'no' if others == 0 else 'one'} other identity reached it in the baseline"

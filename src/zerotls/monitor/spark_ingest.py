@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from zerotls.errors import ConfigError
 from zerotls.monitor.readers.audit import _ZEROTLS_FIELDS, zerotls_select
-from zerotls.monitor.readers.flow_csv import CSV_TYPES, csv_select
+from zerotls.monitor.readers.flow_csv import csv_columns, csv_select
 from zerotls.monitor.readers.formats import (
     ZEEK_CONN_REQUIRED,
     Format,
@@ -80,6 +80,8 @@ _CONN_TYPES: Final = {
     "orig_bytes": "BIGINT",
     "resp_bytes": "BIGINT",
 }
+_SPARK_TYPES: Final = {"VARCHAR": "STRING", "INTEGER": "INT"}
+"""Spark's names for the DuckDB types that it spells otherwise."""
 _SSL_FIELDS: Final = ("uid", "server_name", "version", "cipher", "established")
 SPARK_JSON: Final = "get_json_object"
 """Spark's name for DuckDB's json_extract_string (same arguments)."""
@@ -484,9 +486,12 @@ def _parse_csv(
     SQL (:func:`~zerotls.monitor.readers.flow_csv.csv_select`)."""
     view = f"zt_lines_{uuid.uuid4().hex}"
     _lines(session, path, links, numbered=numbered).createOrReplaceTempView(view)
-    names: list[str] = []
-    for i, name in enumerate(header.fields):
-        names.append(name if name not in names else f"{name}_{i}")
+    columns = csv_columns(header)
+    names = list(columns)
+    # The DuckDB path's types for the numbers (ts is converted below, the rest stays text).
+    numbers = {
+        n: _SPARK_TYPES.get(t, t) for n, t in columns.items() if n != "ts" and t != "VARCHAR"
+    }
     ddl = ", ".join(f"{_q(n)} STRING" for n in names)
     raw = {n: f"CASE WHEN c.{_q(n)} IN ('', '-') THEN NULL ELSE c.{_q(n)} END" for n in names}
     # Fields are counted outside quotes (a quoted name may hold the separator).
@@ -516,17 +521,14 @@ def _parse_csv(
                 "'field duration is not a finite, non-negative number'",
             )
         )
-    for n in names:
-        kind = CSV_TYPES.get(n)
-        if kind is not None:
-            spark_kind = "INT" if kind == "INTEGER" else kind
-            what = "a decimal number" if kind == "DOUBLE" else "a number"
-            checks.append(
-                (
-                    f"({raw[n]}) IS NOT NULL AND try_cast({raw[n]} AS {spark_kind}) IS NULL",
-                    f"'field {n} is not {what}'",
-                )
+    for n, kind in numbers.items():
+        what = "a decimal number" if kind == "DOUBLE" else "a number"
+        checks.append(
+            (
+                f"({raw[n]}) IS NOT NULL AND try_cast({raw[n]} AS {kind}) IS NULL",
+                f"'field {n} is not {what}'",
             )
+        )
     error = "CASE " + " ".join(f"WHEN {c} THEN {e}" for c, e in checks) + " END"
     args: dict[str, Any] = {
         "path": str(path),
@@ -544,13 +546,9 @@ def _parse_csv(
         f"FROM {judged} WHERE error IS NOT NULL",
         args={"path": str(path)},
     )
-    typed_cols = [f"{ts} AS ts"]
-    for n in names:
-        if n == "ts":
-            continue
-        kind = CSV_TYPES.get(n)
-        spark_kind = {"INTEGER": "INT"}.get(kind or "", kind or "STRING")
-        typed_cols.append(f"CAST({raw[n]} AS {spark_kind}) AS {_q(n)}")
+    typed_cols = [f"{ts} AS ts"] + [
+        f"CAST({raw[n]} AS {numbers.get(n, 'STRING')}) AS {_q(n)}" for n in names if n != "ts"
+    ]
     typed = f"zt_csv_{uuid.uuid4().hex}"
     session.sql(
         f"SELECT {', '.join(typed_cols)} FROM {judged} WHERE error IS NULL"
@@ -618,9 +616,8 @@ def _normalize(
 
 def _typed(frame: DataFrame) -> DataFrame:
     """The event columns in their order and types, with the day partition."""
-    spark_type = {"VARCHAR": "STRING", "INTEGER": "INT"}
     exprs = [
-        f"CAST({_q(c.name)} AS {spark_type.get(c.sql_type, c.sql_type)}) AS {_q(c.name)}"
+        f"CAST({_q(c.name)} AS {_SPARK_TYPES.get(c.sql_type, c.sql_type)}) AS {_q(c.name)}"
         for c in EVENT_COLUMNS
     ]
     exprs.append("date_format(from_unixtime(CAST(floor(ts) AS BIGINT)), 'yyyy-MM-dd') AS day")

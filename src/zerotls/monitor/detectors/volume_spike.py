@@ -278,6 +278,7 @@ def destination_spikes(pair_hours: Table, window: Window, settings: Settings) ->
                         "bytes_in": inn,
                         "bytes_out_total": out,
                         "connections": sum(g[3] for g in run),
+                        "weakest_bytes_out": weakest,
                         "own_most_bytes_out_per_hour_there": most,
                         "own_baseline_hours_there": int(items[0]["base_hours"]),
                         "weakest_hour_over_own_most": round(weakest / most, 3),

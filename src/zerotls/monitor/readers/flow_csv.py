@@ -18,13 +18,27 @@ from zerotls.monitor.schema import tls_version_sql
 if TYPE_CHECKING:
     import duckdb
 
-CSV_TYPES: Final = {
+_CSV_TYPES: Final = {
     "src_port": "INTEGER",
     "dst_port": "INTEGER",
     "bytes_out": "BIGINT",
     "bytes_in": "BIGINT",
     "duration": "DOUBLE",
 }
+
+
+def csv_columns(header: Header) -> dict[str, str]:
+    """The file's columns in order (a repeated name gets its position as a suffix) and the
+    DuckDB type each is read as: ``ts`` a DOUBLE (epoch) or TIMESTAMPTZ, ports and byte
+    counts integers, ``duration`` a DOUBLE, the rest text."""
+    columns: dict[str, str] = {}
+    for i, name in enumerate(header.fields):
+        key = name if name not in columns else f"{name}_{i}"
+        if key == "ts":
+            columns[key] = "DOUBLE" if header.ts_kind == "epoch" else "TIMESTAMPTZ"
+        else:
+            columns[key] = _CSV_TYPES.get(key, "VARCHAR")
+    return columns
 
 
 def csv_select(present: Collection[str], *, ts: str, ref: Callable[[str], str], source: str) -> str:
@@ -75,13 +89,7 @@ def _load_csv(
     skip_header: bool,
     target: str = "staged",
 ) -> None:
-    columns: dict[str, str] = {}
-    for i, name in enumerate(header.fields):
-        key = name if name not in columns else f"{name}_{i}"
-        if key == "ts":
-            columns[key] = "DOUBLE" if header.ts_kind == "epoch" else "TIMESTAMPTZ"
-        else:
-            columns[key] = CSV_TYPES.get(key, "VARCHAR")
+    columns = csv_columns(header)
     source, values = _read_csv_sql(
         columns,
         delim=header.separator,
