@@ -318,12 +318,70 @@ def test_spark_reads_flow_csv_as_the_duckdb_path_does(spark: Any, tmp_path: Path
     assert duck_lines == [0, 0, 4, 7]
     assert {r["error"] for r in report.rejects} >= {
         "field ts is not a finite time",
-        "field duration is not a finite, non-negative number",
+        "field duration is not a finite, non-negative number of seconds",
         "expected 10 fields, found 4",
         "field dst_port is not a number",
     }
     again = spark_ingest([logs], tmp_path / "events", spark)
     assert (again.added, again.events) == (0, 5)
+
+
+def test_spark_quarantines_the_times_the_store_quarantines(spark: Any, tmp_path: Path) -> None:
+    """A time that is not finite, before 1990 or far in the future, and a duration that is
+    negative or not finite, are refused by every format on Spark as the store refuses them
+    (so no NaN reaches a query and no line dated 2100 moves the window), with the line."""
+    import json
+
+    from tests.monitor.helpers import CONN_FIELDS, conn_line, write, zeek_header
+    from zerotls.monitor.spark_ingest import spark_ingest
+    from zerotls.monitor.store import Store
+
+    t = 1767225600.0
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    conn = [
+        conn_line(t, "C1", "10.0.0.1", "93.1.1.1"),
+        conn_line(float("nan"), "C2", "10.0.0.1", "93.1.1.2"),
+        conn_line(float("inf"), "C3", "10.0.0.1", "93.1.1.3"),
+        conn_line(4102444800.0, "C4", "10.0.0.1", "93.1.1.4"),  # 2100
+        conn_line(1000.0, "C5", "10.0.0.1", "93.1.1.5"),  # 1970: a counter
+        conn_line(t + 5, "C6", "10.0.0.1", "93.1.1.6").replace("\t1.5\t", "\t-3\t"),
+        conn_line(t + 6, "C7", "10.0.0.1", "93.1.1.7").replace("\t1.5\t", "\tinf\t"),
+        conn_line(t + 7, "C8", "10.0.0.1", "93.1.1.8"),
+    ]
+    write(logs / "conn.log", zeek_header("conn", CONN_FIELDS) + "".join(conn))
+    stamp = "2026-01-01T00:00:%02d.000000+0000"
+    flows = [
+        {"timestamp": stamp % 9, "flow_id": 1, "event_type": "flow", "src_ip": "10.0.0.7",
+         "dest_ip": "93.1.2.1", "proto": "TCP", "flow": {"start": stamp % 1, "age": 7}},
+        {"timestamp": stamp % 9, "flow_id": 2, "event_type": "flow", "src_ip": "10.0.0.7",
+         "dest_ip": "93.1.2.2", "proto": "TCP", "flow": {"start": stamp % 2, "age": -7}},
+        {"timestamp": "2100-01-01T00:00:00.000000+0000", "flow_id": 3, "event_type": "flow",
+         "src_ip": "10.0.0.7", "dest_ip": "93.1.2.3", "proto": "TCP",
+         "flow": {"start": "2100-01-01T00:00:00.000000+0000", "age": 1}},
+        {"timestamp": "1970-01-01T00:00:00.000000+0000", "event_type": "alert"},  # not a flow
+    ]  # fmt: skip
+    write(logs / "eve.json", "".join(json.dumps(r) + "\n" for r in flows))
+    report = spark_ingest([logs], tmp_path / "events", spark)
+    with Store() as store:
+        duck = store.ingest([logs / "conn.log", logs / "eve.json"])
+        store.export_parquet(tmp_path / "duck")
+    events = _events(tmp_path / "events")
+    assert events == _events(tmp_path / "duck")  # what is kept, both engines keep
+    assert sorted(e[0] for e in events) == ["zeek:C1", "zeek:C8", "zeek:eve-1"]
+    assert duck.rejected == report.rejected == 8
+    found = sorted((Path(r["file"]).name, r["line"], r["error"]) for r in report.rejects)
+    header = 8  # the conn.log's header lines
+    assert [(name, line) for name, line, _ in found] == [
+        ("conn.log", header + n) for n in (2, 3, 4, 5, 6, 7)
+    ] + [("eve.json", 2), ("eve.json", 3)]
+    errors = {(name, line): error for name, line, error in found}
+    assert errors["conn.log", header + 2] == "field ts is not a finite time"
+    assert "in the future" in errors["conn.log", header + 4]
+    assert "before 1990" in errors["conn.log", header + 5]
+    assert "duration is not a finite" in errors["conn.log", header + 6]
+    assert "duration is not a finite" in errors["eve.json", 2]
+    assert "in the future" in errors["eve.json", 3]
 
 
 def test_spark_ingest_says_what_it_cannot_read(

@@ -15,10 +15,11 @@ names, separator and unset marker (:func:`~zerotls.monitor.readers.formats.sniff
 lines are read by the JVM's text reader and parsed with Spark SQL functions; a file in which
 any line is bad is read a second time with every line numbered (``zipWithIndex``, through
 Python workers, slower), so that a bad line is reported with its file and line number: a
-line with the wrong number of fields, a time that is not a time, a missing required field
-or a number that does not parse is written to ``DIR/_rejects/`` (JSON: file, line, error,
-text) and counted, never dropped silently and never fatal. Connections are joined to
-``ssl.log`` records by ``uid`` for the server name, version and cipher.
+line with the wrong number of fields, a time that is not a time, a missing required field,
+a number that does not parse, or a time or duration the store would quarantine (not finite,
+before 1990, in the future; a negative duration) is written to ``DIR/_rejects/`` (JSON:
+file, line, error, text) and counted, never dropped silently and never fatal. Connections
+are joined to ``ssl.log`` records by ``uid`` for the server name, version and cipher.
 
 Idempotent: events keep the DuckDB path's stable keys (``zeek:UID``). A day partition that
 already holds events is read, merged with the new ones, de-duplicated on the key and
@@ -59,7 +60,14 @@ from zerotls.monitor.readers.formats import (
     Header,
     sniff,
 )
-from zerotls.monitor.readers.suricata import _EVE_FIELDS, eve_checks, eve_select, eve_tls
+from zerotls.monitor.readers.suricata import (
+    _EVE_FIELDS,
+    _FLOW,
+    _flow_field,
+    eve_checks,
+    eve_select,
+    eve_tls,
+)
 from zerotls.monitor.readers.zeek import _ZEEK_CONN_FIELDS as _CONN_FIELDS
 from zerotls.monitor.readers.zeek import _ZEEK_CONN_SELECT
 from zerotls.monitor.schema import EVENT_COLUMNS
@@ -87,6 +95,40 @@ SPARK_JSON: Final = "get_json_object"
 """Spark's name for DuckDB's json_extract_string (same arguments)."""
 _SPARK_TS: Final = "coalesce(try_cast({v} AS DOUBLE), unix_micros(try_to_timestamp({v})) / 1e6)"
 """Epoch seconds from a number or an RFC 3339 time, in Spark SQL (DuckDB: readers/staging)."""
+
+
+def _time_checks(ts: str, duration: str | None, *, when: str = "true") -> list[tuple[str, str]]:
+    """The store's quarantine (``Store._quarantine``) as bad-line checks, for a line whose
+    time ``ts`` (epoch seconds, SQL) parsed: not finite, before 1990, more than the clock
+    skew in the future, or a ``duration`` (seconds, SQL, NULL allowed) that is not a finite,
+    non-negative number. Here the line is still known, so it is reported with its number.
+    Messages are plain text (:func:`_lit` makes them SQL). ``when`` limits the checks to
+    the lines that are events (EVE flow records)."""
+    from zerotls.monitor.store import EARLIEST_TS, FUTURE_SKEW
+
+    latest = repr(float(time.time() + FUTURE_SKEW))  # a number we format, never file text
+    # NaN compares above infinity in Spark: "not (abs < inf)" is "not finite".
+    checks = [
+        (f"{when} AND NOT (abs({ts}) < double('Infinity'))", "field ts is not a finite time"),
+        (
+            f"{when} AND {ts} > {latest}",
+            "field ts is in the future (more than 10 min after the ingest time): "
+            "quarantined, so it cannot move the detection window; check the sensor's clock",
+        ),
+        (
+            f"{when} AND {ts} < {EARLIEST_TS!r}",
+            "field ts is before 1990: quarantined (is it in milliseconds or a counter?)",
+        ),
+    ]
+    if duration is not None:
+        checks.append(
+            (
+                f"{when} AND ({duration}) IS NOT NULL "
+                f"AND NOT (({duration}) >= 0 AND ({duration}) < double('Infinity'))",
+                "field duration is not a finite, non-negative number of seconds",
+            )
+        )
+    return checks
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,6 +389,8 @@ def _parse(
     checks += [(f"({raw[r]}) IS NULL", f"'field {r} is missing'") for r in required if r in raw]
     checks.append((f"{ts} IS NULL", "'field ts is not a time'"))
     if header.fmt is Format.ZEEK_CONN:
+        duration = f"try_cast({raw['duration']} AS DOUBLE)"
+        checks += [(c, _lit(m)) for c, m in _time_checks(ts, duration)]
         checks += [
             (
                 f"({raw[name]}) IS NOT NULL AND try_cast({raw[name]} AS {kind}) IS NULL",
@@ -454,6 +498,7 @@ def _parse_audit(
             for name, kind in (("bytes_in", "BIGINT"), ("bytes_out", "BIGINT"),
                                ("duration_ms", "DOUBLE"))
         ),
+        *_time_checks(ts, "try_cast(j.duration_ms AS DOUBLE) / 1000.0"),
     ]  # fmt: skip
     good, bad, lines = _parse_json(session, path, links, _ZEROTLS_FIELDS, checks, numbered=numbered)
     ok = f"zt_ok_{uuid.uuid4().hex}"
@@ -466,7 +511,10 @@ def _parse_eve(
 ) -> tuple[DataFrame, DataFrame, DataFrame]:
     """(the records, as a struct ``j`` each, the rejected lines, the count) of one Suricata
     EVE file; flows and TLS events are mapped once all files are read (see _normalize)."""
-    checks = eve_checks(_SPARK_TS, SPARK_JSON)
+    start = _SPARK_TS.format(v=f"{SPARK_JSON}(j.flow, '$.start')")
+    ts = f"coalesce({start}, {_SPARK_TS.format(v='j.timestamp')})"
+    age = _flow_field("age", "DOUBLE", SPARK_JSON)
+    checks = eve_checks(_SPARK_TS, SPARK_JSON) + _time_checks(ts, age, when=_FLOW)
     return _parse_json(session, path, links, _EVE_FIELDS, checks, numbered=numbered)
 
 
@@ -509,18 +557,9 @@ def _parse_csv(
     checks = [
         (f"nf <> {len(names)}", f"concat('expected {len(names)} fields, found ', nf)"),
         (f"{ts} IS NULL", "'field ts is missing or not a time'"),
-        # NaN compares above infinity in Spark: this is "not finite" (as the store checks).
-        (f"NOT (abs({ts}) < double('Infinity'))", "'field ts is not a finite time'"),
     ]
-    if "duration" in names:
-        duration = f"try_cast({raw['duration']} AS DOUBLE)"
-        checks.append(
-            (
-                f"{duration} IS NOT NULL AND NOT ({duration} >= 0 "
-                f"AND {duration} < double('Infinity'))",
-                "'field duration is not a finite, non-negative number'",
-            )
-        )
+    duration = f"try_cast({raw['duration']} AS DOUBLE)" if "duration" in names else None
+    checks += [(c, _lit(m)) for c, m in _time_checks(ts, duration)]
     for n, kind in numbers.items():
         what = "a decimal number" if kind == "DOUBLE" else "a number"
         checks.append(
