@@ -243,9 +243,10 @@ def sslv3(certs: Certs) -> Iterator[Server]:
 @pytest.fixture(scope="session")
 def raw_broken(certs: Certs) -> Iterator[Server]:
     """SSLv2, compression, Heartbleed, no renegotiation_info, no fallback SCSV, CCS
-    injection."""
+    injection, ROBOT (a bad padding format refused at once)."""
     flags = ["--sslv2", "--compression", "--heartbeat", "vulnerable", "--no-ri",
-             "--no-fallback-scsv", "--ccs", "vulnerable"]  # fmt: skip
+             "--no-fallback-scsv", "--ccs", "vulnerable", "--key", str(certs.rsa.key),
+             "--robot", "leak-alert"]  # fmt: skip
     with raw_server(certs.rsa.cert, flags=flags) as server:
         yield server
 
@@ -253,7 +254,18 @@ def raw_broken(certs: Certs) -> Iterator[Server]:
 @pytest.fixture(scope="session")
 def raw_fixed(certs: Certs) -> Iterator[Server]:
     """The same scripted server with every one of those fixed (heartbeat still offered)."""
-    with raw_server(certs.rsa.cert, flags=["--heartbeat", "fixed", "--ccs", "fixed"]) as server:
+    flags = ["--heartbeat", "fixed", "--ccs", "fixed", "--key", str(certs.rsa.key),
+             "--robot", "fixed"]  # fmt: skip
+    with raw_server(certs.rsa.cert, flags=flags) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def raw_robot_close(certs: Certs) -> Iterator[Server]:
+    """A second, weaker oracle: only a block that does not start 00 02 is answered by a
+    close without an alert; every other padding error looks valid."""
+    flags = ["--key", str(certs.rsa.key), "--robot", "leak-close"]
+    with raw_server(certs.rsa.cert, flags=flags) as server:
         yield server
 
 

@@ -19,6 +19,7 @@ from zerotls.audit.model import (
     ProtocolsResult,
     RenegotiationResult,
     ResumptionResult,
+    RobotResult,
     TargetReport,
 )
 
@@ -341,6 +342,36 @@ def test_ccs_injection(
     tls13 = modern.results["ccs"]  # no TLS 1.2 at all: not applicable
     assert isinstance(tls13, CCSInjectionResult) and tls13.vulnerable is False
     assert "ccs_injection" not in ids(fixed) | ids(intermediate) | ids(modern)
+
+
+def test_robot(
+    broken: TargetReport, fixed: TargetReport, static: TargetReport, modern: TargetReport
+) -> None:
+    strong = broken.results["robot"]  # bad format: handshake_failure at once
+    assert isinstance(strong, RobotResult) and strong.vulnerable is True, strong
+    assert strong.answers[0] == strong.answers[4] == "alert bad_record_mac, then closed"
+    assert set(strong.answers[1:4]) == {"alert handshake_failure, then closed"}
+    assert caps(broken)["robot"] == "F"
+    (finding,) = [f for f in broken.findings if f.id == "robot"]
+    assert "padding oracle" in finding.title and "ECDHE" in finding.fix
+    # Negative twins: the scripted server answering every padding alike, and Debian's
+    # OpenSSL 3.0 with static RSA suites only (implicit rejection), a real peer.
+    for report in (fixed, static):
+        result = report.results["robot"]
+        assert isinstance(result, RobotResult) and result.vulnerable is False, result
+        assert len(result.answers) == 5 and len(set(result.answers)) == 1
+        assert "robot" not in ids(report)
+    tls13 = modern.results["robot"]  # no static RSA at all: not applicable
+    assert isinstance(tls13, RobotResult) and tls13.vulnerable is False
+    assert "not applicable" in tls13.detail and tls13.answers == ()
+
+
+def test_robot_finds_a_weaker_oracle(raw_robot_close: Server, certs: Certs) -> None:
+    """Only a block that does not start 00 02 is told apart (a close without an alert)."""
+    weak = audit(raw_robot_close, certs.ca, probes=("robot",)).results["robot"]
+    assert isinstance(weak, RobotResult) and weak.vulnerable is True, weak
+    assert weak.answers[1] == "no alert, then closed"
+    assert len(set(weak.answers)) == 2 and "wrong first bytes" in weak.detail
 
 
 def test_resumption(intermediate: TargetReport, broken: TargetReport) -> None:

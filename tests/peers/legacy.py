@@ -11,7 +11,8 @@ Three kinds, each a real server on 127.0.0.1:
   ``struct`` only (not with zerotls' codec, so the auditor is tested against an independent
   implementation). It answers a hello up to ServerHelloDone and can be configured to show
   what no maintained library still does: SSLv2, TLS compression, a Heartbleed-style over-read,
-  no renegotiation_info, no TLS_FALLBACK_SCSV.
+  no renegotiation_info, no TLS_FALLBACK_SCSV, an early ChangeCipherSpec taken, and an RSA
+  key exchange whose padding check shows (ROBOT), two ways.
 
 Run ``python tests/peers/legacy.py tlslite|raw --help`` for the subprocess side.
 """
@@ -265,6 +266,11 @@ def _serve_raw_connection(sock: socket.socket, args: argparse.Namespace, cert: b
     early_ccs = 0
     while True:
         record = _recv_record(sock, buffer)
+        if record is not None and record[0] == 22 and record[2][:1] == b"\x10" and args.key:
+            _answer_key_exchange(
+                sock, buffer, args, record[2], version=version, client_version=client_version
+            )
+            return
         if record is not None and record[0] == 20 and args.ccs != "none":
             # A ChangeCipherSpec before any key exchange: a fixed server refuses it; a
             # vulnerable one (CVE-2014-0224) takes it and then cannot decrypt what follows.
@@ -290,6 +296,53 @@ def _serve_raw_connection(sock: socket.socket, args: argparse.Namespace, cert: b
         elif claimed + 16 <= actual:  # RFC 6520 §4: answer well-formed requests only
             response = b"\x02" + payload[1 : 3 + claimed] + os.urandom(16)
             sock.sendall(_record(24, version, response))
+
+
+def _padding_valid(block: bytes, client_version: int) -> tuple[bool, bool]:
+    """(the PKCS#1 v1.5 type 2 format holds, the premaster is 48 bytes of the right version)."""
+    if block[:2] != b"\x00\x02":
+        return False, False
+    separator = block.find(b"\x00", 2)
+    if separator < 10:
+        return False, False
+    secret = block[separator + 1 :]
+    return len(secret) == 48, len(secret) == 48 and secret[:2] == client_version.to_bytes(2, "big")
+
+
+def _answer_key_exchange(
+    sock: socket.socket,
+    buffer: bytearray,
+    args: argparse.Namespace,
+    message: bytes,
+    *,
+    version: int,
+    client_version: int,
+) -> None:
+    """Decrypt a ClientKeyExchange with the RSA key and answer it as ``--robot`` says.
+
+    fixed: RFC 5246 §7.4.7.1, whatever the padding: read ChangeCipherSpec and Finished,
+    fail to decrypt the Finished (bad_record_mac). leak-alert: a block whose format is wrong
+    (first bytes, separator, length) is refused at once with handshake_failure. leak-close:
+    a block that does not start 00 02 gets the connection closed, with no alert.
+    """
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    key = load_pem_private_key(Path(args.key).read_bytes(), password=None)
+    numbers = key.private_numbers()  # type: ignore[union-attr]
+    n, d = numbers.public_numbers.n, numbers.d
+    size = (n.bit_length() + 7) // 8
+    encrypted = message[6 : 6 + struct.unpack_from("!H", message, 4)[0]]
+    block = pow(int.from_bytes(encrypted, "big"), d, n).to_bytes(size, "big")
+    well_formed, _ = _padding_valid(block, client_version)
+    if args.robot == "leak-alert" and not well_formed:
+        sock.sendall(_record(21, version, b"\x02\x28"))  # handshake_failure
+        return
+    if args.robot == "leak-close" and block[:2] != b"\x00\x02":
+        return  # closed without a word
+    ccs = _recv_record(sock, buffer)
+    finished = _recv_record(sock, buffer)
+    if ccs is not None and ccs[0] == 20 and finished is not None:
+        sock.sendall(_record(21, version, b"\x02\x14"))  # bad_record_mac
 
 
 def _serve_raw(args: argparse.Namespace) -> None:
@@ -335,6 +388,12 @@ def main(argv: Sequence[str] | None = None) -> None:
                    help="answer an early ChangeCipherSpec (CVE-2014-0224) as a fixed or a "
                    "vulnerable server does; none: close")  # fmt: skip
     r.add_argument("--no-fallback-scsv", action="store_true", help="ignore TLS_FALLBACK_SCSV")
+    r.add_argument("--key", help="the certificate's RSA key: answer RSA key exchanges "
+                   "as --robot says")  # fmt: skip
+    r.add_argument("--robot", choices=("fixed", "leak-alert", "leak-close"), default="fixed",
+                   help="fixed: every padding answered alike; leak-alert: a bad format "
+                   "refused at once (handshake_failure); leak-close: bad first bytes closed "
+                   "without an alert")  # fmt: skip
     args = parser.parse_args(argv)
     if args.kind == "tlslite":
         _serve_tlslite(args)

@@ -24,6 +24,7 @@ from zerotls.audit.model import (
     ProtocolsResult,
     RenegotiationResult,
     ResumptionResult,
+    RobotResult,
     Severity,
     SuiteResult,
     Target,
@@ -123,6 +124,10 @@ FIXES: dict[str, str] = {
     "(RFC 8701); clients that send GREASE (Chrome, Firefox) fail against it",
     "ccs_injection": "upgrade OpenSSL (1.0.1h, 1.0.0m or 0.9.8za or later): an attacker in "
     "the middle can read and change the traffic of this server's clients",
+    "robot": "turn off static RSA key exchange (keep ECDHE suites only: nginx "
+    "`ssl_ciphers ECDHE+AESGCM:ECDHE+CHACHA20;`), or upgrade the TLS stack or the load "
+    "balancer firmware that answers bad padding differently (https://robotattack.org); "
+    "recorded sessions that used RSA key exchange with this key may be decrypted",
     "heartbleed": "upgrade OpenSSL (1.0.1g or later) now, then replace the private key and "
     "revoke the certificate: memory may have leaked",
     "resumption.none": "enable session resumption for faster reconnects: nginx "
@@ -188,6 +193,7 @@ RULES: dict[str, tuple[Severity, str]] = {
     "grease.intolerant": (Severity.medium, "unknown TLS values are not ignored (GREASE)"),
     "heartbleed": (Severity.critical, "vulnerable to Heartbleed (CVE-2014-0160)"),
     "ccs_injection": (Severity.high, "vulnerable to CCS injection (CVE-2014-0224)"),
+    "robot": (Severity.high, "vulnerable to ROBOT (an RSA padding oracle)"),
     "resumption.none": (Severity.info, "no session resumption"),
     "early_data.enabled": (Severity.low, "0-RTT early data is accepted (replayable)"),
     "hsts.missing": (Severity.low, "no HTTP Strict Transport Security"),
@@ -296,6 +302,9 @@ def findings_for(target: Target, results: dict[str, Any]) -> tuple[Finding, ...]
     ccs = results.get("ccs")
     if isinstance(ccs, CCSInjectionResult) and ccs.vulnerable:
         out.add("ccs_injection", ccs.detail, "ccs")
+    robot = results.get("robot")
+    if isinstance(robot, RobotResult) and robot.vulnerable:
+        out.add("robot", robot.detail, "robot")
     resumption = results.get("resumption")
     if (
         isinstance(resumption, ResumptionResult)

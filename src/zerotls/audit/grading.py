@@ -54,6 +54,7 @@ CAPS: dict[str, str] = {
     "cipher.anon": "F",
     "heartbleed": "F",
     "ccs_injection": "F",
+    "robot": "F",
     "kex.dh_insecure": "F",
     "ocsp.revoked": "F",
     "protocol.sslv3": "C",

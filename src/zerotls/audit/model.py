@@ -38,6 +38,7 @@ __all__ = [
     "ProtocolsResult",
     "RenegotiationResult",
     "ResumptionResult",
+    "RobotResult",
     "ScanOptions",
     "Severity",
     "SuiteResult",
@@ -444,6 +445,17 @@ class ClientSimulationResult:
 class CCSInjectionResult:
     vulnerable: bool | None
     """True: an early ChangeCipherSpec was taken (CVE-2014-0224); None: not known."""
+    detail: str = ""
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RobotResult:
+    vulnerable: bool | None
+    """True: the server answers valid and invalid RSA padding differently (a stable
+    Bleichenbacher oracle); None: not known."""
+    answers: tuple[str, ...] = ()
+    """The server's answer to each premaster variant, in the probe's order."""
     detail: str = ""
     error: str | None = None
 

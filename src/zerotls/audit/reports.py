@@ -32,6 +32,7 @@ from zerotls.audit.model import (
     ProtocolsResult,
     RenegotiationResult,
     ResumptionResult,
+    RobotResult,
     Severity,
     TargetReport,
     to_jsonable,
@@ -160,6 +161,11 @@ def _lines(report: TargetReport) -> list[tuple[str, str]]:
     if isinstance(ccs, CCSInjectionResult):
         other.append(
             f"CCS injection           {_yes(ccs.vulnerable, 'VULNERABLE', 'not vulnerable', 'unknown')}"  # noqa: E501
+        )
+    robot = r.get("robot")
+    if isinstance(robot, RobotResult):
+        other.append(
+            f"ROBOT                   {_yes(robot.vulnerable, 'VULNERABLE', 'not vulnerable', 'unknown')}"  # noqa: E501
         )
     res = r.get("resumption")
     if isinstance(res, ResumptionResult):

@@ -14,6 +14,7 @@ from zerotls.audit.probes import (
     protocols,
     renegotiation,
     resumption,
+    robot,
 )
 from zerotls.audit.probes.base import REGISTRY, Job, JobFailed, Probe, ProbeContext, register
 
@@ -30,6 +31,7 @@ ORDER = (
     grease.GreaseProbe.name,
     heartbleed.HeartbleedProbe.name,
     ccs_injection.CCSInjectionProbe.name,
+    robot.RobotProbe.name,
     resumption.ResumptionProbe.name,
     hsts.HSTSProbe.name,
     clients.ClientsProbe.name,
