@@ -374,6 +374,13 @@ def test_robot_finds_a_weaker_oracle(raw_robot_close: Server, certs: Certs) -> N
     assert len(set(weak.answers)) == 2 and "wrong first bytes" in weak.detail
 
 
+def test_robot_on_tlslite(sslv3: Server, certs: Certs) -> None:
+    """tlslite-ng (static RSA, TLS 1.0) hides its padding check: an independent real peer."""
+    result = audit(sslv3, certs.ca, probes=("robot",)).results["robot"]
+    assert isinstance(result, RobotResult) and result.vulnerable is False, result
+    assert len(result.answers) == 5 and len(set(result.answers)) == 1
+
+
 def test_resumption(intermediate: TargetReport, broken: TargetReport) -> None:
     result = intermediate.results["resumption"]
     assert isinstance(result, ResumptionResult)
