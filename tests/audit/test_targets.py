@@ -344,6 +344,21 @@ def test_ccs_injection(
     assert "ccs_injection" not in ids(fixed) | ids(intermediate) | ids(modern)
 
 
+def test_cbc_family_is_informational(
+    legacy: TargetReport, intermediate: TargetReport, static: TargetReport
+) -> None:
+    """BEAST where TLS 1.0 takes CBC suites; LUCKY13 and POODLE-TLS wherever CBC is taken,
+    said to be untested; nothing of either where only AEAD suites are accepted."""
+    findings = {f.id: f for f in legacy.findings}
+    beast, cbc = findings["cipher.beast"], findings["cipher.cbc"]
+    assert beast.severity.name == cbc.severity.name == "low"
+    assert beast.detail.startswith("TLS 1.0 accepts CBC suites")
+    assert "LUCKY13" in cbc.detail and "neither is tested actively" in cbc.detail
+    assert "cipher.beast" not in caps(legacy) and "cipher.cbc" not in caps(legacy)
+    for report in (intermediate, static):  # AES-GCM and ChaCha20 only
+        assert not {"cipher.beast", "cipher.cbc"} & ids(report)
+
+
 def test_robot(
     broken: TargetReport, fixed: TargetReport, static: TargetReport, modern: TargetReport
 ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from zerotls._wire.suites import suite_info
 from zerotls.audit.model import (
     CCSInjectionResult,
     CertificateResult,
@@ -69,6 +70,7 @@ FIXES: dict[str, str] = {
     "`ssl_prefer_server_ciphers on;` · Apache `SSLHonorCipherOrder on`): " + _CIPHERS_FIX,
     "cipher.no_aead": "offer AES-GCM or ChaCha20-Poly1305 suites: " + _CIPHERS_FIX,
     "cipher.cbc": "prefer AEAD suites and drop CBC ones when old clients allow: " + _CIPHERS_FIX,
+    "cipher.beast": "disable TLS 1.0 (and SSLv3), which ends BEAST: " + _PROTOCOLS_FIX,
     "kex.dh_insecure": "use 2048-bit or larger DH groups, or drop DHE: nginx `ssl_dhparam "
     "ffdhe2048.pem;` (RFC 7919 group) · Apache `SSLOpenSSLConfCmd DHParameters ffdhe2048.pem`",
     "kex.dh_weak": "use 2048-bit or larger DH groups (RFC 7919 ffdhe2048): nginx `ssl_dhparam "
@@ -161,7 +163,8 @@ RULES: dict[str, tuple[Severity, str]] = {
     "cipher.no_fs": (Severity.high, "no forward secrecy"),
     "cipher.static_kex": (Severity.medium, "key exchange without forward secrecy accepted"),
     "cipher.no_aead": (Severity.medium, "no AEAD cipher suite"),
-    "cipher.cbc": (Severity.low, "CBC-mode cipher suites are accepted"),
+    "cipher.cbc": (Severity.low, "CBC-mode cipher suites are accepted (LUCKY13, POODLE-TLS)"),
+    "cipher.beast": (Severity.low, "CBC suites in TLS 1.0 or SSLv3 (BEAST)"),
     "kex.dh_insecure": (Severity.critical, "DH parameters under 1024 bits (Logjam)"),
     "kex.dh_weak": (Severity.medium, "DH parameters under 2048 bits"),
     "group.deprecated": (Severity.low, "deprecated key-exchange groups are accepted"),
@@ -404,6 +407,7 @@ def _protocol_findings(out: _Collector, protocols: ProtocolsResult) -> None:
             )
         if not any(s.aead for s in tls_suites):
             out.add("cipher.no_aead", "only CBC or stream suites are accepted", "protocols")
+        _cbc_findings(out, protocols)
     dhe = [s for s in suites if s.dh_bits is not None]
     if dhe:
         smallest = min(s.dh_bits or 0 for s in dhe)
@@ -411,6 +415,34 @@ def _protocol_findings(out: _Collector, protocols: ProtocolsResult) -> None:
             out.add("kex.dh_insecure", f"the server uses a {smallest}-bit DH prime", "protocols")
         elif smallest < 2048:
             out.add("kex.dh_weak", f"the server uses a {smallest}-bit DH prime", "protocols")
+
+
+def _cbc_findings(out: _Collector, protocols: ProtocolsResult) -> None:
+    """The CBC family, informational: what the configuration allows, not an active test."""
+    cbc = {
+        v.version: [s for s in v.suites if suite_info(s.code).mode == "cbc"]
+        for v in protocols.versions
+        if v.supported and v.code >= 0x0300
+    }
+    every = [s for suites in cbc.values() for s in suites]
+    if every:
+        out.add(
+            "cipher.cbc",
+            "MAC-then-encrypt CBC records are open to padding and timing attacks where the "
+            "TLS stack is not constant-time (LUCKY13, CVE-2013-0169) or does not check the "
+            "padding bytes (POODLE-TLS, CVE-2014-8730); neither is tested actively here; "
+            "accepted: " + _names(every),
+            "protocols",
+        )
+    old = [v for v in ("SSLv3", "TLS 1.0") if cbc.get(v)]
+    if old:
+        out.add(
+            "cipher.beast",
+            f"{' and '.join(old)} accept{'s' if len(old) == 1 else ''} CBC suites, whose IV "
+            "is predictable (BEAST, CVE-2011-3389); clients since 2012 split records (1/n-1), "
+            "so old clients remain exposed; accepted: " + _names([s for v in old for s in cbc[v]]),
+            "protocols",
+        )
 
 
 def _certificate_findings(out: _Collector, cert: CertificateResult) -> None:
