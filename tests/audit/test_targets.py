@@ -396,6 +396,18 @@ def test_robot_on_tlslite(sslv3: Server, certs: Certs) -> None:
     assert len(result.answers) == 5 and len(set(result.answers)) == 1
 
 
+def test_a_partial_scan_is_neither_graded_nor_compliant(static_rsa: Server, certs: Certs) -> None:
+    """Without the protocols and certificate probes there is no evidence for a grade or a
+    profile: say so, and never pass a --profile gate for want of evidence."""
+    report = audit(static_rsa, certs.ca, probes=("robot",))
+    assert report.grade is not None
+    assert [c.reason for c in report.grade.caps] == ["not graded: the protocols probe did not run"]
+    for profile in report.profiles:
+        assert profile.compliant is False
+        (violation,) = profile.violations
+        assert "protocols and certificate probes did not run" in violation.what
+
+
 def test_resumption(intermediate: TargetReport, broken: TargetReport) -> None:
     result = intermediate.results["resumption"]
     assert isinstance(result, ResumptionResult)

@@ -209,7 +209,16 @@ def grade(results: dict[str, Any], findings: tuple[Finding, ...]) -> GradeResult
                     "cert.weak_key",
                 )
             )
-    if not isinstance(protocols, ProtocolsResult) or not protocols.supported:
+    if protocols is None:
+        caps.append(
+            Cap(
+                "F",
+                "not graded: the protocols probe did not run",
+                "add protocols to --probes for a grade",
+                "protocols",
+            )
+        )
+    elif not isinstance(protocols, ProtocolsResult) or not protocols.supported:
         caps.append(Cap("F", "no protocol version could be established", "", "protocols"))
     trusted_grade = letter
     for cap in caps:

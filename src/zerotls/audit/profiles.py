@@ -156,6 +156,19 @@ def check_profile(profile: Profile, results: dict[str, Any]) -> ProfileResult:
                     "and renew them automatically",
                 )
             )
+    unknown = [
+        name
+        for name, kind in (("protocols", ProtocolsResult), ("certificate", CertificateResult))
+        if not isinstance(results.get(name), kind) or getattr(results[name], "error", None)
+    ]
+    if unknown:  # never "compliant" for want of evidence: a --profile gate must not pass
+        out.append(
+            Violation(
+                f"not checked: the {' and '.join(unknown)} probe"
+                f"{'s' if len(unknown) > 1 else ''} did not run or did not conclude",
+                f"run them (add {','.join(unknown)} to --probes) and see their errors",
+            )
+        )
     return ProfileResult(profile.name, not out, tuple(out))
 
 
