@@ -13,9 +13,11 @@ import datetime as dt
 import hashlib
 import html
 import json
+from collections import Counter
 from collections.abc import Sequence
 
 from zerotls.audit.findings import FIXES, RULES, days_text
+from zerotls.audit.grading import GRADES
 from zerotls.audit.model import (
     SCHEMA_VERSION,
     CCSInjectionResult,
@@ -251,7 +253,48 @@ def render_text(reports: Sequence[TargetReport], *, color: bool = False) -> str:
                 for v in p.violations:
                     lines.append(f"      - {v.what}")
         blocks.append("\n".join(lines))
+    if len(reports) > 1:
+        blocks.append(summary_table(reports))
     return "\n\n".join(blocks) + "\n"
+
+
+def summary_table(reports: Sequence[TargetReport]) -> str:
+    """One line per target, worst grade first, then the totals: what a fleet scan ends with."""
+    order = {g: i for i, g in enumerate(("M", "T", *reversed(GRADES)))}
+
+    def rank(r: TargetReport) -> tuple[int, str]:
+        if r.error is not None:
+            return -1, r.target.label
+        return order.get(r.grade.grade if r.grade else "F", 0), r.target.label
+
+    def label(r: TargetReport) -> str:
+        t = r.target
+        return f"{t.starttls}://{t.label}" if t.starttls and "://" not in t.label else t.label
+
+    width = max(len("target"), *(len(label(r)) for r in reports))
+    lines = [
+        "Summary",
+        f"  {'target':<{width}}  grade  critical  high  medium  low  connections  seconds",
+    ]
+    for r in sorted(reports, key=rank):
+        if r.error is not None:
+            lines.append(f"  {label(r):<{width}}  ERROR  {r.error}")
+            continue
+        counts = Counter(f.severity for f in r.findings)
+        grade = r.grade.grade if r.grade else "-"
+        lines.append(
+            f"  {label(r):<{width}}  {grade:<5}  {counts[Severity.critical]:>8}  "
+            f"{counts[Severity.high]:>4}  {counts[Severity.medium]:>6}  {counts[Severity.low]:>3}  "
+            f"{r.connections:>11}  {r.duration_s:>7.2f}"
+        )
+    failed = sum(r.error is not None for r in reports)
+    grades = Counter(r.grade.grade for r in reports if r.error is None and r.grade)
+    spread = ", ".join(f"{g} {grades[g]}" for g in (*GRADES, "T", "M") if grades[g])
+    lines.append(
+        f"  {len(reports)} targets: {len(reports) - failed} scanned ({spread or 'no grades'}), "
+        f"{failed} not scanned"
+    )
+    return "\n".join(lines)
 
 
 def render_json(reports: Sequence[TargetReport], *, generated: dt.datetime | None = None) -> str:
