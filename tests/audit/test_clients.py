@@ -5,12 +5,13 @@ back to 1.2), and zerotls's own server (the post-quantum client gets the hybrid 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
 import pytest
 
 from tests.audit.conftest import Certs, audit
 from tests.conftest import PKI
-from tests.peers.legacy import Server
+from tests.peers.legacy import Server, openssl_server
 from zerotls.audit.model import ClientSimulationResult, SimulatedClient
 from zerotls.audit.probes.clients import CLIENTS
 from zerotls.audit.reports import render_text
@@ -67,3 +68,38 @@ def test_the_post_quantum_client_gets_the_hybrid_from_zerotls(pki: PKI) -> None:
     assert tls13.connects and tls13.version == "TLS 1.3"
     assert hybrid.connects and hybrid.group == "X25519MLKEM768", hybrid
     assert "HelloRetryRequest" in hybrid.detail
+
+
+@pytest.fixture(scope="module")
+def p384_first(certs: Certs) -> Iterator[Server]:
+    """The server's own order, P-384 before X25519: the group rules, not only the suites'."""
+    extra = ["-cipher", "ECDHE+AESGCM", "-serverpref", "-groups", "P-384:X25519"]
+    with openssl_server(certs.rsa.cert, certs.rsa.key, extra=extra) as server:
+        yield server
+
+
+@pytest.mark.parametrize(
+    "server", ["tls13_only", "tls12_13", "legacy_tls10", "static_rsa", "p384_first"]
+)
+def test_computed_simulations_match_real_connections(
+    server: str, certs: Certs, request: pytest.FixtureRequest
+) -> None:
+    """The rules that compute the real-client table (no connections) give, for the five
+    generations, what their real connections got on each server: version, suite, group."""
+    from zerotls.audit.simulate import simulate_all
+
+    target: Server = request.getfixturevalue(server)
+    report = audit(target, certs.ca, probes=("protocols", "groups", "clients"))
+    measured = _sims(report.results["clients"])
+    computed = simulate_all(report.results, CLIENTS)
+    assert computed is not None
+    for real, sim in zip(measured, computed.clients, strict=True):
+        assert (sim.connects, sim.version, sim.suite, sim.group) == (
+            real.connects,
+            real.version,
+            real.suite,
+            real.group,
+        ), (real, sim)
+    table = report.results["simulations"]  # the real clients, computed in every scan
+    assert isinstance(table, ClientSimulationResult) and len(table.clients) >= 10
+    assert "Real clients (computed" in render_text([report])

@@ -178,8 +178,13 @@ def _lines(report: TargetReport) -> list[tuple[str, str]]:
     if isinstance(hsts, HSTSResult):
         other.append(f"HSTS                    {hsts.header or (hsts.error or 'absent')}")
     out += [("Other checks", line) for line in other]
-    sims = r.get("clients")
-    if isinstance(sims, ClientSimulationResult):
+    for key, heading in (
+        ("clients", "Client simulations (one connection each)"),
+        ("simulations", "Real clients (computed from the measured preferences)"),
+    ):
+        sims = r.get(key)
+        if not isinstance(sims, ClientSimulationResult):
+            continue
         for sim in sims.clients:
             got = (
                 " ".join(x for x in (sim.version, sim.suite, sim.group) if x)
@@ -187,7 +192,7 @@ def _lines(report: TargetReport) -> list[tuple[str, str]]:
                 if sim.connects
                 else f"refused: {sim.detail}"
             )
-            out.append(("Client simulations", f"{sim.name}: {got}"))
+            out.append((heading, f"{sim.name}: {got}"))
     return out
 
 

@@ -26,6 +26,7 @@ from zerotls.audit.model import ScanOptions, Target, TargetReport
 from zerotls.audit.probes import ORDER, REGISTRY
 from zerotls.audit.probes.base import Job, JobFailed, Probe, ProbeContext
 from zerotls.audit.profiles import check_profiles
+from zerotls.audit.simulate import simulate_all
 from zerotls.errors import ConfigError, DecodeError, ProbeError, ZeroTLSError
 
 __all__ = ["DEFAULT_PROBES", "ProgressCallback", "scan", "scan_async", "selected_probes"]
@@ -189,6 +190,9 @@ async def scan_target(
     silent = _no_tls_here(results)
     if silent is not None:  # a grade is for endpoints that spoke TLS, not an "F" for silence
         return failed(f"no TLS here: {target.label} {silent}", address)
+    simulations = None if target.dtls else simulate_all(results)
+    if simulations is not None:  # computed from protocols and groups: no connection
+        results["simulations"] = simulations
     findings = findings_for(target, results)
     return TargetReport(
         target=target,

@@ -41,6 +41,8 @@ class ClientProfile:
     """Offered versions, highest first."""
     suites: tuple[int, ...]
     groups: tuple[int, ...]
+    key_shares: tuple[int, ...] | None = None
+    """TLS 1.3: the groups it sends key shares for (None: its first group)."""
 
 
 CLIENTS: tuple[ClientProfile, ...] = (
@@ -67,12 +69,14 @@ CLIENTS: tuple[ClientProfile, ...] = (
         (ProtocolVersion.TLSv1_3, ProtocolVersion.TLSv1_2),
         (*_TLS13, *_GCM_ECDHE, *_CHACHA, *_COMPAT),
         (_X25519, _P256, _P384),
+        (_X25519,),
     ),
     ClientProfile(
         "TLS 1.3 with the post-quantum hybrid (OpenSSL 3.5+, Chrome 131+, Firefox 132+)",
         (ProtocolVersion.TLSv1_3, ProtocolVersion.TLSv1_2),
         (*_TLS13, *_GCM_ECDHE, *_CHACHA, *_COMPAT),
         (_HYBRID, _X25519, _P256, _P384),
+        (),
     ),
 )
 """The simulated clients, oldest first."""
@@ -115,7 +119,7 @@ class ClientsProbe(Probe):
 
 
 def _key_shares(client: ClientProfile) -> list[int]:
-    return [] if _HYBRID in client.groups else [g for g in client.groups if g == _X25519]
+    return list(client.key_shares if client.key_shares is not None else client.groups[:1])
 
 
 def _judge(client: ClientProfile, flight: object) -> SimulatedClient:
