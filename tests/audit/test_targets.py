@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.audit.conftest import Certs, audit, https_server
-from tests.peers.legacy import Server, openssl_server
+from tests.peers.legacy import Server, openssl_server, ticketbleed_proxy
 from zerotls.audit.model import (
     CCSInjectionResult,
     CertificateResult,
@@ -21,6 +21,7 @@ from zerotls.audit.model import (
     ResumptionResult,
     RobotResult,
     TargetReport,
+    TicketbleedResult,
 )
 
 pytestmark = pytest.mark.peers
@@ -406,6 +407,29 @@ def test_a_partial_scan_is_neither_graded_nor_compliant(static_rsa: Server, cert
         assert profile.compliant is False
         (violation,) = profile.violations
         assert "protocols and certificate probes did not run" in violation.what
+
+
+def test_ticketbleed(
+    legacy_tls10: Server, certs: Certs, intermediate: TargetReport, modern: TargetReport
+) -> None:
+    """A real ticket from s_server, offered back with a 16-byte session ID: s_server echoes
+    16 bytes; the same server behind a proxy that pads the echo to 32, as F5 did, leaks."""
+    with ticketbleed_proxy(legacy_tls10) as proxy:
+        leaky = audit(proxy, certs.ca, probes=("ticketbleed",))
+    result = leaky.results["ticketbleed"]
+    assert isinstance(result, TicketbleedResult) and result.vulnerable is True, result
+    assert result.leaked_bytes == 16 and "came back as 32 bytes" in result.detail
+    assert caps(leaky)["ticketbleed"] == "F"
+    (finding,) = [f for f in leaky.findings if f.id == "ticketbleed"]
+    assert "CVE-2016-9244" in finding.title and "session tickets" in finding.fix
+    direct = audit(legacy_tls10, certs.ca, probes=("ticketbleed",)).results["ticketbleed"]
+    assert isinstance(direct, TicketbleedResult) and direct.vulnerable is False, direct
+    assert "echoed at its own length" in direct.detail  # the ticket was really resumed
+    real = intermediate.results["ticketbleed"]  # the full scan runs it too
+    assert isinstance(real, TicketbleedResult) and real.vulnerable is False, real
+    tls13 = modern.results["ticketbleed"]
+    assert isinstance(tls13, TicketbleedResult) and tls13.vulnerable is False
+    assert "not applicable" in tls13.detail
 
 
 def test_resumption(intermediate: TargetReport, broken: TargetReport) -> None:

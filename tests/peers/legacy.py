@@ -14,7 +14,11 @@ Three kinds, each a real server on 127.0.0.1:
   no renegotiation_info, no TLS_FALLBACK_SCSV, an early ChangeCipherSpec taken, and an RSA
   key exchange whose padding check shows (ROBOT), two ways.
 
-Run ``python tests/peers/legacy.py tlslite|raw --help`` for the subprocess side.
+* :func:`ticketbleed_proxy`: a proxy in front of a real server (``s_server``) that, when a
+  ClientHello offers a session ticket with a short session ID, pads the echoed ID to 32
+  bytes of "memory", as F5 BIG-IP did (CVE-2016-9244); everything else passes unchanged.
+
+Run ``python tests/peers/legacy.py tlslite|raw|ticketbleed --help`` for the subprocess side.
 """
 
 from __future__ import annotations
@@ -115,6 +119,16 @@ def raw_server(cert: Path, *, flags: Sequence[str] = ()) -> Iterator[Server]:
     """The scripted server; ``flags`` are this file's ``raw`` options (``--sslv2`` ...)."""
     port = free_port()
     cmd = [sys.executable, str(HERE), "raw", "--port", str(port), "--cert", str(cert), *flags]
+    with _running(_start(cmd, port)) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def ticketbleed_proxy(upstream: Server) -> Iterator[Server]:
+    """The Ticketbleed proxy in front of ``upstream``."""
+    port = free_port()
+    cmd = [sys.executable, str(HERE), "ticketbleed", "--port", str(port), "--upstream",
+           str(upstream.port)]  # fmt: skip
     with _running(_start(cmd, port)) as server:
         yield server
 
@@ -364,6 +378,64 @@ def _serve_raw(args: argparse.Namespace) -> None:
         threading.Thread(target=handle, args=(client,), daemon=True).start()
 
 
+def _pad_session_id(record: bytes, memory: bytes) -> bytes:
+    """The record holding the ServerHello, its session ID padded to 32 bytes with ``memory``."""
+    payload = record[5:]
+    if record[0] != 22 or payload[:1] != b"\x02":
+        return record
+    length = int.from_bytes(payload[1:4], "big")
+    body, rest = payload[4 : 4 + length], payload[4 + length :]
+    sid_len = body[34]
+    sid = body[35 : 35 + sid_len]
+    body = body[:34] + b"\x20" + (sid + memory)[:32] + body[35 + sid_len :]
+    payload = b"\x02" + len(body).to_bytes(3, "big") + body + rest
+    return record[:3] + len(payload).to_bytes(2, "big") + payload
+
+
+def _serve_ticketbleed(args: argparse.Namespace) -> None:
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", args.port))
+    listener.listen(128)
+
+    def pipe(src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := src.recv(65536):
+                dst.sendall(chunk)
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+
+    def handle(client: socket.socket) -> None:
+        with contextlib.suppress(OSError, struct.error, IndexError), client:
+            client.settimeout(10)
+            server = socket.create_connection(("127.0.0.1", args.upstream), timeout=10)
+            with server:
+                buffer = bytearray()
+                hello = _recv_record(client, buffer)
+                if hello is None:
+                    return
+                ctype, version, payload = hello
+                server.sendall(_record(ctype, version, payload) + bytes(buffer))
+                offered = _parse_client_hello(payload[4:]) if payload[:1] == b"\x01" else {}
+                ticket = offered.get("extensions", {}).get(35, b"")  # type: ignore[union-attr]
+                sid_len = payload[4 + 34] if len(payload) > 38 else 32
+                up = threading.Thread(target=pipe, args=(client, server), daemon=True)
+                up.start()
+                if ticket and sid_len < 32:  # a resumption by ticket with a short ID: leak
+                    reply = bytearray()
+                    first = _recv_record(server, reply)
+                    if first is None:
+                        return
+                    raw = _record(*first)
+                    client.sendall(_pad_session_id(raw, b"-secret-memory-" * 3) + bytes(reply))
+                pipe(server, client)
+                up.join(timeout=10)
+
+    while True:
+        conn, _ = listener.accept()
+        threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="legacy TLS test servers")
     sub = parser.add_subparsers(dest="kind", required=True)
@@ -394,9 +466,14 @@ def main(argv: Sequence[str] | None = None) -> None:
                    help="fixed: every padding answered alike; leak-alert: a bad format "
                    "refused at once (handshake_failure); leak-close: bad first bytes closed "
                    "without an alert")  # fmt: skip
+    b = sub.add_parser("ticketbleed", help="a Ticketbleed proxy in front of a real server")
+    b.add_argument("--port", type=int, required=True)
+    b.add_argument("--upstream", type=int, required=True, help="the real server's port")
     args = parser.parse_args(argv)
     if args.kind == "tlslite":
         _serve_tlslite(args)
+    elif args.kind == "ticketbleed":
+        _serve_ticketbleed(args)
     else:
         _serve_raw(args)
 

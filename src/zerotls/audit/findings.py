@@ -29,6 +29,7 @@ from zerotls.audit.model import (
     Severity,
     SuiteResult,
     Target,
+    TicketbleedResult,
 )
 
 __all__ = ["FIXES", "RULES", "findings_for"]
@@ -130,6 +131,8 @@ FIXES: dict[str, str] = {
     "`ssl_ciphers ECDHE+AESGCM:ECDHE+CHACHA20;`), or upgrade the TLS stack or the load "
     "balancer firmware that answers bad padding differently (https://robotattack.org); "
     "recorded sessions that used RSA key exchange with this key may be decrypted",
+    "ticketbleed": "upgrade the F5 BIG-IP software (K05121675), or disable session tickets "
+    "on its client SSL profile until then: each resumption leaks up to 31 bytes of memory",
     "heartbleed": "upgrade OpenSSL (1.0.1g or later) now, then replace the private key and "
     "revoke the certificate: memory may have leaked",
     "resumption.none": "enable session resumption for faster reconnects: nginx "
@@ -196,6 +199,7 @@ RULES: dict[str, tuple[Severity, str]] = {
     "grease.intolerant": (Severity.medium, "unknown TLS values are not ignored (GREASE)"),
     "heartbleed": (Severity.critical, "vulnerable to Heartbleed (CVE-2014-0160)"),
     "ccs_injection": (Severity.high, "vulnerable to CCS injection (CVE-2014-0224)"),
+    "ticketbleed": (Severity.high, "vulnerable to Ticketbleed (CVE-2016-9244)"),
     "robot": (Severity.high, "vulnerable to ROBOT (an RSA padding oracle)"),
     "resumption.none": (Severity.info, "no session resumption"),
     "early_data.enabled": (Severity.low, "0-RTT early data is accepted (replayable)"),
@@ -305,6 +309,9 @@ def findings_for(target: Target, results: dict[str, Any]) -> tuple[Finding, ...]
     ccs = results.get("ccs")
     if isinstance(ccs, CCSInjectionResult) and ccs.vulnerable:
         out.add("ccs_injection", ccs.detail, "ccs")
+    ticketbleed = results.get("ticketbleed")
+    if isinstance(ticketbleed, TicketbleedResult) and ticketbleed.vulnerable:
+        out.add("ticketbleed", ticketbleed.detail, "ticketbleed")
     robot = results.get("robot")
     if isinstance(robot, RobotResult) and robot.vulnerable:
         out.add("robot", robot.detail, "robot")

@@ -55,6 +55,7 @@ CAPS: dict[str, str] = {
     "heartbleed": "F",
     "ccs_injection": "F",
     "robot": "F",
+    "ticketbleed": "F",
     "kex.dh_insecure": "F",
     "ocsp.revoked": "F",
     "protocol.sslv3": "C",

@@ -44,6 +44,7 @@ __all__ = [
     "SuiteResult",
     "Target",
     "TargetReport",
+    "TicketbleedResult",
     "VersionResult",
     "Violation",
     "to_jsonable",
@@ -456,6 +457,15 @@ class RobotResult:
     Bleichenbacher oracle); None: not known."""
     answers: tuple[str, ...] = ()
     """The server's answer to each premaster variant, in the probe's order."""
+    detail: str = ""
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketbleedResult:
+    vulnerable: bool | None
+    """True: a session ID came back longer than sent, with memory after it (CVE-2016-9244)."""
+    leaked_bytes: int = 0
     detail: str = ""
     error: str | None = None
 

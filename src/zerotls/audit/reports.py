@@ -37,6 +37,7 @@ from zerotls.audit.model import (
     RobotResult,
     Severity,
     TargetReport,
+    TicketbleedResult,
     to_jsonable,
 )
 
@@ -163,6 +164,11 @@ def _lines(report: TargetReport) -> list[tuple[str, str]]:
     if isinstance(ccs, CCSInjectionResult):
         other.append(
             f"CCS injection           {_yes(ccs.vulnerable, 'VULNERABLE', 'not vulnerable', 'unknown')}"  # noqa: E501
+        )
+    tb = r.get("ticketbleed")
+    if isinstance(tb, TicketbleedResult):
+        other.append(
+            f"Ticketbleed             {_yes(tb.vulnerable, 'VULNERABLE', 'not vulnerable', 'unknown')}"  # noqa: E501
         )
     robot = r.get("robot")
     if isinstance(robot, RobotResult):

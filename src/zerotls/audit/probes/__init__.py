@@ -15,6 +15,7 @@ from zerotls.audit.probes import (
     renegotiation,
     resumption,
     robot,
+    ticketbleed,
 )
 from zerotls.audit.probes.base import REGISTRY, Job, JobFailed, Probe, ProbeContext, register
 
@@ -32,6 +33,7 @@ ORDER = (
     heartbleed.HeartbleedProbe.name,
     ccs_injection.CCSInjectionProbe.name,
     robot.RobotProbe.name,
+    ticketbleed.TicketbleedProbe.name,
     resumption.ResumptionProbe.name,
     hsts.HSTSProbe.name,
     clients.ClientsProbe.name,
