@@ -23,6 +23,7 @@ from zerotls.audit.model import (
     TargetReport,
     TicketbleedResult,
 )
+from zerotls.audit.reports import render_text
 
 pytestmark = pytest.mark.peers
 
@@ -430,6 +431,33 @@ def test_ticketbleed(
     tls13 = modern.results["ticketbleed"]
     assert isinstance(tls13, TicketbleedResult) and tls13.vulnerable is False
     assert "not applicable" in tls13.detail
+
+
+def test_scts_from_the_tls_extension_and_caa_said_to_need_dns(
+    certs: Certs, tmp_path: Path, intermediate: TargetReport
+) -> None:
+    """s_server serving two SCTs in the signed_certificate_timestamp extension (RFC 6962
+    §3.3): they are counted with where they came from; CAA is said to need DNS."""
+    import base64
+
+    scts = [b"\x00" + bytes(range(1, 48)), b"\x00" + bytes(range(2, 60))]
+    sct_list = b"".join(len(x).to_bytes(2, "big") + x for x in scts)
+    data = len(sct_list).to_bytes(2, "big") + sct_list
+    info = (18).to_bytes(2, "big") + len(data).to_bytes(2, "big") + data
+    pem = tmp_path / "serverinfo.pem"
+    pem.write_text("-----BEGIN SERVERINFO FOR 18-----\n"
+                   + base64.encodebytes(info).decode() + "-----END SERVERINFO FOR 18-----\n")  # fmt: skip
+    with openssl_server(certs.rsa.cert, certs.rsa.key, extra=["-serverinfo", str(pem)]) as s:
+        report = audit(s, certs.ca, probes=("certificate",))
+    cert = report.results["certificate"]
+    assert isinstance(cert, CertificateResult)
+    assert (cert.sct_count, cert.sct_sources) == (2, ("tls extension",))
+    assert "cert.no_sct" not in ids(report)
+    text = render_text([report])
+    assert "SCTs: 2 (tls extension)" in text
+    assert "CAA          not checked: it needs a DNS query (dig CAA localhost)" in text
+    plain = intermediate.results["certificate"]  # no SCT anywhere
+    assert isinstance(plain, CertificateResult) and plain.sct_count == 0 and not plain.sct_sources
 
 
 def test_resumption(intermediate: TargetReport, broken: TargetReport) -> None:

@@ -221,6 +221,38 @@ def _sct_count(cert: x509.Certificate) -> int:
     return len(list(scts))
 
 
+def _sct_list_count(data: bytes | None) -> int:
+    """SCTs in a SignedCertificateTimestampList (RFC 6962 §3.3: the TLS extension's data);
+    0 when absent or malformed (an unreadable list proves nothing)."""
+    if not data or len(data) < 2 or int.from_bytes(data[:2], "big") != len(data) - 2:
+        return 0
+    count, pos = 0, 2
+    while pos + 2 <= len(data):
+        length = int.from_bytes(data[pos : pos + 2], "big")
+        if length == 0 or pos + 2 + length > len(data):
+            return 0
+        count, pos = count + 1, pos + 2 + length
+    return count if pos == len(data) else 0
+
+
+def _staple_sct_count(der: bytes | None) -> int:
+    """SCTs in the stapled OCSP response's single extension (RFC 6962 §3.3)."""
+    if not der:
+        return 0
+    from cryptography.x509 import ocsp
+
+    try:
+        response = ocsp.load_der_ocsp_response(der)
+        if response.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
+            return 0
+        scts = response.single_extensions.get_extension_for_class(
+            x509.SignedCertificateTimestamps
+        ).value
+    except (x509.ExtensionNotFound, ValueError):
+        return 0
+    return len(list(scts))
+
+
 def _must_staple(cert: x509.Certificate) -> bool:
     try:
         features = cert.extensions.get_extension_for_class(x509.TLSFeature).value
@@ -239,6 +271,7 @@ def analyze_chain(
     pins: frozenset[str] = frozenset(),
     ocsp_response: bytes | None = None,
     version: str | None = None,
+    sct_extension: bytes | None = None,
 ) -> CertificateResult:
     """Every verdict on a chain as the server sent it (leaf first).
 
@@ -251,6 +284,7 @@ def analyze_chain(
         pins: expected SPKI pins (any certificate of the path may match).
         ocsp_response: the stapled OCSP response (DER), if any.
         version: the protocol the chain came with, for the report.
+        sct_extension: the server's signed_certificate_timestamp extension data, if any.
     """
     certs: list[x509.Certificate] = []
     for der in ders:
@@ -313,6 +347,11 @@ def analyze_chain(
     chain_pins = tuple(dict.fromkeys(spki_pin(c) for c in path + certs[1:]))
     pin_matches = bool(set(chain_pins) & pins) if pins else None
 
+    scts = (
+        (_sct_count(leaf), "certificate"),
+        (_sct_list_count(sct_extension), "tls extension"),
+        (_staple_sct_count(ocsp_response), "ocsp staple"),
+    )
     return CertificateResult(
         chain=infos,
         version=version,
@@ -330,7 +369,8 @@ def analyze_chain(
         sha1_signature=sha1,
         weak_key=weak or _weak_key(key_type, bits),
         must_staple=_must_staple(leaf),
-        sct_count=_sct_count(leaf),
+        sct_count=sum(n for n, _ in scts),
+        sct_sources=tuple(where for n, where in scts if n),
         ocsp=_ocsp(ocsp_response, leaf, path[1] if len(path) > 1 else None, now),
         pins=chain_pins,
         pin_matches=pin_matches,

@@ -354,6 +354,8 @@ class CertificateResult:
     must_staple: bool = False
     sct_count: int = 0
     """Signed Certificate Timestamps: embedded, in the TLS extension, or in the staple."""
+    sct_sources: tuple[str, ...] = ()
+    """Where they came from: ``certificate``, ``tls extension``, ``ocsp staple``."""
     ocsp: OCSPResult = field(default_factory=lambda: OCSPResult(stapled=False))
     pins: tuple[str, ...] = ()
     """SPKI pins of every certificate of the chain."""

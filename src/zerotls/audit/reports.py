@@ -123,7 +123,8 @@ def _lines(report: TargetReport) -> list[tuple[str, str]]:
                 ("Certificate", f"trusted      {_yes(cert.trusted)}" + (f" ({cert.trust_error})" if cert.trust_error else "")),  # noqa: E501
                 ("Certificate", f"chain        {len(cert.chain)} sent, complete: {_yes(cert.chain_complete)}"),  # noqa: E501
                 ("Certificate", f"name match   {_yes(cert.hostname_matches)} ({cert.hostname})"),
-                ("Certificate", f"OCSP staple  {_ocsp_text(cert)}; must-staple: {_yes(cert.must_staple)}; SCTs: {cert.sct_count}"),  # noqa: E501
+                ("Certificate", f"OCSP staple  {_ocsp_text(cert)}; must-staple: {_yes(cert.must_staple)}; SCTs: {cert.sct_count}" + (f" ({', '.join(cert.sct_sources)})" if cert.sct_sources else "")),  # noqa: E501
+                ("Certificate", _caa_text(report.target.sni or report.target.host)),
                 ("Certificate", f"SPKI pin     {leaf.spki_pin}" + ("" if cert.pin_matches is None else f" (pins match: {_yes(cert.pin_matches)})")),  # noqa: E501
             ]  # fmt: skip
         else:
@@ -200,6 +201,17 @@ def _lines(report: TargetReport) -> list[tuple[str, str]]:
             )
             out.append((heading, f"{sim.name}: {got}"))
     return out
+
+
+def _caa_text(host: str) -> str:
+    """CAA (RFC 8659) lives in DNS, which the auditor does not query: say so, and how."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return f"CAA          not checked: it needs a DNS query (dig CAA {host})"
+    return "CAA          not applicable: a certificate for an IP address has no CAA records"
 
 
 def _ocsp_text(cert: CertificateResult) -> str:

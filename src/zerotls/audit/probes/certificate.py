@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from zerotls._wire.handshake import ProtocolVersion
+from zerotls._wire.handshake import ExtensionType, ProtocolVersion
 from zerotls._wire.suites import suites_for_version
 from zerotls.audit.certs import analyze_chain, load_trust_store
 from zerotls.audit.conversation import FirstFlight, HandshakeOutcome, openssl_handshake
@@ -47,6 +47,7 @@ class CertificateProbe(Probe):
         full, flight = yield [engine, raw]
         ders: tuple[bytes, ...] = ()
         staple: bytes | None = None
+        sct_extension: bytes | None = None
         version: str | None = None
         errors: list[str] = []
         if isinstance(full, HandshakeOutcome) and full.ok and full.chain:
@@ -61,6 +62,10 @@ class CertificateProbe(Probe):
                 version = _LABELS.get(flight.version or 0)
             if staple is None and flight.ocsp_response and flight.certificates == ders:
                 staple = flight.ocsp_response
+            if flight.server_hello is not None and flight.certificates == ders:
+                sct_extension = flight.server_hello.extension(
+                    ExtensionType.signed_certificate_timestamp
+                )
         elif isinstance(flight, FirstFlight):
             errors.append(f"raw hello: {flight.describe_refusal()}")
         if not ders:
@@ -77,4 +82,5 @@ class CertificateProbe(Probe):
             pins=options.pins,
             ocsp_response=staple,
             version=version,
+            sct_extension=sct_extension,
         )
