@@ -122,6 +122,11 @@ FIXES: dict[str, str] = {
     "OpenSSL `Options = -Compression`",
     "fallback.missing": "upgrade the TLS library (TLS_FALLBACK_SCSV, RFC 7507), and disable "
     "old protocol versions so no downgrade is possible",
+    "hello.size_intolerant": "upgrade or reconfigure the load balancer, firewall or TLS "
+    "library in front of the server: ClientHellos with post-quantum key shares "
+    "(X25519MLKEM768, sent by Chrome 131+, Firefox 132+, OpenSSL 3.5+) are about 1.8 KB and "
+    "span more than one TCP segment; a device that caps or reassembles hellos badly fails "
+    "them",
     "grease.intolerant": "upgrade the TLS library, or the load balancer or middlebox in front "
     "of it: it must ignore cipher suites, groups, versions and extensions it does not know "
     "(RFC 8701); clients that send GREASE (Chrome, Firefox) fail against it",
@@ -197,6 +202,10 @@ RULES: dict[str, tuple[Severity, str]] = {
     ),
     "fallback.missing": (Severity.low, "no downgrade protection (TLS_FALLBACK_SCSV)"),
     "grease.intolerant": (Severity.medium, "unknown TLS values are not ignored (GREASE)"),
+    "hello.size_intolerant": (
+        Severity.medium,
+        "a ClientHello the size of a post-quantum one is refused",
+    ),
     "heartbleed": (Severity.critical, "vulnerable to Heartbleed (CVE-2014-0160)"),
     "ccs_injection": (Severity.high, "vulnerable to CCS injection (CVE-2014-0224)"),
     "ticketbleed": (Severity.high, "vulnerable to Ticketbleed (CVE-2016-9244)"),
@@ -298,6 +307,8 @@ def findings_for(target: Target, results: dict[str, Any]) -> tuple[Finding, ...]
     grease = results.get("grease")
     if isinstance(grease, GreaseResult) and grease.tolerant is False:
         out.add("grease.intolerant", grease.detail, "grease")
+    if isinstance(grease, GreaseResult) and grease.large_hello is False:
+        out.add("hello.size_intolerant", grease.large_hello_detail, "grease")
     heartbleed = results.get("heartbleed")
     if isinstance(heartbleed, HeartbleedResult) and heartbleed.vulnerable:
         out.add(

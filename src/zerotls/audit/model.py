@@ -423,6 +423,9 @@ class GreaseResult:
     """The server ignores unknown values (RFC 8701); None when no handshake to compare."""
     detail: str = ""
     error: str | None = None
+    large_hello: bool | None = None
+    """A ClientHello the size of a post-quantum one (padded) is answered."""
+    large_hello_detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -156,6 +156,9 @@ def _lines(report: TargetReport) -> list[tuple[str, str]]:
         other.append(
             f"GREASE (RFC 8701)       {_yes(grease.tolerant, 'tolerated', 'NOT tolerated')}"
         )
+        other.append(
+            f"large ClientHello       {_yes(grease.large_hello, 'answered', 'REFUSED', 'unknown')}"
+        )
     hb = r.get("heartbleed")
     if isinstance(hb, HeartbleedResult):
         other.append(

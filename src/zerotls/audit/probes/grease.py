@@ -7,19 +7,36 @@ do not know instead of failing on it; a server or middlebox that chokes on them 
 clients today and every future extension tomorrow (the version intolerance that held TLS 1.3
 back). The first hello is an ordinary one; the second the same with GREASE values in every
 list. Tolerant: both get a ServerHello, and it never picks a GREASE value.
+
+A third hello is the ordinary one grown to :data:`LARGE_HELLO` bytes with the padding
+extension (RFC 7685), the size a ClientHello with a post-quantum key share has
+(X25519MLKEM768: 1,216 bytes of it): middleboxes that assume a hello fits in one segment, or
+cap it, broke Chrome and Firefox when they turned ML-KEM on. (three connections)
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from zerotls._wire.handshake import Extension, ProtocolVersion, build_client_hello
+from zerotls._wire.handshake import (
+    ContentType,
+    Extension,
+    ProtocolVersion,
+    build_client_hello,
+    push_client_hello,
+    push_record,
+)
 from zerotls._wire.suites import GROUPS, TLS13_SUITES, suites_for_version
 from zerotls.audit.conversation import Conversation, FirstFlight, hello_exchange
 from zerotls.audit.model import GreaseResult
 from zerotls.audit.probes.base import Probe, ProbeContext, ProbeFlow, register
 
-__all__ = ["GREASE", "GreaseProbe", "is_grease"]
+__all__ = ["GREASE", "LARGE_HELLO", "GreaseProbe", "is_grease"]
+
+LARGE_HELLO = 1800
+"""Bytes of the large ClientHello record: about a hybrid post-quantum hello's size, more than
+one Ethernet segment holds."""
+_PADDING = 21  # RFC 7685
 
 GREASE = tuple(0x0A0A + 0x1010 * i for i in range(16))
 """The sixteen reserved values of RFC 8701 §2 (0x0A0A, 0x1A1A ... 0xFAFA)."""
@@ -35,7 +52,8 @@ class GreaseProbe(Probe):
     title = "GREASE tolerance (RFC 8701)"
     cli_help = (
         "whether the server ignores unknown suites, groups, versions and extensions, as "
-        "Chrome and Firefox need (two connections)"
+        "Chrome and Firefox need, and whether a hello the size of a post-quantum one is "
+        "answered (three connections)"
     )
 
     def failed(self, reason: str) -> GreaseResult:
@@ -67,29 +85,61 @@ class GreaseProbe(Probe):
             extensions = (Extension(GREASE[3]), *hello.extensions, Extension(GREASE[4], b"\0"))
             return hello_exchange(replace(hello, extensions=extensions))
 
-        first, second = yield [ctx.job("plain hello", plain), ctx.job("GREASE hello", greased)]
+        def large() -> Conversation[FirstFlight]:
+            hello = build_client_hello(
+                ProtocolVersion.TLSv1_3, suites, server_name=sni, groups=groups,
+                supported_versions=versions,
+            )  # fmt: skip
+            size = len(push_record(ContentType.handshake, push_client_hello(hello)))
+            pad = Extension(_PADDING, bytes(max(0, LARGE_HELLO - size - 4)))
+            return hello_exchange(replace(hello, extensions=(*hello.extensions, pad)))
+
+        first, second, third = yield [
+            ctx.job("plain hello", plain),
+            ctx.job("GREASE hello", greased),
+            ctx.job("large hello", large),
+        ]
         if not isinstance(first, FirstFlight) or first.server_hello is None:
             reason = first.describe_refusal() if isinstance(first, FirstFlight) else first
             return GreaseResult(None, error=f"no handshake to compare with ({reason})")
-        if not isinstance(second, FirstFlight) or second.server_hello is None:
-            why = second.describe_refusal() if isinstance(second, FirstFlight) else second
-            return GreaseResult(
-                False,
-                detail=f"an ordinary hello is answered, the same hello with GREASE values is "
-                f"not ({why})",
+        if isinstance(third, FirstFlight) and third.server_hello is not None:
+            large_hello: bool | None = True
+            size_detail = f"a {LARGE_HELLO}-byte ClientHello is answered"
+        else:
+            why = (
+                third.describe_refusal()
+                if isinstance(third, FirstFlight)
+                else getattr(third, "reason", third)
             )
-        hello = second.server_hello
-        picked = [
-            what
-            for what, value in (
-                ("cipher suite", hello.cipher_suite),
-                ("version", hello.selected_version),
-                ("group", hello.selected_group),
+            large_hello = False
+            size_detail = (
+                f"an ordinary hello is answered, the same hello padded to {LARGE_HELLO} bytes "
+                f"(the size of a post-quantum one) is not ({why})"
             )
-            if value is not None and is_grease(value)
-        ]
-        if picked:
-            return GreaseResult(
-                False, detail=f"the server chose a GREASE value as its {', '.join(picked)}"
-            )
-        return GreaseResult(True, detail="GREASE values were ignored, as RFC 8701 requires")
+        result = _judge_grease(second)
+        return replace(result, large_hello=large_hello, large_hello_detail=size_detail)
+
+
+def _judge_grease(second: object) -> GreaseResult:
+    if not isinstance(second, FirstFlight) or second.server_hello is None:
+        why = second.describe_refusal() if isinstance(second, FirstFlight) else second
+        return GreaseResult(
+            False,
+            detail=f"an ordinary hello is answered, the same hello with GREASE values is "
+            f"not ({why})",
+        )
+    hello = second.server_hello
+    picked = [
+        what
+        for what, value in (
+            ("cipher suite", hello.cipher_suite),
+            ("version", hello.selected_version),
+            ("group", hello.selected_group),
+        )
+        if value is not None and is_grease(value)
+    ]
+    if picked:
+        return GreaseResult(
+            False, detail=f"the server chose a GREASE value as its {', '.join(picked)}"
+        )
+    return GreaseResult(True, detail="GREASE values were ignored, as RFC 8701 requires")
