@@ -211,14 +211,13 @@ def _weak_hash(cert: x509.Certificate) -> bool:
     return isinstance(algorithm, hashes.SHA1 | hashes.MD5)
 
 
-def _sct_count(cert: x509.Certificate) -> int:
+def _sct_count(extensions: x509.Extensions, kind: type[x509.ExtensionType]) -> int:
+    """SCTs in one extension (``kind``: embedded in a certificate, or in an OCSP response)."""
     try:
-        scts = cert.extensions.get_extension_for_class(
-            x509.PrecertificateSignedCertificateTimestamps
-        ).value
+        scts = extensions.get_extension_for_class(kind).value
     except (x509.ExtensionNotFound, ValueError):
         return 0
-    return len(list(scts))
+    return len(list(scts))  # type: ignore[call-overload]
 
 
 def _sct_list_count(data: bytes | None) -> int:
@@ -245,12 +244,10 @@ def _staple_sct_count(der: bytes | None) -> int:
         response = ocsp.load_der_ocsp_response(der)
         if response.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
             return 0
-        scts = response.single_extensions.get_extension_for_class(
-            x509.SignedCertificateTimestamps
-        ).value
-    except (x509.ExtensionNotFound, ValueError):
+        extensions = response.single_extensions
+    except ValueError:
         return 0
-    return len(list(scts))
+    return _sct_count(extensions, x509.SignedCertificateTimestamps)
 
 
 def _must_staple(cert: x509.Certificate) -> bool:
@@ -348,7 +345,10 @@ def analyze_chain(
     pin_matches = bool(set(chain_pins) & pins) if pins else None
 
     scts = (
-        (_sct_count(leaf), "certificate"),
+        (
+            _sct_count(leaf.extensions, x509.PrecertificateSignedCertificateTimestamps),
+            "certificate",
+        ),
         (_sct_list_count(sct_extension), "tls extension"),
         (_staple_sct_count(ocsp_response), "ocsp staple"),
     )

@@ -159,26 +159,18 @@ def _lines(report: TargetReport) -> list[tuple[str, str]]:
         other.append(
             f"large ClientHello       {_yes(grease.large_hello, 'answered', 'REFUSED', 'unknown')}"
         )
-    hb = r.get("heartbleed")
-    if isinstance(hb, HeartbleedResult):
-        other.append(
-            f"Heartbleed              {_yes(hb.vulnerable, 'VULNERABLE', 'not vulnerable', 'unknown')}"  # noqa: E501
-        )
-    ccs = r.get("ccs")
-    if isinstance(ccs, CCSInjectionResult):
-        other.append(
-            f"CCS injection           {_yes(ccs.vulnerable, 'VULNERABLE', 'not vulnerable', 'unknown')}"  # noqa: E501
-        )
-    tb = r.get("ticketbleed")
-    if isinstance(tb, TicketbleedResult):
-        other.append(
-            f"Ticketbleed             {_yes(tb.vulnerable, 'VULNERABLE', 'not vulnerable', 'unknown')}"  # noqa: E501
-        )
-    robot = r.get("robot")
-    if isinstance(robot, RobotResult):
-        other.append(
-            f"ROBOT                   {_yes(robot.vulnerable, 'VULNERABLE', 'not vulnerable', 'unknown')}"  # noqa: E501
-        )
+    attacks: tuple[tuple[str, str, type], ...] = (
+        ("heartbleed", "Heartbleed", HeartbleedResult),
+        ("ccs", "CCS injection", CCSInjectionResult),
+        ("ticketbleed", "Ticketbleed", TicketbleedResult),
+        ("robot", "ROBOT", RobotResult),
+    )
+    for key, label, kind in attacks:
+        result = r.get(key)
+        if isinstance(result, kind):
+            vulnerable: bool | None = getattr(result, "vulnerable", None)
+            verdict = _yes(vulnerable, "VULNERABLE", "not vulnerable", "unknown")
+            other.append(f"{label:<24}{verdict}")
     res = r.get("resumption")
     if isinstance(res, ResumptionResult):
         other.append(
