@@ -38,7 +38,7 @@ def test_two_hundred_targets(
             targets.write_text("# the fleet\n" + "\n".join(lines) + "\n")
             capfd.readouterr()
             code = main(["audit", "tls", "--targets", str(targets), "--ca", str(certs.ca),
-                         "--probes", "protocols,certificate", "--timeout", "2",
+                         "--probes", "protocols,certificate", "--timeout", "5",
                          "--progress"])  # fmt: skip
             out, err = capfd.readouterr()
         finally:
