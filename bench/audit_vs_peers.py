@@ -2,7 +2,9 @@
 
 Starts four local targets (TLS 1.2+1.3 intermediate, TLS 1.0-1.2 legacy at SECLEVEL 0,
 static RSA, and a tlslite-ng SSLv3 server), then times each scanner's default scan of them run
-one after the other and all at once, ``--repeat`` times, and prints medians and ratios.
+one after the other and all at once, ``--repeat`` times, and prints medians and ratios,
+then the findings each tool reported per target by severity (zerotls and testssl.sh; sslyze
+reports measurements without severities).
 
     .venv/bin/python bench/audit_vs_peers.py [--repeat 3] [--no-testssl] [--no-sslyze]
 
@@ -16,12 +18,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -93,6 +97,46 @@ def measure(name: str, sequential: Callable[[], float], concurrent: Callable[[],
     return seq, par
 
 
+LEVELS = ("critical", "high", "medium", "low")
+
+
+def _zerotls_findings(path: Path) -> dict[str, Counter[str]]:
+    """Findings by severity per target, from zerotls's JSON report."""
+    out: dict[str, Counter[str]] = {}
+    for report in json.loads(path.read_text())["targets"]:
+        target = report["target"]
+        counts = Counter(str(f["severity"]).lower() for f in report.get("findings", []))
+        out[f"{target['host']}:{target['port']}"] = counts
+    return out
+
+
+def _testssl_findings(path: Path) -> Counter[str]:
+    """Findings by severity from one testssl.sh JSON file (OK, INFO and WARN not counted)."""
+    if not path.exists():
+        return Counter()
+    try:
+        entries = json.loads(path.read_text())
+    except ValueError:
+        return Counter()
+    return Counter(str(e.get("severity", "")).lower() for e in entries if isinstance(e, dict))
+
+
+def print_findings(tmp: Path, addresses: list[str], *, with_testssl: bool) -> None:
+    """Findings per tool and target (critical/high/medium/low) from the last runs' reports.
+    sslyze reports measurements, not findings with a severity, so it has no column."""
+    ours = _zerotls_findings(tmp / "zerotls.json")
+    head = "findings (critical/high/medium/low)"
+    print(f"{head:<36} {'zerotls':>14}" + (f" {'testssl.sh':>14}" if with_testssl else ""))
+    for address in addresses:
+        line = (
+            f"  {address:<34} {'/'.join(str(ours.get(address, Counter())[k]) for k in LEVELS):>14}"
+        )
+        if with_testssl:
+            theirs = _testssl_findings(tmp / f"testssl-{address.replace(':', '_')}.json")
+            line += f" {'/'.join(str(theirs[k]) for k in LEVELS):>14}"
+        print(line)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
@@ -141,6 +185,7 @@ def main() -> None:
             )
         elif not args.no_testssl:
             print("testssl.sh: not installed (apt-get install testssl.sh)")
+        print_findings(tmp, addresses, with_testssl="testssl" in results)
         ours = results["zerotls"]
         for peer in ("sslyze", "testssl"):
             if peer in results:
