@@ -44,6 +44,14 @@ from zerotls.tls.sync import serve as serve_tls
 NOW = dt.datetime.now(dt.UTC)
 
 
+@pytest.fixture(autouse=True)
+def _now() -> None:
+    """Each test judges at its own start: responses are built with the real clock, and a
+    module-wide time taken at collection drifts past the skew in a long run."""
+    global NOW  # noqa: PLW0603
+    NOW = dt.datetime.now(dt.UTC)
+
+
 @pytest.fixture(scope="module")
 def leaf(pki: PKI) -> x509.Certificate:
     return pki.server.issued.cert

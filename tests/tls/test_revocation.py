@@ -30,6 +30,14 @@ from zerotls.tls.sync import TLSSocket, serve
 NOW = dt.datetime.now(dt.UTC)
 
 
+@pytest.fixture(autouse=True)
+def _now() -> None:
+    """Each test judges at its own start: responses are built with the real clock, and a
+    module-wide time taken at collection drifts past the skew in a long run."""
+    global NOW  # noqa: PLW0603
+    NOW = dt.datetime.now(dt.UTC)
+
+
 def write_crl(pki: PKI, path: Path, revoked: list[Files], **kw: object) -> Path:
     entries = [(f.issued.cert.serial_number, NOW, "key_compromise") for f in revoked]
     crl = pki.ca.crl(entries, **kw)  # type: ignore[arg-type]
