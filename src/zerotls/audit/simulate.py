@@ -25,6 +25,7 @@ against servers, not only stated.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from zerotls._wire.handshake import ProtocolVersion
@@ -58,6 +59,14 @@ _JAVA_TLS12 = (
     0x009C, 0x003D, 0x003C, 0x0035, 0x002F,
 )  # fmt: skip
 _OPENSSL_GROUPS = (_X25519, _P256, _X448, _P521, _P384, *_FFDHE)
+
+_JAVA11 = ClientProfile(
+    "Java 11 (11.0.11+)",
+    (_V13, _V12),
+    (0x1302, 0x1301, *_JAVA_TLS12),
+    (_X25519, _P256, _P384, _P521, _X448, *_FFDHE),
+    (_X25519, _P256),
+)
 
 REAL_CLIENTS: tuple[ClientProfile, ...] = (
     ClientProfile(
@@ -159,20 +168,8 @@ REAL_CLIENTS: tuple[ClientProfile, ...] = (
         _OPENSSL_GROUPS,
         (_X25519,),
     ),
-    ClientProfile(
-        "Java 11 (11.0.11+)",
-        (_V13, _V12),
-        (0x1302, 0x1301, *_JAVA_TLS12),
-        (_X25519, _P256, _P384, _P521, _X448, *_FFDHE),
-        (_X25519, _P256),
-    ),
-    ClientProfile(
-        "Java 17 and 21",
-        (_V13, _V12),
-        (0x1302, 0x1301, 0x1303, *_JAVA_TLS12),
-        (_X25519, _P256, _P384, _P521, _X448, *_FFDHE),
-        (_X25519, _P256),
-    ),
+    _JAVA11,
+    replace(_JAVA11, name="Java 17 and 21", suites=(0x1302, 0x1301, 0x1303, *_JAVA_TLS12)),
     ClientProfile(
         "Android 10+ (BoringSSL)",
         (_V13, _V12),
