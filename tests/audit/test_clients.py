@@ -4,8 +4,14 @@ back to 1.2), and zerotls's own server (the post-quantum client gets the hybrid 
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -103,3 +109,65 @@ def test_computed_simulations_match_real_connections(
     table = report.results["simulations"]  # the real clients, computed in every scan
     assert isinstance(table, ClientSimulationResult) and len(table.clients) >= 10
     assert "Real clients (computed" in render_text([report])
+
+
+_GNUTLS_CHECK = """
+import json, sys
+from pathlib import Path
+from zerotls.audit import scan
+from zerotls.audit.model import ScanOptions, Target
+from zerotls.audit.probes.clients import CLIENTS
+from zerotls.audit.simulate import simulate_all
+
+probes = ("protocols", "groups", "clients", "robot", "ticketbleed", "grease")
+[r] = scan([Target.parse(sys.argv[1], server_name="localhost")],
+           ScanOptions(ca_file=Path(sys.argv[2]), probes=probes, timeout=5))
+computed = simulate_all(r.results, CLIENTS)
+pairs = [[[m.connects, m.version, m.suite, m.group], [c.connects, c.version, c.suite, c.group]]
+         for m, c in zip(r.results["clients"].clients, computed.clients)]
+print(json.dumps({"error": r.error, "pairs": pairs,
+                  "robot": r.results["robot"].vulnerable,
+                  "ticketbleed": r.results["ticketbleed"].detail,
+                  "grease": [r.results["grease"].tolerant, r.results["grease"].large_hello]}))
+"""
+
+
+@pytest.mark.skipif(shutil.which("gnutls-serv") is None, reason="gnutls-bin is not installed")
+@pytest.mark.skipif(
+    shutil.which("unshare") is None or shutil.which("ip") is None,
+    reason="no unshare(1) or ip(8) for a network namespace",
+)
+def test_a_second_tls_stack_gnutls(certs: Certs, tmp_path: Path) -> None:
+    """GnuTLS, another TLS stack than every other peer here: the computed simulations equal
+    the real connections (it follows the client's group order, unlike s_server -serverpref),
+    and ROBOT, Ticketbleed, GREASE and the large hello find nothing wrong. gnutls-serv
+    listens on every address, so it runs in a network namespace with only a loopback, and
+    the scan beside it there."""
+    port = 24434
+    check = tmp_path / "check.py"
+    check.write_text(_GNUTLS_CHECK)
+    script = tmp_path / "run.sh"
+    script.write_text(
+        "set -e\nip link set lo up\n"
+        f"gnutls-serv -p {port} --x509certfile {certs.rsa.cert} --x509keyfile {certs.rsa.key} "
+        "--priority NORMAL:+RSA:+VERS-TLS1.0:+VERS-TLS1.1 > /dev/null 2>&1 &\n"
+        "pid=$!\n"
+        f"for i in $(seq 100); do grep -qi ':{port:04X} ' /proc/net/tcp6 /proc/net/tcp && "
+        "break; sleep 0.05; done\n"
+        f"{sys.executable} {check} 127.0.0.1:{port} {certs.ca} || true\n"
+        "kill $pid\n"
+    )
+    done = subprocess.run(
+        ["unshare", "-n", "sh", str(script)], capture_output=True, timeout=120, check=False,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )  # fmt: skip
+    if done.returncode != 0 and b"Operation not permitted" in done.stderr:
+        pytest.skip("no permission to create a network namespace here")
+    result = json.loads(done.stdout)
+    assert result["error"] is None
+    assert any(measured[0] for measured, _ in result["pairs"])  # some generation connects
+    for measured, computed in result["pairs"]:
+        assert computed == measured
+    assert result["robot"] is False
+    assert "echoed at its own length" in result["ticketbleed"]  # GnuTLS resumed the ticket
+    assert result["grease"] == [True, True]

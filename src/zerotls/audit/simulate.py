@@ -11,10 +11,9 @@ rules servers apply:
 * the suite: the server's first that the client offers if the server imposes its order,
   otherwise the client's first that the server accepts; an ECDHE suite only with a group in
   common (a server skips it otherwise);
-* the group: TLS 1.3, the first group the client sent a key share for that the server
-  accepts, else a HelloRetryRequest for the server's first among the client's groups;
-  TLS 1.2, the server's first among the client's if it imposes its order, else the
-  client's first the server accepts.
+* the group: the server's first among the client's groups if it imposes its order, else
+  the client's first the server accepts; in TLS 1.3 that is what a HelloRetryRequest asks
+  for, unless the client already sent a key share for a group the server accepts.
 
 :data:`REAL_CLIENTS` holds the ClientHellos of clients people run today and of the old ones
 a change may leave behind. The ``clients`` probe's five generations are also checked this
@@ -298,18 +297,21 @@ def _choose_group(
 ) -> tuple[int | None, str]:
     if server_groups is None:
         return None, ""
+    # The server's order where it imposes one, else the client's (OpenSSL, GnuTLS default).
+    if groups is not None and groups.server_preference:
+        preferred = next((g for g in server_groups if g in client.groups), None)
+    else:
+        preferred = next((g for g in client.groups if g in server_groups), None)
     if version >= _V13:
         shares = client.key_shares if client.key_shares is not None else client.groups[:1]
         shared = next((g for g in shares if g in server_groups), None)
         if shared is not None:
             return shared, ""
-        retry = next((g for g in server_groups if g in client.groups), None)
-        return retry, "the group the server chose in its HelloRetryRequest" if retry else ""
+        detail = "the group the server chose in its HelloRetryRequest" if preferred else ""
+        return preferred, detail
     if suite_info(suite).kex != "ECDHE":
         return None, ""
-    if groups is not None and groups.server_preference:
-        return next((g for g in server_groups if g in client.groups), None), ""
-    return next((g for g in client.groups if g in server_groups), None), ""
+    return preferred, ""
 
 
 def simulate_all(
