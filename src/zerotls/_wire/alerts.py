@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["AlertDescription", "alert_advice"]
+__all__ = ["AlertDescription", "alert_advice", "alert_label"]
 
 
 class AlertDescription(enum.IntEnum):
@@ -96,6 +96,14 @@ _ADVICE: dict[AlertDescription, str] = {
     AlertDescription.unrecognized_name: "the peer serves no certificate for that server name (SNI)",
     AlertDescription.decrypt_error: "a handshake signature or key check failed",
 }
+
+
+def alert_label(code: int) -> str:
+    """An alert's name (``bad_record_mac``), or its number when it has none."""
+    try:
+        return AlertDescription(code).name
+    except ValueError:
+        return str(code)
 
 
 def alert_advice(alert: AlertDescription) -> str:

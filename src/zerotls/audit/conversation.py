@@ -58,6 +58,7 @@ __all__ = [
     "FirstFlight",
     "HandshakeOutcome",
     "Recv",
+    "alerts_in",
     "SSL2Outcome",
     "hello_exchange",
     "openssl_handshake",
@@ -107,21 +108,20 @@ class FirstFlight:
 
     def describe_refusal(self) -> str:
         """Why there was no ServerHello, in words."""
-        from zerotls._wire.alerts import AlertDescription
+        from zerotls._wire.alerts import alert_label
 
         if self.alert is not None:
-            try:
-                name = AlertDescription(self.alert.description).name
-            except ValueError:
-                name = str(self.alert.description)
-            return f"alert {name}"
+            return f"alert {alert_label(self.alert.description)}"
         if self.timed_out:
             return "no answer (timeout)"
         return "connection closed"
 
 
 def read_first_flight(
-    initial: bytes | EllipsisType | None = ..., *, tls13_stop: bool = True
+    initial: bytes | EllipsisType | None = ...,
+    *,
+    tls13_stop: bool = True,
+    hello_only: bool = False,
 ) -> Generator[bytes | Recv, bytes | None, FirstFlight]:
     """Read records until the cleartext part of the server's flight is over.
 
@@ -131,6 +131,8 @@ def read_first_flight(
     Args:
         initial: what the runner answered to the hello's own write (pass it on: it is
             usually the start of the flight); ``...`` to start by reading.
+        hello_only: stop at the ServerHello whatever the version (a resumption: what
+            follows it is encrypted).
     """
     records = RecordReader()
     messages = HandshakeReader()
@@ -164,7 +166,8 @@ def read_first_flight(
             for msg in messages.feed_untrusted(record.payload):
                 if msg.msg_type == HandshakeType.server_hello:
                     hello = pull_server_hello_untrusted(msg.body)
-                    if tls13_stop and (hello.is_retry_request or hello.selected_version >= 0x0304):
+                    tls13 = hello.is_retry_request or hello.selected_version >= 0x0304
+                    if hello_only or (tls13_stop and tls13):
                         return FirstFlight(hello, record_version=first_version)
                 elif hello is None:
                     raise DecodeError(f"handshake message {msg.msg_type} before ServerHello")
@@ -179,6 +182,15 @@ def read_first_flight(
                 elif msg.msg_type == HandshakeType.server_hello_done:
                     return FirstFlight(hello, certs, ocsp, ske, done=True,
                                        record_version=first_version)  # fmt: skip
+
+
+def alerts_in(data: bytes) -> list[bytes]:
+    """The payloads of the alert records in ``data`` (two bytes each, unless encrypted)."""
+    return [
+        r.payload
+        for r in RecordReader().feed_untrusted(data)
+        if r.content_type == ContentType.alert
+    ]
 
 
 def hello_exchange(

@@ -28,10 +28,11 @@ from dataclasses import replace
 from typing import Any
 
 from zerotls._wire.handshake import ProtocolVersion
-from zerotls._wire.suites import GROUPS, suite_info
+from zerotls._wire.suites import suite_info
 from zerotls.audit.model import ClientSimulationResult, GroupsResult, ProtocolsResult
 from zerotls.audit.model import SimulatedClient as Outcome
 from zerotls.audit.probes.clients import ClientProfile
+from zerotls.audit.probes.protocols import group_name
 
 __all__ = ["REAL_CLIENTS", "simulate", "simulate_all"]
 
@@ -234,13 +235,6 @@ REAL_CLIENTS: tuple[ClientProfile, ...] = (
 )
 """ClientHellos of real clients, newest first (versions, suites and groups in their order)."""
 
-_LABELS = {v.value: v.label for v in ProtocolVersion}
-
-
-def _group(code: int) -> str:
-    info = GROUPS.get(code)
-    return info.name if info else f"0x{code:04x}"
-
 
 def simulate(
     client: ClientProfile, protocols: ProtocolsResult, groups: GroupsResult | None
@@ -249,7 +243,7 @@ def simulate(
     spoken = {v.code: v for v in protocols.versions if v.supported and v.code in client.versions}
     if not spoken:
         theirs = ", ".join(protocols.supported) or "nothing"
-        ours = ", ".join(_LABELS.get(v, hex(v)) for v in client.versions)
+        ours = ", ".join(ProtocolVersion(v).label for v in client.versions)
         return Outcome(client.name, False, detail=f"no version in common: it offers {ours}, "
                        f"the server speaks {theirs}")  # fmt: skip
     version = max(spoken)
@@ -281,9 +275,9 @@ def simulate(
     return Outcome(
         client.name,
         True,
-        version=_LABELS.get(version, f"0x{version:04x}"),
+        version=ProtocolVersion(version).label,
         suite=suite_info(suite).name,
-        group=_group(group) if group is not None else None,
+        group=group_name(group) if group is not None else None,
         detail=detail,
     )
 

@@ -15,13 +15,12 @@ from __future__ import annotations
 from zerotls._wire.handshake import (
     ContentType,
     ProtocolVersion,
-    RecordReader,
     build_client_hello,
     push_client_hello,
     push_record,
 )
 from zerotls._wire.suites import GROUPS, suites_for_version
-from zerotls.audit.conversation import Conversation, Recv, read_first_flight
+from zerotls.audit.conversation import Conversation, Recv, alerts_in, read_first_flight
 from zerotls.audit.model import CCSInjectionResult
 from zerotls.audit.probes.base import JobFailed, Probe, ProbeContext, ProbeFlow, register
 
@@ -32,11 +31,6 @@ _WAIT = 2.0
 immediate, so silence this long means it was taken."""
 UNEXPECTED_MESSAGE = 10
 KEYED_ALERTS = {20: "bad_record_mac", 21: "decryption_failed"}
-
-
-def _alerts(data: bytes) -> list[bytes]:
-    reader = RecordReader()
-    return [r.payload for r in reader.feed_untrusted(data) if r.content_type == ContentType.alert]
 
 
 def ccs_injection_conversation(server_name: str | None) -> Conversation[CCSInjectionResult]:
@@ -66,7 +60,7 @@ def ccs_injection_conversation(server_name: str | None) -> Conversation[CCSInjec
             )
         if data is None:
             continue  # silence: taken, try the second one
-        for alert in _alerts(data):
+        for alert in alerts_in(data):
             description = alert[1] if len(alert) == 2 else None
             if attempt == 1 and description == UNEXPECTED_MESSAGE:
                 return CCSInjectionResult(

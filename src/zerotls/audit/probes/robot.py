@@ -28,19 +28,18 @@ import os
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from zerotls._wire.alerts import AlertDescription
+from zerotls._wire.alerts import alert_label
 from zerotls._wire.handshake import (
     ContentType,
     HandshakeType,
     ProtocolVersion,
-    RecordReader,
     build_client_hello,
     push_client_hello,
     push_handshake,
     push_record,
 )
 from zerotls._wire.suites import suite_info, suites_for_version
-from zerotls.audit.conversation import Conversation, Recv, read_first_flight
+from zerotls.audit.conversation import Conversation, Recv, alerts_in, read_first_flight
 from zerotls.audit.model import RobotResult
 from zerotls.audit.probes.base import Job, JobFailed, Probe, ProbeContext, ProbeFlow, register
 from zerotls.errors import ProbeError
@@ -99,16 +98,9 @@ def _answer(data: bytes | None, closed: bool) -> str:
     """What a remote peer sees, in words: the first alert, then whether it closed."""
     if data is None and not closed:
         return "silence"
-    alerts = [
-        r.payload
-        for r in RecordReader().feed_untrusted(data or b"")
-        if r.content_type == ContentType.alert
-    ]
+    alerts = alerts_in(data or b"")
     if alerts and len(alerts[0]) == 2:
-        try:
-            said = f"alert {AlertDescription(alerts[0][1]).name}"
-        except ValueError:
-            said = f"alert {alerts[0][1]}"
+        said = f"alert {alert_label(alerts[0][1])}"
     elif alerts:
         said = "an encrypted alert"
     elif data:

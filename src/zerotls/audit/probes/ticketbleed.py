@@ -27,13 +27,11 @@ from zerotls._wire.handshake import (
     ProtocolVersion,
     RecordReader,
     build_client_hello,
-    pull_alert_untrusted,
-    pull_server_hello_untrusted,
     push_client_hello,
     push_record,
 )
 from zerotls._wire.suites import GROUPS, suites_for_version
-from zerotls.audit.conversation import Conversation, Recv, openssl_handshake
+from zerotls.audit.conversation import Conversation, openssl_handshake, read_first_flight
 from zerotls.audit.model import TicketbleedResult
 from zerotls.audit.probes.base import JobFailed, Probe, ProbeContext, ProbeFlow, register
 from zerotls.errors import DecodeError
@@ -107,28 +105,17 @@ def ticketbleed_conversation(
         for e in hello.extensions
     )
     hello = dataclasses.replace(hello, session_id=ours, extensions=extensions)
-    data = yield push_record(ContentType.handshake, push_client_hello(hello))
+    answer = yield push_record(ContentType.handshake, push_client_hello(hello))
     # Only up to the ServerHello: on a resumption what follows it is encrypted.
-    records, messages = RecordReader(), HandshakeReader()
-    sh = None
-    while sh is None:
-        if not data:
-            why = "no answer (timeout)" if data is None else "connection closed"
-            return TicketbleedResult(None, detail=f"no ServerHello to the resumption: {why}")
-        for record in records.feed_untrusted(data):
-            if record.content_type == ContentType.alert:
-                alert = pull_alert_untrusted(record.payload)
-                return TicketbleedResult(
-                    False, detail=f"the resumption was refused (alert {alert.description})"
-                )
-            if record.content_type == ContentType.handshake:
-                found = [m for m in messages.feed_untrusted(record.payload)
-                         if m.msg_type == HandshakeType.server_hello]  # fmt: skip
-                if found:
-                    sh = pull_server_hello_untrusted(found[0].body)
-                    break
-        else:
-            data = yield Recv()
+    flight = yield from read_first_flight(answer, hello_only=True)
+    sh = flight.server_hello
+    if sh is None:
+        if flight.alert is not None:
+            why = f"the resumption was refused ({flight.describe_refusal()})"
+            return TicketbleedResult(False, detail=why)
+        return TicketbleedResult(
+            None, detail=f"no ServerHello to the resumption: {flight.describe_refusal()}"
+        )
     echoed = sh.session_id
     if len(echoed) > len(ours) and echoed.startswith(ours):
         leaked = echoed[len(ours) :]
