@@ -35,6 +35,7 @@ import math
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -356,9 +357,18 @@ class Store:
             whole = start == 0
             if whole and header.header_bytes:  # a CSV header row is not data
                 start, lines_before = header.header_bytes, 1
-            with tempfile.TemporaryDirectory(prefix="zerotls-ingest-") as tmp:
+            counting: Future[int] | None = None
+            with (
+                tempfile.TemporaryDirectory(prefix="zerotls-ingest-") as tmp,
+                ThreadPoolExecutor(1, thread_name_prefix="zerotls-lines") as pool,
+            ):
                 if header.fmt is Format.PARQUET:
                     end, lines_in_range, range_file = st.st_size, 0, None
+                elif whole and header.text in ("tsv", "csv") and _ends_in_newline(path, st.st_size):
+                    # DuckDB reads the whole file itself: the lines are counted (for the
+                    # next read's line numbers) while it parses, not before.
+                    end, lines_in_range, range_file = st.st_size, 0, None
+                    counting = pool.submit(_count_lines, path, start, end)
                 else:
                     end, lines_in_range, range_file = _scan_range(
                         path,
@@ -384,6 +394,8 @@ class Store:
                     range_file=range_file,
                     status=status,
                 )
+                if counting is not None:
+                    lines_in_range = counting.result()
             fp = _fingerprint(path, end)
             now = time.time()
             self.con.execute(
@@ -710,6 +722,29 @@ def _fingerprint(path: Path, offset: int) -> str:
         digest.update(f.read(offset - tail_start))
     digest.update(str(offset).encode())
     return digest.hexdigest()
+
+
+def _ends_in_newline(path: Path, size: int) -> bool:
+    if size <= 0:
+        return False
+    with path.open("rb") as f:
+        f.seek(size - 1)
+        return f.read(1) == b"\n"
+
+
+def _count_lines(path: Path, start: int, end: int) -> int:
+    block = 8 << 20
+    lines = 0
+    with path.open("rb") as f:
+        f.seek(start)
+        remaining = end - start
+        while remaining > 0:
+            data = f.read(min(block, remaining))
+            if not data:
+                break
+            lines += data.count(b"\n")
+            remaining -= len(data)
+    return lines
 
 
 def _scan_range(
