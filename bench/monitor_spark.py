@@ -11,7 +11,8 @@ events per second, and whether the alerts equal DuckDB's. Spark will be slower o
     python bench/monitor_spark.py                    # 60 and 240 hosts (about 1 M and 4 M events)
     python bench/monitor_spark.py --hosts 60 120 --master local[2]
 
-Bounded: one detect per engine and size; the Spark session is stopped at the end.
+Bounded: one detect per engine and size (two on Spark: the outlier detector's forests on
+the driver, then on the executors); the Spark session is stopped at the end.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from monitor_eval import generate
 
 from zerotls.monitor.engine import default_window, detect
+from zerotls.monitor.features import Settings
 from zerotls.monitor.spark import SparkEvents, spark_session
 from zerotls.monitor.spark_ingest import spark_ingest
 from zerotls.monitor.store import Store
@@ -63,19 +65,32 @@ def main() -> None:
                 t = time.perf_counter()
                 on_spark = detect(spark_events, default_window(spark_events))
                 spark_s = time.perf_counter() - t
-                same = [a.key for a in duck.alerts] == [a.key for a in on_spark.alerts]
+                # The outlier detector's forests fitted per peer group on the executors
+                # (applyInArrow) instead of on the driver.
+                spread = SparkEvents(root / "pq", session, distribute_from=0)
+                t = time.perf_counter()
+                on_executors = detect(spread, default_window(spread))
+                spread_s = time.perf_counter() - t
+                hourly = spread.features(default_window(spread), Settings())["hourly"].num_rows
+                keys = [a.key for a in duck.alerts]
+                same = (
+                    keys == [a.key for a in on_spark.alerts] == [a.key for a in on_executors.alerts]
+                )
                 same = same and report.added == events
-                rows.append((hosts, events, duck_in, duck_s, spark_in, spark_s, same))
+                rows.append(
+                    (hosts, events, duck_in, duck_s, spark_in, spark_s, spread_s, hourly, same)
+                )
                 print(f"{hosts} hosts done", file=sys.stderr)
     finally:
         session.stop()
-    print(f"{'':>17} {'------- ingest -------':>32} {'------- detect -------':>32}")
+    print(f"{'':>17} {'------- ingest -------':>32} {'------------- detect -------------':>46}")
     print(f"{'hosts':>6} {'events':>10} {'duckdb s':>9} {'spark s':>8} {'ev/s spark':>11} "
-          f"{'duckdb s':>9} {'spark s':>8} {'ev/s spark':>11}  same events and alerts")  # fmt: skip
-    for hosts, events, duck_in, duck_s, spark_in, spark_s, same in rows:
+          f"{'duckdb s':>9} {'spark s':>8} {'ev/s spark':>11} {'forests on executors s':>23} "
+          f"{'hourly rows':>12}  same events and alerts")  # fmt: skip
+    for hosts, events, duck_in, duck_s, spark_in, spark_s, spread_s, hourly, same in rows:
         print(f"{hosts:>6} {events:>10,} {duck_in:>9.2f} {spark_in:>8.2f} "
               f"{events / spark_in:>11,.0f} {duck_s:>9.2f} {spark_s:>8.2f} "
-              f"{events / spark_s:>11,.0f}  {same}")  # fmt: skip
+              f"{events / spark_s:>11,.0f} {spread_s:>23.2f} {hourly:>12,}  {same}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -48,6 +48,47 @@ def test_spark_alerts_equal_duckdb_alerts(spark: Any, tmp_path: Path) -> None:
     assert on_spark.coverage == duck.coverage and on_spark.events == duck.events
 
 
+def test_outlier_forests_fitted_on_the_executors_equal_the_driver_s(
+    spark: Any, tmp_path: Path
+) -> None:
+    """Each peer group's IsolationForest fitted in its own task (applyInArrow) scores every
+    window hour as the driver does, so the ranks and alerts are the DuckDB engine's."""
+    import pyarrow as pa
+
+    from zerotls.monitor.detectors.outlier import group_scores
+    from zerotls.monitor.features import Settings
+    from zerotls.monitor.spark import SparkEvents
+
+    from tests.monitor.helpers import daily_background
+
+    # Two peer groups (two /24s), so the groups are scored in separate tasks.
+    second = daily_background([f"10.0.1.{i}" for i in range(2, 8)], ["files.internal"])
+    with store_with(scenario() + second) as store:
+        store.export_parquet(tmp_path / "pq")
+        window = default_window(store)
+        duck = detect(store, window)
+        on_driver = group_scores(store.features(window, Settings())["hourly"], window, Settings())
+    events = SparkEvents(tmp_path / "pq", spark, distribute_from=0)
+    feats = events.features(window, Settings())
+    distributed = feats["outlier_scores"]
+    assert on_driver.num_rows > 0 and len(set(on_driver.column("group").to_pylist())) >= 2
+
+    def ordered(table: pa.Table) -> list[dict[str, Any]]:
+        # Spark sums in another order than DuckDB: the features agree to rounding.
+        def near(v: Any) -> Any:
+            if isinstance(v, float):
+                return round(v, 9)
+            return [round(x, 9) for x in v] if isinstance(v, list) else v
+
+        rows = [{k: near(v) for k, v in r.items()} for r in table.to_pylist()]
+        return sorted(rows, key=lambda r: (r["group"], r["identity"], r["hour"]))
+
+    assert ordered(distributed) == ordered(on_driver)
+    assert _summary(detect(events, window)) == _summary(duck)
+    # Below the threshold the driver scores them (a Spark job would cost more than it saves).
+    assert "outlier_scores" not in SparkEvents(tmp_path / "pq", spark).features(window, Settings())
+
+
 def test_a_path_spark_cannot_read_is_one_clear_error(spark: Any, tmp_path: Path) -> None:
     from zerotls.errors import ConfigError
     from zerotls.monitor.spark import SparkEvents
@@ -446,7 +487,7 @@ def standalone_cluster(tmp_path: Path) -> Iterator[str]:
 
 
 def test_alerts_on_a_standalone_cluster_equal_duckdb_alerts(
-    standalone_cluster: str, tmp_path: Path
+    standalone_cluster: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytest.importorskip("pyspark")
     from pyspark.sql import SparkSession
@@ -463,6 +504,10 @@ def test_alerts_on_a_standalone_cluster_equal_duckdb_alerts(
     with Store() as store:
         store.ingest([conn])
         duck = detect(store, default_window(store))
+    # As on any cluster: the executors' Python is one that has zerotls[monitor].
+    import sys
+
+    monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)
     session = spark_session(
         standalone_cluster,
         {"spark.sql.shuffle.partitions": "4", "spark.executor.memory": "512m",
@@ -481,8 +526,40 @@ def test_alerts_on_a_standalone_cluster_equal_duckdb_alerts(
         # the two workers' executors.
         report = spark_ingest([conn], tmp_path / "events", session)
         assert report.added > 0 and report.rejected == 0
-        events = SparkEvents(tmp_path / "events", session)
+        # distribute_from=0: the outlier forests are fitted on the workers too.
+        events = SparkEvents(tmp_path / "events", session, distribute_from=0)
         on_cluster = detect(events, default_window(events))
     finally:
         session.stop()
     assert _summary(on_cluster) == _summary(duck)
+
+
+def test_executors_without_zerotls_are_one_clear_error(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Executors whose Python lacks zerotls (a cluster set up for other jobs) fail the
+    distributed outlier scoring with one line that says what to do; no JVM or worker stack
+    trace reaches the terminal. Also: --spark-conf reaches the session."""
+    pytest.importorskip("pyspark")
+    from pyspark.sql import SparkSession
+
+    from zerotls.cli import main
+
+    system_python = shutil.which("python3", path="/usr/bin")
+    if system_python is None:
+        pytest.skip("no /usr/bin/python3 to stand for an executor without zerotls")
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.stop()  # PYSPARK_PYTHON is read when a Spark context starts
+    with store_with(scenario()) as store:
+        store.export_parquet(tmp_path / "pq")
+    monkeypatch.setenv("PYSPARK_PYTHON", system_python)
+    args = ["monitor", "detect", "--engine", "spark", "--events", str(tmp_path / "pq"),
+            "--spark-master", "local[1]"]  # fmt: skip
+    assert main([*args, "--spark-conf", "spark.zerotls.outlier.distributeFrom=0"]) == 2
+    err = capfd.readouterr().err
+    assert "could not score the outlier detector's peer groups" in err
+    assert "No module named" in err and "PYSPARK_PYTHON" in err
+    assert "Traceback" not in err and "\tat org.apache" not in err
+    assert main([*args, "--spark-conf", "spark.executor.memory"]) == 2
+    assert "give KEY=VALUE" in capfd.readouterr().err

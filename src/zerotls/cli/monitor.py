@@ -57,7 +57,9 @@ examples:
   zerotls monitor ingest conn.log ssl.log
   zerotls monitor ingest /var/log/zeek/2026-11-28/ --store /srv/monitor.duckdb
   zerotls monitor ingest flows.csv --json
-  zerotls monitor ingest --engine spark /var/log/zeek/ --to ./events --spark-master local[2]"""
+  zerotls monitor ingest --engine spark /var/log/zeek/ --to ./events --spark-master local[2]
+  zerotls monitor ingest --engine spark /var/log/zeek/ --to ./events \
+      --spark-conf spark.sql.shuffle.partitions=8"""
 
 DETECT_EPILOG = """\
 Judges a window (default: the last 24 hours of data, not of the clock) against a baseline
@@ -139,6 +141,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default="local[*]",
         metavar="URL",
         help="--engine spark: local[*] (default), local[2], spark://HOST:7077 ...",
+    )
+    p.add_argument(
+        "--spark-conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="--engine spark: a Spark setting, as spark-submit --conf takes it (repeat it), "
+        "e.g. spark.executor.memory=4g",
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_ingest)
@@ -260,6 +270,14 @@ def _add_detect_options(p: argparse.ArgumentParser) -> None:
         help="--engine spark: local[*] (default), local[2], spark://HOST:7077 ...",
     )
     p.add_argument(
+        "--spark-conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="--engine spark: a Spark setting, as spark-submit --conf takes it (repeat it), "
+        "e.g. spark.executor.memory=4g",
+    )
+    p.add_argument(
         "--since",
         metavar="WHEN",
         help="window start: a duration back from the last event (24h, 7d) or a UTC time "
@@ -359,7 +377,7 @@ def _run_detect(args: argparse.Namespace) -> Result:
                 "`zerotls monitor export DIR`)"
             )
         owned = not _spark_active()
-        session = spark_session(args.spark_master)
+        session = spark_session(args.spark_master, _spark_conf(args.spark_conf))
         try:
             return _judge(args, SparkEvents(args.events, session), baseline, allowlist, only)
         finally:
@@ -367,6 +385,18 @@ def _run_detect(args: argparse.Namespace) -> Result:
                 session.stop()
     with _open_store(args, must_exist=True) as store:
         return _judge(args, store, baseline, allowlist, only)
+
+
+def _spark_conf(pairs: list[str]) -> dict[str, str]:
+    conf = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(
+                f"--spark-conf {pair!r}: give KEY=VALUE, e.g. --spark-conf spark.executor.memory=4g"
+            )
+        conf[key.strip()] = value
+    return conf
 
 
 def _spark_active() -> bool:
@@ -469,7 +499,7 @@ def _ingest_spark(args: argparse.Namespace) -> int:
         )
     plan = plan_inputs(args.paths)  # a missing path or a wrong format fails before Spark starts
     owned = not _spark_active()
-    session = spark_session(args.spark_master)
+    session = spark_session(args.spark_master, _spark_conf(args.spark_conf))
     try:
         report = spark_ingest(args.paths, args.to, session, plan=plan)
     finally:

@@ -137,7 +137,9 @@ def detect(
             feats["reach"], window, settings, judged=_identities(feats["hourly"])
         ),
         "legacy-tls": lambda: detectors.legacy_tls(feats["tls"], feats["ciphers"], settings),
-        "outlier": lambda: detectors.outliers(feats["hourly"], window, settings),
+        "outlier": lambda: detectors.outliers(
+            feats["hourly"], window, settings, scores=feats.get("outlier_scores")
+        ),
     }
     found: list[Alert] = []
     candidates: dict[str, int] = {}
