@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.monitor.helpers import store_with
+from tests.monitor.helpers import daily_background, store_with
 from tests.monitor.test_engine_report import scenario
 from zerotls.monitor.engine import default_window, detect
 
@@ -58,8 +58,6 @@ def test_outlier_forests_fitted_on_the_executors_equal_the_driver_s(
     from zerotls.monitor.detectors.outlier import group_scores
     from zerotls.monitor.features import Settings
     from zerotls.monitor.spark import SparkEvents
-
-    from tests.monitor.helpers import daily_background
 
     # Two peer groups (two /24s), so the groups are scored in separate tasks.
     second = daily_background([f"10.0.1.{i}" for i in range(2, 8)], ["files.internal"])
