@@ -260,10 +260,12 @@ class TLSConnection:
         self._raise_if_failed()
         if self.peer_closed:
             return []  # after close_notify nothing the peer sends is authenticated data
-        if data:
-            self._conn.bio_write(data)
-        else:
+        if not data:
             self._conn.bio_shutdown()
+        elif _lib.BIO_write(self._in_bio, _ffi.from_buffer(data), len(data)) <= 0:
+            # A memory BIO takes all of it (one C call, no pyOpenSSL wrapper) unless it
+            # cannot grow.
+            raise MemoryError("the TLS input buffer cannot grow: out of memory")  # pragma: no cover
         events: list[Event] = []
         if self.state is State.HANDSHAKING:
             done = self._do_handshake()
@@ -512,7 +514,7 @@ class TLSConnection:
         # SSL_read returns one record (at most 16 KiB) per call. Decrypt them straight into
         # one reusable per-thread buffer and copy out once, instead of one allocation, one
         # bytes object and one Python exception per record.
-        ssl = self._ssl_ptr
+        ssl, in_bio = self._ssl_ptr, self._in_bio
         buf, ptr = _read_buffer()
         view = memoryview(buf)  # slices of a view copy once (bytes()), not twice
         cap = len(buf)
@@ -529,7 +531,7 @@ class TLSConnection:
                 if used == cap:
                     chunks.append(bytes(buf))
                     used = 0
-                if _lib.SSL_pending(ssl) <= 0 and _ossl.bio_pending(self._in_bio) <= 0:
+                if _lib.SSL_pending(ssl) <= 0 and _lib.BIO_get_mem_data(in_bio, _ffi.NULL) <= 0:
                     break  # nothing left to decrypt: skip the SSL_read that would say so
                 continue
             err = _lib.SSL_get_error(ssl, n)
