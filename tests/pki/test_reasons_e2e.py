@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.x509 import ocsp
 
 from tests.peers.openssl import OPENSSL, free_port, stop, wait_for_port
-from zerotls import ClientConfig, TLSAlert, connect
+from zerotls import ClientConfig, ConnectionBroken, TLSAlert, connect
 from zerotls.pki import PKIStore
 from zerotls.pki.ocsp import CertStatus, OCSPResponder, serve
 from zerotls.pki.reasons import RFC_NAMES
@@ -185,6 +185,8 @@ def test_soft_fail_tunnel_refuses_a_certificate_revoked_as_keyCompromise(tmp_pat
                 time.sleep(0.2)
             except TLSAlert as exc:
                 refused = exc
+            except ConnectionBroken:
+                pass  # let in while the status was pending, then reset: no target listens
         assert refused is not None and refused.description == "certificate_revoked"
     finally:
         stop(tunnel)

@@ -14,6 +14,8 @@ from tests.tunnel.helpers import running, server_tunnel_config, start_backend
 from zerotls import ConnectionBroken, TLSAlert, open_connection
 from zerotls._wire.proxy_protocol import PP2Type, pull_proxy_v2_untrusted
 from zerotls.policy import Policy
+from zerotls.tls.context import TLSContext
+from zerotls.tls.engine import DataReceived, Event, TLSConnection
 from zerotls.tunnel import Limits, Route, Target
 
 
@@ -289,6 +291,86 @@ def test_garbage_and_http_on_the_tls_port(pki: PKI) -> None:
         assert all(e["close_reason"] == "handshake_failed" for e in lines)
         assert any("plaintext HTTP" in (e["error"] or "") for e in lines)
         assert tunnel.metrics.get("zerotls_handshake_failures_total", "front", "other") >= 1
+
+    asyncio.run(main())
+
+
+def _handshake_over(sock: socket.socket, conn: TLSConnection) -> None:
+    """Drive a sans-IO client connection's handshake over a blocking socket."""
+    sock.sendall(conn.data_to_send())
+    while conn.handshake is None:
+        data = sock.recv(65536)
+        assert data, "the tunnel closed during the handshake"
+        conn.receive_data(data)
+
+
+def _has_ticket(ctx: TLSContext) -> bool:
+    session = ctx.take_session()
+    if session is None:
+        return False
+    ctx.keep_session(session)
+    return True
+
+
+def test_session_tickets_travel_with_the_first_answer(pki: PKI) -> None:
+    """The tickets a handshake leaves wait for the target's first bytes and share their
+    write: the client's first read after its Finished and request holds the answer and the
+    tickets (one wake-up of the client, not two)."""
+
+    async def main() -> None:
+        backend = await start_backend()
+        async with running(server_tunnel_config(pki, backend.port)) as (_, port, events):
+            ctx = TLSContext(pki.client_config())
+
+            def client() -> list[Event]:
+                conn = ctx.connection()
+                with socket.create_connection(("127.0.0.1", port)) as sock:
+                    _handshake_over(sock, conn)
+                    conn.send(b"ping")
+                    sock.sendall(conn.data_to_send())  # our Finished and the request
+                    got = conn.receive_data(sock.recv(65536))
+                    conn.close()
+                    sock.sendall(conn.data_to_send())
+                    return got
+
+            got = await asyncio.get_running_loop().run_in_executor(None, client)
+            assert [e.data for e in got if isinstance(e, DataReceived)] == [b"ping"]
+            assert ctx.take_session() is not None  # a ticket came in that same read
+            await events.wait(1)
+
+    asyncio.run(main())
+
+
+def test_session_tickets_reach_a_client_whose_target_stays_silent(pki: PKI) -> None:
+    """With nothing to send them with, the held tickets go out on their own, and the client
+    resumes with one."""
+
+    async def main() -> None:
+        backend = await start_backend("reply-after-eof")  # says nothing until our EOF
+        async with running(server_tunnel_config(pki, backend.port)) as (_, port, events):
+            ctx = TLSContext(pki.client_config())
+
+            def client() -> tuple[bool, bool]:
+                resumed = []
+                for _ in range(2):
+                    conn = ctx.connection()
+                    with socket.create_connection(("127.0.0.1", port)) as sock:
+                        _handshake_over(sock, conn)
+                        sock.sendall(conn.data_to_send())  # our Finished
+                        sock.settimeout(5)
+                        while not _has_ticket(ctx):  # the tickets, after the hold
+                            data = sock.recv(65536)
+                            assert data, "the tunnel closed before sending a ticket"
+                            assert not conn.receive_data(data)  # tickets, no data
+                        resumed.append(conn.resumed)
+                        conn.close()
+                        sock.sendall(conn.data_to_send())
+                return resumed[0], resumed[1]
+
+            first, second = await asyncio.get_running_loop().run_in_executor(None, client)
+            assert (first, second) == (False, True)
+            lines = await events.wait(2)
+            assert [e["resumed"] for e in lines] == [False, True]
 
     asyncio.run(main())
 

@@ -71,6 +71,10 @@ log = logging.getLogger("zerotls.tunnel")
 _RECV_SIZE = 256 * 1024
 _local = threading.local()
 
+TICKET_HOLD = 0.02
+"""Seconds a server session holds the session tickets back for the first bytes to the client
+(so they share its write), before sending them on their own."""
+
 
 def _recv_buffer() -> memoryview:
     buf: memoryview | None = getattr(_local, "buf", None)
@@ -174,7 +178,8 @@ class Session:
         self.finished = False
         self.tls_bytes_seen = False
         self.identity_key: str | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | None = None  # the handshake's, then the hold's
+        self.holding = False  # the session tickets wait for the first bytes to the client
 
     # -- wiring -----------------------------------------------------------------------------
 
@@ -293,7 +298,14 @@ class Session:
         else:
             self.pending_eof = True
 
-    def _flush_tls(self) -> None:
+    def _flush_tls(self, *, release: bool = False) -> None:
+        if self.holding:
+            if not release:
+                return
+            self.holding = False
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
         conn, tls = self.conn, self.tls
         if conn is None or tls is None or tls.transport is None:
             return
@@ -321,6 +333,12 @@ class Session:
             route = self.route
             assert route is not None  # noqa: S101 - set by _authorize
             assert self.tls is not None  # noqa: S101
+            # What the handshake left to send is the session tickets: they go out with the
+            # first bytes to the client (the target's answer, close_notify or an alert), one
+            # write and one wake-up of the client fewer per connection, or after
+            # TICKET_HOLD if nothing comes first.
+            self.holding = True
+            self._timer = asyncio.get_running_loop().call_later(TICKET_HOLD, self._release_held)
             tls_transport = self.tls.transport
             if tls_transport is not None:
                 tls_transport.pause_reading()  # until the target answers
@@ -339,6 +357,11 @@ class Session:
             tls_paused = self.tls is not None and self.tls.write_paused
             if plain is not None and plain.transport is not None and not tls_paused:
                 plain.transport.resume_reading()
+
+    def _release_held(self) -> None:
+        self._timer = None
+        if not self.finished:
+            self._flush_tls(release=True)
 
     def _authorize(self, identity: Identity | None) -> ZeroTLSError | None:
         """Inside the handshake: pick the route by SNI and ask the policy."""
@@ -382,7 +405,7 @@ class Session:
         if not (peer_gone and conn is not None and conn.handshake is not None):
             # The alert: the peer learns why. Not after the handshake when the peer closed
             # its side (a truncated stream): the connection is reset, nobody reads it.
-            self._flush_tls()
+            self._flush_tls(release=True)
         # The peer's alert wins; else the one we sent (or "timeout"), unless one is recorded.
         ev.alert = alert_of(exc) if isinstance(exc, TLSAlert) else ev.alert or alert_of(exc)
         if isinstance(exc, RevocationError) and ev.revocation is None:
@@ -448,14 +471,14 @@ class Session:
             self.event.error = str(exc)
             self._close(reason="error", abort=True)
             return
-        self._flush_tls()
+        self._flush_tls(release=True)
 
     def on_plain_eof(self) -> None:
         self.plain_in_closed = True
         conn = self.conn
         if conn is not None and conn.handshake is not None and conn.error is None:
             conn.close()  # close_notify: our direction is done, the peer may still send
-            self._flush_tls()
+            self._flush_tls(release=True)
         self._maybe_finish()
 
     def on_plain_lost(self, exc: Exception | None) -> None:
