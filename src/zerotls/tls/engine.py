@@ -432,9 +432,11 @@ class TLSConnection:
             return None
         except SSL.Error as exc:
             self._fail(self._translate(exc))
-        handshake = self._completed()
-        if handshake.resumed and self._check.leaf_checks:
+        # A resumed session's certificate is judged again first: that sets the identity the
+        # handshake result reports, so the certificate is converted once, not twice.
+        if self._check.leaf_checks and _ossl.session_reused(self._conn):
             self._recheck_resumed()
+        handshake = self._completed()
         self.state = State.OPEN
         self.handshake = handshake
         cfg = self.config
