@@ -29,30 +29,15 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from _net import free_port, wait_port
+
 ROOT = Path(__file__).resolve().parent.parent
-_STUNNEL_CONF = """foreground = yes
-pid =
-debug = 3
-socket = l:TCP_NODELAY=1
-socket = r:TCP_NODELAY=1
-[t]
-accept = 127.0.0.1:@PORT@
-connect = 127.0.0.1:{backend_port}
-cert = {cert}
-key = {key}
-CAfile = {ca}
-verifyChain = yes
-requireCert = yes
-sslVersionMin = TLSv1.3
-"""
 
 
 def forward(listen: int, target: int) -> None:
@@ -105,26 +90,20 @@ def forward(listen: int, target: int) -> None:
                 self.peer.transport.close()
 
     async def main() -> None:
-        deadline = time.monotonic() + 30
-        while True:  # listen only once the target does, so the harness never races it
-            try:
-                socket.create_connection(("127.0.0.1", target), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.05)
         loop = asyncio.get_running_loop()
         await loop.create_server(Side, "127.0.0.1", listen)
         await asyncio.Event().wait()
 
+    wait_port(target, timeout=30)  # listen once the target does: the harness never races it
     uvloop.run(main())
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _stunnel_conf(harness: Path) -> str:
+    """The harness's own stunnel configuration, so both sides of the comparison use it."""
+    sys.path.insert(0, str(harness))
+    import bench_peers
+
+    return str(bench_peers.STUNNEL_CONF)
 
 
 def main() -> int:
@@ -147,7 +126,11 @@ def main() -> int:
     )
     args = ap.parse_args()
     if args.forward:
-        forward(*args.forward)
+        try:
+            forward(*args.forward)
+        except RuntimeError as exc:  # the target never listened
+            print(f"--forward: {exc}", file=sys.stderr)
+            return 2
         return 0
     harness = args.harness / "tunnel_bench.py"
     if not harness.exists():
@@ -160,13 +143,13 @@ def main() -> int:
     zerotls = str(ROOT / ".venv" / "bin" / "zerotls")
     py = sys.executable
     me = str(Path(__file__).resolve())
-    inner = str(_free_port())  # where the proxy behind the forwarder listens
+    inner = str(free_port())  # where the proxy behind the forwarder listens
     zt = (
         f"{zerotls} tunnel server --target 127.0.0.1:{{backend_port}} --cert {{cert}} "
         f"--key {{key}} --ca {{ca}} --allow any --audit-log {{dir}}/audit.jsonl --workers 1"
     )
     targets = {
-        "stunnel": (f"{stunnel} {{dir}}/stunnel.conf", "{port}"),
+        "stunnel": (f"{stunnel} {{dir}}/stunnel.conf", "{port}"),  # the harness fills {port}
         "zerotls": (f"{zt} --listen 127.0.0.1:{{port}}", None),
         "hop+zerotls": (
             f"{zt} --listen 127.0.0.1:{inner} & exec {py} {me} --forward {{port}} {inner}",
@@ -177,6 +160,7 @@ def main() -> int:
             inner,
         ),
     }
+    conf = _stunnel_conf(args.harness)
     results: dict[str, list[dict]] = {name: [] for name in targets}
     work = Path(tempfile.mkdtemp(prefix="zerotls-floor-"))
     pki = work / "pki"
@@ -184,12 +168,10 @@ def main() -> int:
     for rnd in range(args.repeat):
         for name, (cmd, stunnel_port) in targets.items():
             files: list[str] = []
-            shell = cmd
-            if stunnel_port is not None:  # the harness fills {port}; the shell derives ours
-                tmpl = work / "stunnel.conf"
-                tmpl.write_text(_STUNNEL_CONF)
+            if stunnel_port is not None:
+                tmpl = work / f"{name}.stunnel.conf"
+                tmpl.write_text(conf.replace("{port}", stunnel_port))
                 files = ["--file", f"stunnel.conf={tmpl}"]
-                shell = f'sed -i "s/@PORT@/{stunnel_port}/" {{dir}}/stunnel.conf; {cmd}'
             run = [
                 py,
                 str(harness),
@@ -204,7 +186,7 @@ def main() -> int:
                 str(work / f"{name}-{rnd}"),
                 *files,
                 "--cmd",
-                f"sh -c '{shell}'",
+                f"sh -c '{cmd}'",
             ]
             if args.pin:
                 run = ["taskset", "-c", args.pin, *run]

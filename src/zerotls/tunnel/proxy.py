@@ -260,14 +260,6 @@ class Session:
             exc.__traceback__ = None
             self._tls_failed(exc, peer_gone=not data)
             return
-        if len(events) == 1 and type(events[0]) is DataReceived:
-            # The steady state: one read, one block of data. What TLS has to say goes first
-            # (rarely anything: a KeyUpdate answer) and the write to the target last, so
-            # nothing of ours runs between that write and the next wait (on two cores the
-            # target is often woken on ours, and every step after the write delays it).
-            self._flush_tls()
-            self._to_plain(events[0].data)
-            return
         for event in events:
             if isinstance(event, DataReceived):
                 self._to_plain(event.data)
