@@ -186,6 +186,33 @@ def test_flow_csv_with_nfdump_names_and_iso_times(tmp_path: Path) -> None:
     assert got[1][2] == "93.1.1.3"
 
 
+def test_a_csv_read_whole_then_appended_numbers_its_rejects_by_the_files_lines(
+    tmp_path: Path,
+) -> None:
+    # The first read is DuckDB's over the whole file, which leaves the lines uncounted; the
+    # append counts them then, header line included.
+    path = write(
+        tmp_path / "flows.csv",
+        "ts,sa,da,sp,dp,pr,ibyt,obyt,td\n"
+        "2026-01-01 00:00:00,10.0.0.1,93.1.1.1,5000,443,TCP,1200,30000,2.5\n"
+        "2026-01-01 00:00:01,10.0.0.2,93.1.1.2,5001,443,TCP,1,1,1\n",
+    )
+    store_file = tmp_path / "store.duckdb"
+    with Store(store_file) as store:
+        assert store.ingest([path]).added == 2
+    with path.open("a") as f:
+        f.write("2026-01-01 00:00:02,10.0.0.3,93.1.1.3,5002,notaport,TCP,1,1,1\n")
+        f.write("2026-01-01 00:00:03,10.0.0.4,93.1.1.4,5003,443,TCP,1,1,1\n")
+    with Store(store_file) as store:
+        (f1,) = store.ingest([path]).files
+        assert (f1.status, f1.added, [r.line for r in f1.rejects]) == ("appended", 1, [4])
+    with path.open("a") as f:
+        f.write("2026-01-01 00:00:04,10.0.0.5,93.1.1.5,5004,nope,TCP,1,1,1\n")
+    with Store(store_file) as store:  # the count was kept: the next append goes on from it
+        (f2,) = store.ingest([path]).files
+        assert [r.line for r in f2.rejects] == [6]
+
+
 def test_unknown_formats_are_reported_and_the_rest_is_read(tmp_path: Path) -> None:
     write(tmp_path / "dns.log", zeek_header("dns", ["ts", "uid", "query"]) + "1\tC1\tx\n")
     write(tmp_path / "notes.txt", "hello\nworld\n")

@@ -35,11 +35,20 @@ class Column:
     sql_type: str
     """DuckDB type (Spark: VARCHAR is STRING, INTEGER is INT, the rest are the same)."""
     meaning: str
+    compression: str | None = None
+    """DuckDB's storage for the column when not its own choice (physical only: a store
+    written with another choice reads the same)."""
 
 
 EVENT_COLUMNS: Final[tuple[Column, ...]] = (
+    # Keys are random text (a Zeek uid is 17 random base62 characters): DuckDB's dictionary
+    # and FSST compression saves about a third of their bytes and costs more ingest CPU than
+    # any other column (0.45 of 4.7 CPU-seconds per 2 M events; bench/monitor_throughput.py).
     Column(
-        "uid", "VARCHAR", "stable key: zeek:UID, zt:CONN_ID:START, csv:ID (re-reads dedupe on it)"
+        "uid",
+        "VARCHAR",
+        "stable key: zeek:UID, zt:CONN_ID:START, csv:ID (re-reads dedupe on it)",
+        compression="uncompressed",
     ),
     Column("ts", "DOUBLE", "connection start, epoch seconds UTC"),
     Column("source", "VARCHAR", "input kind: zerotls, zeek or csv"),
@@ -73,8 +82,11 @@ LEGACY_TLS_VERSIONS: Final = ("SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1")
 
 
 def events_ddl(table: str = "events") -> str:
-    """``CREATE TABLE`` for the normalized events (DuckDB; Spark accepts it with STRING)."""
-    cols = ",\n  ".join(f"{c.name} {c.sql_type}" for c in EVENT_COLUMNS)
+    """``CREATE TABLE`` for the normalized events in DuckDB."""
+    cols = ",\n  ".join(
+        f"{c.name} {c.sql_type}" + (f" USING COMPRESSION {c.compression}" if c.compression else "")
+        for c in EVENT_COLUMNS
+    )
     return f"CREATE TABLE IF NOT EXISTS {table} (\n  {cols}\n)"
 
 
