@@ -9,8 +9,10 @@ which is steadier when other work shares the machine.
 Run:  .venv/bin/python bench/monitor_throughput.py [--ingest-events 2000000] [--repeat 3]
       [--detect-events 10000000] [--workdir /tmp/zerotls-bench]
 
-The Zeek log is synthetic but well-formed (every field of conn.log, 250 sources, 5,000
-destinations, a week of time); it is written once and reused by later runs.
+      .venv/bin/python bench/monitor_throughput.py --ingest-events 10000000 --skip-detect
+
+The Zeek log is synthetic but well-formed (every field of conn.log, Zeek's random uids, 250
+sources, 5,000 destinations, 15 days of time); it is written once and reused by later runs.
 """
 
 from __future__ import annotations
