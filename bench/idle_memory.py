@@ -81,6 +81,10 @@ def main() -> int:
             "off",
             "--idle-timeout",
             "600",
+            # One process, the one whose memory is read: with more, the connections are held
+            # by forked workers and the parent's memory does not move.
+            "--workers",
+            "1",
         ],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
