@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import socket
 from pathlib import Path
 
@@ -538,3 +539,51 @@ def test_an_sni_with_a_trailing_dot_and_capitals_takes_its_route(pki: PKI) -> No
 
     [event] = asyncio.run(main())
     assert event["route"] == "a" and event["sni"] == "a.internal"
+
+
+def _live_sessions() -> int:
+    from zerotls.tunnel.proxy import Session
+
+    return sum(1 for o in gc.get_objects() if isinstance(o, Session))
+
+
+def test_finished_sessions_are_freed_without_the_cyclic_gc(pki: PKI) -> None:
+    # A session that outlives its connection until a collection holds its OpenSSL connection
+    # and both transports: thousands of them under load. With the collector off, every kind
+    # of ending must still free the session.
+    async def main() -> None:
+        backend = await start_backend()
+        async with running(server_tunnel_config(pki, backend.port)) as (_, port, events):
+            ok = await open_connection("127.0.0.1", port, pki.client_config())
+            await ok.send(b"ping")
+            assert await ok.readexactly(4) == b"ping"
+            await ok.aclose()  # a clean close
+            cut = await open_connection("127.0.0.1", port, pki.client_config())
+            await cut.send(b"abc")
+            assert await cut.readexactly(3) == b"abc"
+            assert cut._protocol.transport is not None
+            cut._protocol.transport.abort()  # truncation: TCP gone without close_notify
+            anonymous = await open_connection(
+                "127.0.0.1", port, pki.client_config(cert=None, key=None)
+            )
+            with pytest.raises(TLSAlert):  # a failed handshake
+                await anonymous.send(b"x")
+                await anonymous.read()
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()  # a TCP probe that sends nothing
+            got = await events.wait(4)
+            await asyncio.sleep(0.2)  # the transports' last callbacks
+            assert sorted(e["close_reason"] for e in got) == [
+                "client_close",
+                "client_close",
+                "client_reset",
+                "handshake_failed",
+            ]
+            assert _live_sessions() == 0
+
+    gc.collect()
+    gc.disable()
+    try:
+        asyncio.run(main())
+    finally:
+        gc.enable()

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import sys
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -410,6 +411,7 @@ class TLSConnection:
 
     def _fail(self, error: ZeroTLSError) -> None:
         self._error = error
+        _drop_frames(error, sys.exc_info()[1])
         if (
             self._plaintext_alerts
             and self.our_role == "server"
@@ -612,3 +614,20 @@ def _write_buffer() -> tuple[memoryview, Any]:
 def _plaintext_alert(description: AlertDescription) -> bytes:
     """A fatal alert record sent before any key is agreed (RFC 8446 §5.1, §6)."""
     return bytes([21, 3, 3, 0, 2, 2, int(description)])
+
+
+def _drop_frames(error: BaseException, handled: BaseException | None) -> None:
+    """Drop the tracebacks of the exceptions chained to ``error``: the OpenSSL error it
+    translates (which becomes its ``__context__`` when it is raised) and their causes. The
+    connection keeps ``error``, and a traceback's frames hold their callers' locals: the
+    connection's owner would then live in a reference cycle until the cyclic GC found it.
+    The messages stay; only the frames inside pyOpenSSL go."""
+    seen: set[int] = set()
+    links: list[BaseException | None] = [handled, error.__cause__, error.__context__]
+    while links:
+        exc = links.pop()
+        if exc is None or exc is error or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        exc.__traceback__ = None
+        links += (exc.__cause__, exc.__context__)

@@ -543,6 +543,12 @@ class Session:
                 else:
                     transport.close()
         self.tunnel.session_finished(self)
+        # The sides and the engine's authorize callback point back at the session. Unlinked
+        # here, the session is freed by reference counting once its transports let go of
+        # their sides, not by the cyclic GC (which otherwise held every finished session, its
+        # OpenSSL connection and both transports until a collection found them).
+        self.tls = self.plain = None
+        self.conn = None
 
     def _proxy_header(self) -> bytes:
         tls = self.tls
