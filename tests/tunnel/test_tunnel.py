@@ -554,13 +554,11 @@ def test_finished_sessions_are_freed_without_the_cyclic_gc(pki: PKI) -> None:
     async def main() -> None:
         backend = await start_backend()
         async with running(server_tunnel_config(pki, backend.port)) as (_, port, events):
-            ok = await open_connection("127.0.0.1", port, pki.client_config())
-            await ok.send(b"ping")
-            assert await ok.readexactly(4) == b"ping"
+            ok, cut = [await open_connection("127.0.0.1", port, pki.client_config()) for _ in "ab"]
+            for stream in (ok, cut):  # both through to the backend and back
+                await stream.send(b"ping")
+                assert await stream.readexactly(4) == b"ping"
             await ok.aclose()  # a clean close
-            cut = await open_connection("127.0.0.1", port, pki.client_config())
-            await cut.send(b"abc")
-            assert await cut.readexactly(3) == b"abc"
             assert cut._protocol.transport is not None
             cut._protocol.transport.abort()  # truncation: TCP gone without close_notify
             anonymous = await open_connection(
