@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import subprocess
 import sys
@@ -461,3 +462,37 @@ def test_a_handshake_that_fails_after_authorization_frees_its_identity_slot(pki:
         assert tunnel._authorize(identity, addr) is None  # the slot is free each time
         tunnel._handshake_failed(VerificationError("bad CertificateVerify"), addr)
     assert not tunnel.identity_limits.held
+
+
+def test_ended_udp_sessions_are_freed_without_the_cyclic_gc(pki: PKI) -> None:
+    # The relay's closures point at the session and its association: unlinked when it ends,
+    # or every session would wait, with its DTLS engine, for a collection.
+    from zerotls.tunnel.udp import _Session
+
+    async def main() -> int:
+        _, echo_transport, echo_port = await start_echo()
+        events = Events()
+        tunnel = server_tunnel(pki, echo_port, Policy.allow_identities([CLIENT_ID]), events)
+        await tunnel.start()
+        try:
+            for i in range(3):
+                ep = await open_association(*tunnel.address, pki.client_config(), options=FAST)
+                ep.send(b"query %d" % i)
+                assert await asyncio.wait_for(ep.recv(), 5) == b"echo:query %d" % i
+                ep.close()
+            deadline = time.monotonic() + 5
+            while len(events.lines) < 3 and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.2)  # the transports' last callbacks
+            assert [e["close_reason"] for e in events.lines] == ["client_close"] * 3
+            return sum(1 for o in gc.get_objects() if isinstance(o, _Session))
+        finally:
+            tunnel.close()
+            echo_transport.close()
+
+    gc.collect()
+    gc.disable()
+    try:
+        assert asyncio.run(main()) == 0
+    finally:
+        gc.enable()

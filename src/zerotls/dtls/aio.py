@@ -238,6 +238,9 @@ class DTLSAssociation(Negotiated):
         if self._closed:
             return
         self._closed = True
+        # The receiver's callback is often a closure over whatever owns this association:
+        # dropped, so the two do not stay in a cycle until the GC finds them.
+        self.on_data = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

@@ -507,6 +507,7 @@ class UDPTunnel:
             self.metrics.inc("zerotls_active_connections", self.config.name, value=-1)
         if session.plain is not None:
             session.plain.close()
+            session.plain = None  # its protocol's closure points back at the session
         self.identity_limits.release(session.identity_key)
         session.identity_key = None
         session.event.close_reason = reason
