@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import socket
 import struct
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,3 +146,20 @@ async def running(config: TunnelConfig) -> AsyncIterator[tuple[Tunnel, int, Even
 
 def run(coro_fn: Callable[[], Any]) -> Any:
     return asyncio.run(coro_fn())
+
+
+@contextlib.contextmanager
+def collector_off() -> Iterator[None]:
+    """The cyclic GC off (after one collection): what is still alive inside was kept by a
+    reference, not by a cycle waiting for a collection."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def alive(cls: type) -> int:
+    """How many objects of ``cls`` exist (with the collector off, cycles included)."""
+    return sum(1 for o in gc.get_objects() if isinstance(o, cls))

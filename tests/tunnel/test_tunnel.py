@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import gc
 import socket
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import CLIENT_ID, PKI
-from tests.tunnel.helpers import running, server_tunnel_config, start_backend
+from tests.tunnel.helpers import (
+    alive,
+    collector_off,
+    running,
+    server_tunnel_config,
+    start_backend,
+)
 from zerotls import ConnectionBroken, TLSAlert, open_connection
 from zerotls._wire.proxy_protocol import PP2Type, pull_proxy_v2_untrusted
 from zerotls.policy import Policy
 from zerotls.tls.context import TLSContext
 from zerotls.tls.engine import DataReceived, Event, TLSConnection
 from zerotls.tunnel import Limits, Route, Target
+from zerotls.tunnel.proxy import Session
 
 
 def test_allowed_identity_reaches_the_backend_and_is_audited(pki: PKI) -> None:
@@ -541,12 +547,6 @@ def test_an_sni_with_a_trailing_dot_and_capitals_takes_its_route(pki: PKI) -> No
     assert event["route"] == "a" and event["sni"] == "a.internal"
 
 
-def _live_sessions() -> int:
-    from zerotls.tunnel.proxy import Session
-
-    return sum(1 for o in gc.get_objects() if isinstance(o, Session))
-
-
 def test_finished_sessions_are_freed_without_the_cyclic_gc(pki: PKI) -> None:
     # A session that outlives its connection until a collection holds its OpenSSL connection
     # and both transports: thousands of them under load. With the collector off, every kind
@@ -577,11 +577,7 @@ def test_finished_sessions_are_freed_without_the_cyclic_gc(pki: PKI) -> None:
                 "client_reset",
                 "handshake_failed",
             ]
-            assert _live_sessions() == 0
+            assert alive(Session) == 0
 
-    gc.collect()
-    gc.disable()
-    try:
+    with collector_off():
         asyncio.run(main())
-    finally:
-        gc.enable()

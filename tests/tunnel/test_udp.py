@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import json
 import subprocess
 import sys
@@ -19,12 +18,13 @@ import pytest
 from tests.conftest import CLIENT_ID, PKI
 from tests.peers.openssl import OPENSSL, free_port, stop
 from tests.peers.udp import start_echo, start_relay
+from tests.tunnel.helpers import alive, collector_off
 from zerotls.dtls import DTLSOptions, open_association
 from zerotls.errors import ConfigError, TLSAlert
 from zerotls.policy import Policy
 from zerotls.tunnel import AuditLog
 from zerotls.tunnel.config import Target
-from zerotls.tunnel.udp import UDPTunnel, UDPTunnelConfig
+from zerotls.tunnel.udp import UDPTunnel, UDPTunnelConfig, _Session
 
 FAST = DTLSOptions(initial_retransmit=0.1, max_retransmit=1.0, handshake_timeout=20)
 
@@ -467,8 +467,6 @@ def test_a_handshake_that_fails_after_authorization_frees_its_identity_slot(pki:
 def test_ended_udp_sessions_are_freed_without_the_cyclic_gc(pki: PKI) -> None:
     # The relay's closures point at the session and its association: unlinked when it ends,
     # or every session would wait, with its DTLS engine, for a collection.
-    from zerotls.tunnel.udp import _Session
-
     async def main() -> int:
         _, echo_transport, echo_port = await start_echo()
         events = Events()
@@ -485,14 +483,10 @@ def test_ended_udp_sessions_are_freed_without_the_cyclic_gc(pki: PKI) -> None:
                 await asyncio.sleep(0.02)
             await asyncio.sleep(0.2)  # the transports' last callbacks
             assert [e["close_reason"] for e in events.lines] == ["client_close"] * 3
-            return sum(1 for o in gc.get_objects() if isinstance(o, _Session))
+            return alive(_Session)
         finally:
             tunnel.close()
             echo_transport.close()
 
-    gc.collect()
-    gc.disable()
-    try:
+    with collector_off():
         assert asyncio.run(main()) == 0
-    finally:
-        gc.enable()
