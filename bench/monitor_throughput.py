@@ -67,7 +67,7 @@ def write_conn_log(path: Path, n: int, *, days: float = 15.0, seed: int = 0) -> 
         f.write(HEADER)
         for b in range(0, n, block):
             m = min(block, n - b)
-            ts = t0 + (b + np.sort(rng.uniform(0, block, m))) * (days * 86400 / n)
+            ts = t0 + (b + np.sort(rng.uniform(0, m, m))) * (days * 86400 / n)
             src = rng.integers(1, 251, m)
             dst = rng.integers(0, 5000, m)
             port = rng.choice(np.array([443, 80, 53, 22, 8443]), m)
