@@ -105,9 +105,27 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "to certs/previous/ and stays valid until it expires or is revoked",
     )
     usage = p.add_mutually_exclusive_group()
-    usage.add_argument("--server", dest="usage", action="store_const", const="server")
-    usage.add_argument("--client", dest="usage", action="store_const", const="client")
-    usage.add_argument("--both", dest="usage", action="store_const", const="both", help="(default)")
+    usage.add_argument(
+        "--server",
+        dest="usage",
+        action="store_const",
+        const="server",
+        help="for a server only (extended key usage serverAuth)",
+    )
+    usage.add_argument(
+        "--client",
+        dest="usage",
+        action="store_const",
+        const="client",
+        help="for a client only (clientAuth)",
+    )
+    usage.add_argument(
+        "--both",
+        dest="usage",
+        action="store_const",
+        const="both",
+        help="for either side (serverAuth and clientAuth; the default)",
+    )
     p.set_defaults(func=_issue, usage="both")
 
     p = cmds.add_parser("list", parents=[here], help="list issued certificates and their state")
